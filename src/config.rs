@@ -1,0 +1,233 @@
+//! Configuration: embedded defaults, then `config.toml`, then `FRIEND_*` environment variables
+//! (`__` separates nesting levels), then command-line flags (applied by `cli`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Who may create an account.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Anyone who reaches the server.
+    Open,
+    /// Only with a valid invite code.
+    Invite,
+    /// Only staff create accounts.
+    Closed,
+}
+
+/// The whole server configuration. Every key is documented in `config.toml` at the repo root.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Where sled, media, the search index and secrets live.
+    pub data_dir: PathBuf,
+    /// The URL clients use to reach the server (used in printed links); empty = derived from `bind`.
+    pub public_url: String,
+    /// Name shown in the admin and the API docs.
+    pub school_name: String,
+    /// Default IANA time zone for new users.
+    pub default_timezone: String,
+    /// Registration mode.
+    pub registration: Registration,
+    /// Log settings.
+    pub log: LogConfig,
+    /// Authentication settings.
+    pub auth: AuthConfig,
+    /// HTTP limits and CORS.
+    pub http: HttpConfig,
+    /// Media upload limits.
+    pub media: MediaConfig,
+    /// Storage settings.
+    pub storage: StorageConfig,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `friend=debug,info`.
+    pub level: String,
+    /// Emit JSON lines instead of human-readable text.
+    pub json: bool,
+}
+
+/// Tokens, passwords and login throttling.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HMAC key for access tokens (base64 or any string of 32+ bytes). Empty = generated into the data dir.
+    pub jwt_secret: String,
+    /// Access token lifetime in seconds.
+    pub access_ttl_secs: u64,
+    /// Refresh token (session) lifetime in days.
+    pub refresh_ttl_days: u64,
+    /// Concurrent argon2 hashes (0 = number of CPU cores).
+    pub hash_concurrency: usize,
+    /// Failed logins allowed per account in `lockout_window_secs` before 429.
+    pub max_failed_logins_per_account: u32,
+    /// Login attempts allowed per client IP per `lockout_window_secs` before 429.
+    pub max_logins_per_ip: u32,
+    /// Window of the two limits above, in seconds.
+    pub lockout_window_secs: u64,
+}
+
+/// HTTP server behaviour.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Origins allowed by CORS (`*` allows any). Empty = same-origin only.
+    pub cors_origins: Vec<String>,
+    /// Largest JSON request body, in bytes.
+    pub max_json_bytes: u64,
+    /// Seconds a request may take before 503.
+    pub request_timeout_secs: u64,
+    /// Trust `X-Forwarded-For` (only behind a reverse proxy you run).
+    pub trust_forwarded_for: bool,
+}
+
+/// Media uploads.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Largest upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Largest image width or height accepted, in pixels.
+    pub max_image_side: u32,
+    /// Lifetime of signed media URLs, in seconds.
+    pub url_ttl_secs: u64,
+}
+
+/// Storage.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// sled page cache, in MiB.
+    pub cache_mb: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "0.0.0.0:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            public_url: String::new(),
+            school_name: "Friend".into(),
+            default_timezone: "UTC".into(),
+            registration: Registration::Open,
+            log: LogConfig::default(),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+            media: MediaConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), json: false }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: String::new(),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_days: 30,
+            hash_concurrency: 0,
+            max_failed_logins_per_account: 10,
+            max_logins_per_ip: 30,
+            lockout_window_secs: 15 * 60,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { cors_origins: Vec::new(), max_json_bytes: 256 * 1024, request_timeout_secs: 30, trust_forwarded_for: false }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self { max_upload_bytes: 10 * 1024 * 1024, max_image_side: 8192, url_ttl_secs: 3600 }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { cache_mb: 64 }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given, it must exist), then `FRIEND_*` variables.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, String> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(format!(
+                    "config file {} does not exist (create it with `friend init`, or drop --config/FRIEND_CONFIG)",
+                    path.display()
+                ));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("FRIEND_").ignore(&["CONFIG"]).split("__").map(|k| k.as_str().to_ascii_lowercase().into()));
+        let config: Config = fig.extract().map_err(|e| format!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that serde cannot, with a message that says how to fix them.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.default_timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(format!(
+                "default_timezone `{}` is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)",
+                self.default_timezone
+            ));
+        }
+        if self.auth.access_ttl_secs < 30 || self.auth.access_ttl_secs > 24 * 3600 {
+            return Err("auth.access_ttl_secs must be between 30 and 86400".into());
+        }
+        if self.auth.refresh_ttl_days == 0 || self.auth.refresh_ttl_days > 365 {
+            return Err("auth.refresh_ttl_days must be between 1 and 365".into());
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+            return Err("auth.jwt_secret must be at least 32 characters (or empty to generate one)".into());
+        }
+        if self.media.max_upload_bytes < 1024 {
+            return Err("media.max_upload_bytes must be at least 1024".into());
+        }
+        if self.http.max_json_bytes < 1024 {
+            return Err("http.max_json_bytes must be at least 1024".into());
+        }
+        Ok(())
+    }
+
+    /// The address to print and to build absolute links with.
+    pub fn display_url(&self, bound: SocketAddr) -> String {
+        if !self.public_url.is_empty() {
+            return self.public_url.trim_end_matches('/').to_string();
+        }
+        let host = if bound.ip().is_unspecified() { "localhost".to_string() } else { bound.ip().to_string() };
+        format!("http://{host}:{}", bound.port())
+    }
+}
+
+/// A copy safe to log: secrets replaced.
+pub fn redacted(config: &Config) -> Config {
+    let mut c = config.clone();
+    if !c.auth.jwt_secret.is_empty() {
+        c.auth.jwt_secret = "<redacted>".into();
+    }
+    c
+}

@@ -1,0 +1,150 @@
+//! The control socket (`data_dir/control.sock`, owner-only): lets `friend backup` and
+//! `friend admin ...` work while the server runs and holds the database lock.
+//! Protocol: one JSON request line, one JSON response line.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::error::{AppError, AppResult};
+use crate::model::Role;
+use crate::service::admin;
+use crate::service::auth::{self, NewAccount};
+use crate::state::AppState;
+use crate::store::{backup, users};
+
+/// A request to the running server.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// Write a backup to `path` (on the server's machine).
+    Backup {
+        /// Destination file.
+        path: PathBuf,
+    },
+    /// Create an account.
+    CreateUser {
+        /// Email.
+        email: String,
+        /// Username.
+        username: String,
+        /// Name.
+        name: String,
+        /// Password.
+        password: String,
+        /// Role.
+        role: Role,
+    },
+    /// Set a password.
+    ResetPassword {
+        /// Email or username.
+        login: String,
+        /// New password.
+        password: String,
+    },
+}
+
+/// The answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Response {
+    /// Success.
+    pub ok: bool,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// Path of the socket in a data dir.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.sock")
+}
+
+/// Carries out a request against an open state (used by the socket and by the CLI directly).
+pub async fn execute(state: &AppState, req: Request) -> AppResult<String> {
+    match req {
+        Request::Backup { path } => {
+            let (store, blobs, now) = (state.store.clone(), state.blobs.clone(), state.clock.now());
+            let p = path.clone();
+            let s = state.store.blocking(move |_| backup::export(&store, &blobs, &p, now)).await?;
+            Ok(format!("backup written to {} ({} records, {} bytes, verified)", path.display(), s.records, s.bytes))
+        }
+        Request::CreateUser { email, username, name, password, role } => {
+            let u = admin::create_user(state, NewAccount { email, username, password, name, role }).await?;
+            Ok(format!("created {:?} {} ({})", u.role, u.username, u.id))
+        }
+        Request::ResetPassword { login, password } => {
+            let u = users::find_by_login(&state.store, &login)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
+            auth::set_password(state, u.id, password, None).await?;
+            Ok(format!("password of {} changed; all their sessions were signed out", u.username))
+        }
+    }
+}
+
+/// Listens on the control socket until aborted.
+pub fn serve(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let path = socket_path(&state.config.data_dir);
+            let _ = std::fs::remove_file(&path);
+            let listener = match tokio::net::UnixListener::bind(&path) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "control socket unavailable; CLI commands need the server stopped");
+                    return;
+                }
+            };
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = stream.into_split();
+                    let mut line = String::new();
+                    if BufReader::new(r).read_line(&mut line).await.is_err() {
+                        return;
+                    }
+                    let resp = match serde_json::from_str::<Request>(&line) {
+                        Ok(req) => match execute(&state, req).await {
+                            Ok(message) => Response { ok: true, message },
+                            Err(e) => Response { ok: false, message: describe(&e) },
+                        },
+                        Err(e) => Response { ok: false, message: format!("bad request: {e}") },
+                    };
+                    let mut out = serde_json::to_vec(&resp).unwrap_or_default();
+                    out.push(b'\n');
+                    let _ = w.write_all(&out).await;
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = state;
+    })
+}
+
+/// A one-line description of an error, with field errors.
+pub fn describe(e: &AppError) -> String {
+    let fields: Vec<String> = e.field_errors().iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+    if fields.is_empty() { e.to_string() } else { format!("{} ({})", e, fields.join("; ")) }
+}
+
+/// Sends a request to a running server; `None` if no server listens.
+pub async fn send(data_dir: &Path, req: &Request) -> Option<Response> {
+    #[cfg(unix)]
+    {
+        let stream = tokio::net::UnixStream::connect(socket_path(data_dir)).await.ok()?;
+        let (r, mut w) = stream.into_split();
+        let mut line = serde_json::to_vec(req).ok()?;
+        line.push(b'\n');
+        w.write_all(&line).await.ok()?;
+        let mut answer = String::new();
+        BufReader::new(r).read_line(&mut answer).await.ok()?;
+        serde_json::from_str(&answer).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (data_dir, req);
+        None
+    }
+}

@@ -1,0 +1,132 @@
+//! `/api/v1/admin/*` (staff) and `/api/v1/setup` (first admin, with the printed one-time code).
+
+use salvo::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Page, client, json, me, paging, path_id, state};
+use super::reply::{Created, NoContent};
+use crate::error::AppError;
+use crate::model::Role;
+use crate::service::admin::{self as svc, AdminUserPatch, InviteView, NewInvite, SetupInput, Stats};
+use crate::service::auth::{AuthResponse, NewAccount};
+use crate::service::views::UserView;
+
+/// Create the first admin with the one-time code printed at start-up.
+#[endpoint(tags("admin"), request_body = SetupInput)]
+async fn setup(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthResponse>, AppError> {
+    let st = state(depot);
+    let input: SetupInput = json(req, &st).await?;
+    Ok(Created(svc::setup(&st, input, client(req, &st)).await?))
+}
+
+/// Server statistics.
+#[endpoint(tags("admin"), security(("bearer" = [])))]
+async fn stats(depot: &mut Depot) -> Result<Json<Stats>, AppError> {
+    Ok(Json(svc::stats(&state(depot), me(depot)?)?))
+}
+
+/// Accounts, filtered by `q` (username, name or email contains), paginated.
+#[endpoint(tags("admin"), security(("bearer" = [])), parameters(("q" = Option<String>, Query, description = "Filter"), ("limit" = Option<usize>, Query, description = "1–100, default 20"), ("cursor" = Option<String>, Query, description = "From the previous page")))]
+async fn list_users(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<UserView>>, AppError> {
+    let p = paging(req)?;
+    let after = match &p.cursor {
+        Some(c) => Some(crate::ids::parse(c).ok_or_else(|| AppError::field("cursor", "invalid cursor"))?),
+        None => None,
+    };
+    let q = req.query::<String>("q").unwrap_or_default();
+    let (items, next) = svc::list_users(&state(depot), me(depot)?, &q, after, p.limit)?;
+    Ok(Json(Page { items, next_cursor: next.map(|n| n.to_string()) }))
+}
+
+/// Create an account as staff.
+#[derive(Deserialize, ToSchema)]
+pub struct AdminNewUser {
+    /// Email.
+    pub email: String,
+    /// Username.
+    pub username: String,
+    /// Initial password.
+    pub password: String,
+    /// Display name.
+    pub name: String,
+    /// Role (admins only may create staff); default student.
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+/// Create an account.
+#[endpoint(tags("admin"), security(("bearer" = [])), request_body = AdminNewUser)]
+async fn create_user(req: &mut Request, depot: &mut Depot) -> Result<Created<UserView>, AppError> {
+    let st = state(depot);
+    let caller = me(depot)?;
+    svc::require_staff(caller)?;
+    let input: AdminNewUser = json(req, &st).await?;
+    let role = input.role.unwrap_or(Role::Student);
+    if role != Role::Student {
+        svc::require_admin(caller)?;
+    }
+    let account = NewAccount { email: input.email, username: input.username, password: input.password, name: input.name, role };
+    Ok(Created(svc::create_user(&st, account).await?))
+}
+
+/// Change a user's role (admins) or disable/enable the account (staff). Disabling signs it out.
+#[endpoint(tags("admin"), security(("bearer" = [])), request_body = AdminUserPatch, parameters(("id" = String, Path, description = "User id")))]
+async fn patch_user(req: &mut Request, depot: &mut Depot) -> Result<Json<UserView>, AppError> {
+    let st = state(depot);
+    let id = path_id(req, "id", "user")?;
+    let patch: AdminUserPatch = json(req, &st).await?;
+    Ok(Json(svc::patch_user(&st, me(depot)?, id, patch).await?))
+}
+
+/// A new one-time password.
+#[derive(Serialize, ToSchema)]
+pub struct ResetOutput {
+    /// Give it to the user; it is shown once.
+    pub temporary_password: String,
+}
+
+/// Reset a user's password to a random one (admins); the user is signed out everywhere.
+#[endpoint(tags("admin"), security(("bearer" = [])), parameters(("id" = String, Path, description = "User id")))]
+async fn reset_password(req: &mut Request, depot: &mut Depot) -> Result<Json<ResetOutput>, AppError> {
+    let id = path_id(req, "id", "user")?;
+    let p = svc::reset_password(&state(depot), me(depot)?, id).await?;
+    Ok(Json(ResetOutput { temporary_password: p }))
+}
+
+/// Invite codes.
+#[endpoint(tags("admin"), security(("bearer" = [])))]
+async fn list_invites(depot: &mut Depot) -> Result<Json<Vec<InviteView>>, AppError> {
+    Ok(Json(svc::list_invites(&state(depot), me(depot)?)?))
+}
+
+/// Create an invite code (optional expiry, use limit, group chat).
+#[endpoint(tags("admin"), security(("bearer" = [])), request_body = NewInvite)]
+async fn create_invite(req: &mut Request, depot: &mut Depot) -> Result<Created<InviteView>, AppError> {
+    let st = state(depot);
+    let input: NewInvite = json(req, &st).await?;
+    Ok(Created(svc::create_invite(&st, me(depot)?, input).await?))
+}
+
+/// Delete an invite code.
+#[endpoint(tags("admin"), security(("bearer" = [])), parameters(("code" = String, Path, description = "Invite code")))]
+async fn delete_invite(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
+    let code = req.param::<String>("code").unwrap_or_default();
+    svc::delete_invite(&state(depot), me(depot)?, code).await?;
+    Ok(NoContent)
+}
+
+/// `/setup` (no token).
+pub fn public() -> Router {
+    Router::with_path("setup").post(setup)
+}
+
+/// `/admin/*` (staff; each handler checks the role it needs).
+pub fn private() -> Router {
+    Router::with_path("admin")
+        .push(Router::with_path("stats").get(stats))
+        .push(Router::with_path("users").get(list_users).post(create_user))
+        .push(Router::with_path("users/{id}").patch(patch_user))
+        .push(Router::with_path("users/{id}/reset-password").post(reset_password))
+        .push(Router::with_path("invites").get(list_invites).post(create_invite))
+        .push(Router::with_path("invites/{code}").delete(delete_invite))
+}

@@ -1,0 +1,116 @@
+//! `/api/v1/auth/*`: register, login, refresh, logout, password, sessions.
+
+use salvo::prelude::*;
+use serde::Deserialize;
+
+use super::extract::{client, json, me, path_id, state};
+use super::reply::{Created, NoContent};
+use crate::error::AppError;
+use crate::service::auth::{self as svc, AuthResponse, RegisterInput, SessionView};
+
+/// Login body.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginInput {
+    /// Email or username.
+    pub login: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Refresh and logout body.
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshInput {
+    /// The refresh token from register, login or the last refresh.
+    pub refresh_token: String,
+}
+
+/// Password change body.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordInput {
+    /// Current password.
+    pub current_password: String,
+    /// New password (8 characters to 1,024 bytes).
+    pub new_password: String,
+}
+
+/// Create an account (mode `open`, or `invite` with `invite_code`).
+#[endpoint(tags("auth"), request_body = RegisterInput)]
+async fn register(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthResponse>, AppError> {
+    let st = state(depot);
+    let input: RegisterInput = json(req, &st).await?;
+    Ok(Created(svc::register(&st, input, client(req, &st)).await?))
+}
+
+/// Sign in with email or username. Throttled per account and per IP (429 with `Retry-After`).
+#[endpoint(tags("auth"), request_body = LoginInput)]
+async fn login(req: &mut Request, depot: &mut Depot) -> Result<Json<AuthResponse>, AppError> {
+    let st = state(depot);
+    let input: LoginInput = json(req, &st).await?;
+    Ok(Json(svc::login(&st, &input.login, input.password, client(req, &st)).await?))
+}
+
+/// Exchange a refresh token for a new pair. The old token stops working; presenting it again
+/// revokes the whole session (`invalid_token`).
+#[endpoint(tags("auth"), request_body = RefreshInput)]
+async fn refresh(req: &mut Request, depot: &mut Depot) -> Result<Json<AuthResponse>, AppError> {
+    let st = state(depot);
+    let input: RefreshInput = json(req, &st).await?;
+    Ok(Json(svc::refresh(&st, &input.refresh_token).await?))
+}
+
+/// End the session of this refresh token.
+#[endpoint(tags("auth"), request_body = RefreshInput)]
+async fn logout(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
+    let st = state(depot);
+    let input: RefreshInput = json(req, &st).await?;
+    svc::logout(&st, &input.refresh_token).await?;
+    Ok(NoContent)
+}
+
+/// End every session of the caller.
+#[endpoint(tags("auth"), security(("bearer" = [])))]
+async fn logout_all(depot: &mut Depot) -> Result<NoContent, AppError> {
+    svc::logout_all(&state(depot), me(depot)?).await?;
+    Ok(NoContent)
+}
+
+/// Change the password; every other session is signed out.
+#[endpoint(tags("auth"), security(("bearer" = [])), request_body = PasswordInput)]
+async fn change_password(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
+    let st = state(depot);
+    let input: PasswordInput = json(req, &st).await?;
+    svc::change_password(&st, me(depot)?, input.current_password, input.new_password).await?;
+    Ok(NoContent)
+}
+
+/// The caller's signed-in devices (`last_used_at` is the last token refresh).
+#[endpoint(tags("auth"), security(("bearer" = [])))]
+async fn sessions(depot: &mut Depot) -> Result<Json<Vec<SessionView>>, AppError> {
+    Ok(Json(svc::list_sessions(&state(depot), me(depot)?)?))
+}
+
+/// Sign out one of the caller's devices.
+#[endpoint(tags("auth"), security(("bearer" = [])), parameters(("id" = String, Path, description = "Session id")))]
+async fn revoke_session(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
+    let id = path_id(req, "id", "session")?;
+    svc::revoke_session(&state(depot), me(depot)?, id).await?;
+    Ok(NoContent)
+}
+
+/// Routes that need no token.
+pub fn public() -> Router {
+    Router::with_path("auth")
+        .push(Router::with_path("register").post(register))
+        .push(Router::with_path("login").post(login))
+        .push(Router::with_path("refresh").post(refresh))
+        .push(Router::with_path("logout").post(logout))
+}
+
+/// Routes for signed-in users.
+pub fn private() -> Router {
+    Router::with_path("auth")
+        .push(Router::with_path("logout-all").post(logout_all))
+        .push(Router::with_path("password").post(change_password))
+        .push(Router::with_path("sessions").get(sessions))
+        .push(Router::with_path("sessions/{id}").delete(revoke_session))
+}

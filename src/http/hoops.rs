@@ -1,0 +1,95 @@
+//! Middleware: state injection, request ids, security headers, metrics and access logs, bearer auth.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use salvo::http::{HeaderValue, header};
+use salvo::prelude::*;
+
+use super::extract;
+use super::problem::write_error;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Depot key of the request id.
+pub const REQUEST_ID: &str = "request_id";
+
+/// Puts the shared state in every request's depot.
+pub struct InjectState(pub Arc<AppState>);
+
+#[async_trait]
+impl Handler for InjectState {
+    async fn handle(&self, req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+        depot.insert_typed(self.0.clone());
+        ctrl.call_next(req, depot, res).await;
+    }
+}
+
+const CSP_APP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; \
+connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+/// Swagger UI's page starts itself with an inline script; it is our own, served from the binary.
+const CSP_DOCS: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; \
+connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+fn valid_request_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Request id, security headers, metrics and the access log, around everything else.
+#[handler]
+pub async fn observe(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+    let started = Instant::now();
+    let rid =
+        req.header::<String>("x-request-id").filter(|s| valid_request_id(s)).unwrap_or_else(|| crate::ids::new_id().simple().to_string());
+    depot.insert(REQUEST_ID, rid.clone());
+    ctrl.call_next(req, depot, res).await;
+
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        h.insert("x-request-id", v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    let csp = if req.uri().path().starts_with("/docs") { CSP_DOCS } else { CSP_APP };
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(csp));
+
+    let status = res.status_code.unwrap_or(StatusCode::OK).as_u16();
+    let route = match req.matched_path() {
+        "" => "unmatched",
+        p => p,
+    };
+    let elapsed = started.elapsed();
+    let state = extract::state(depot);
+    state.metrics.observe(req.method().as_str(), route, status, elapsed.as_secs_f64());
+    tracing::debug!(target: "friend::access", request_id = %rid, method = %req.method(), path = %req.uri().path(), status, micros = elapsed.as_micros() as u64, "request");
+}
+
+/// Requires a valid bearer token; puts the [`crate::service::auth::AuthUser`] in the depot.
+#[handler]
+pub async fn require_auth(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+    let state = extract::state(depot);
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let result = match token {
+        None => Err(AppError::Unauthorized("send `Authorization: Bearer <access_token>`".into())),
+        Some(t) => crate::service::auth::authenticate(&state, t),
+    };
+    match result {
+        Ok(user) => {
+            depot.insert_typed(user);
+            ctrl.call_next(req, depot, res).await;
+        }
+        Err(e) => {
+            if e.status() == 401 {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            write_error(e, depot, res);
+            ctrl.skip_rest();
+        }
+    }
+}

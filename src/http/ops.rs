@@ -1,0 +1,95 @@
+//! Operations: health, readiness, Prometheus metrics, the OpenAPI document, docs and the web admin.
+
+use rust_embed::RustEmbed;
+use salvo::http::{HeaderValue, header};
+use salvo::prelude::*;
+use serde::Serialize;
+
+use super::extract::state;
+use crate::store::meta::{self, Counter};
+
+/// Health answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+    /// Server version.
+    pub version: &'static str,
+}
+
+/// Alive.
+#[endpoint(tags("operations"))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+}
+
+/// Ready: storage answers (503 otherwise).
+#[endpoint(tags("operations"))]
+async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Health> {
+    if state(depot).store.is_ready() {
+        Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+    } else {
+        res.status_code(StatusCode::SERVICE_UNAVAILABLE);
+        Json(Health { status: "unavailable", version: env!("CARGO_PKG_VERSION") })
+    }
+}
+
+/// Prometheus text format.
+#[endpoint(tags("operations"))]
+async fn metrics(depot: &mut Depot, res: &mut Response) {
+    let st = state(depot);
+    let users = meta::count(&st.store, Counter::Users).unwrap_or(0);
+    let text = st.metrics.render(st.store.size_on_disk(), users);
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    res.render(text);
+}
+
+/// Web admin and other static pages, embedded in the binary.
+#[derive(RustEmbed)]
+#[folder = "static/"]
+struct Static;
+
+#[handler]
+async fn static_file(req: &mut Request, res: &mut Response) {
+    let path = req.param::<String>("**path").unwrap_or_default();
+    let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path };
+    let full = format!("admin/{path}");
+    match Static::get(&full) {
+        Some(file) => {
+            let mime = mime_for(&full);
+            res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            res.body(file.data.into_owned());
+        }
+        None => {
+            res.status_code(StatusCode::NOT_FOUND);
+        }
+    }
+}
+
+fn mime_for(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+#[handler]
+async fn admin_redirect(res: &mut Response) {
+    res.render(Redirect::permanent("/admin/"));
+}
+
+/// `/healthz`, `/readyz`, `/metrics`, `/admin/`.
+pub fn router() -> Router {
+    Router::new()
+        .push(Router::with_path("healthz").get(healthz))
+        .push(Router::with_path("readyz").get(readyz))
+        .push(Router::with_path("metrics").get(metrics))
+        .push(Router::with_path("admin").get(admin_redirect))
+        .push(Router::with_path("admin/{**path}").get(static_file))
+}

@@ -1,0 +1,86 @@
+//! Friend: a self-hosted server for study groups. [`run`] starts everything a test or the binary needs.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod metrics;
+pub mod model;
+pub mod service;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use salvo::conn::tcp::TcpAcceptor;
+use salvo::prelude::*;
+
+pub use clock::Clock;
+pub use config::Config;
+
+/// Runs the server on `listener` until `shutdown` completes, then stops accepting, lets in-flight
+/// requests finish (up to 10 s) and flushes storage.
+pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+    run_with_clock(config, listener, shutdown, Clock::system()).await
+}
+
+/// [`run`] with an injected clock (tests move it through weeks and months).
+pub async fn run_with_clock(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+    clock: Clock,
+) -> Result<(), String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let base_url = config.display_url(addr);
+    let state = Arc::new(state::AppState::open(config, clock, base_url.clone()).map_err(|e| e.to_string())?);
+    if let Some(code) = service::admin::ensure_setup_code(&state).await.map_err(|e| e.to_string())? {
+        let url = format!("{base_url}/admin/?setup={code}");
+        tracing::warn!("no admin account yet: open {url} (one-time code {code}, valid 24 h) or run `friend admin create`");
+        println!(
+            "\n  No admin yet. Open this link to create one (valid 24 hours):\n    {url}\n  or run: friend admin create --email you@school.org --username admin\n"
+        );
+    }
+    let control = control::serve(state.clone());
+    let acceptor = TcpAcceptor::try_from(listener).map_err(|e| e.to_string())?;
+    let server =
+        Server::new(acceptor).fuse_config(salvo::fuse::FuseConfig::strict().with_connection_idle_timeout(Duration::from_secs(120)));
+    let handle = server.handle();
+    tracing::info!("listening on http://{addr}");
+    let service = http::service(state.clone());
+    let serving = tokio::spawn(async move { server.serve(service).await });
+    shutdown.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    handle.stop_graceful(Some(Duration::from_secs(10)));
+    let _ = serving.await;
+    control.abort();
+    state.store.flush_now().map_err(|e| e.to_string())?;
+    tracing::info!("stopped; storage flushed");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

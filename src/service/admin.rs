@@ -1,0 +1,270 @@
+//! Staff tools: the first-start setup code, invites, and account administration.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::auth::{self, AuthUser, NewAccount};
+use super::tokens::random_secret;
+use super::views::{Audience, UserView, user_view};
+use crate::clock::rfc3339;
+use crate::error::{AppError, AppResult};
+use crate::model::Role;
+use crate::state::AppState;
+use crate::store::blobs::sha256_hex;
+use crate::store::invites::{self, InviteRecord};
+use crate::store::meta::{self, Counter, SetupCode};
+use crate::store::{sessions, users};
+
+/// How long a setup code works.
+const SETUP_CODE_HOURS: i64 = 24;
+
+/// Requires a staff role.
+pub fn require_staff(me: AuthUser) -> AppResult<()> {
+    if me.role.is_staff() { Ok(()) } else { Err(AppError::Forbidden("only staff may do this".into())) }
+}
+
+/// Requires the admin role.
+pub fn require_admin(me: AuthUser) -> AppResult<()> {
+    if me.role == Role::Admin { Ok(()) } else { Err(AppError::Forbidden("only an admin may do this".into())) }
+}
+
+/// If no admin exists, makes a fresh one-time setup code and returns it (only its hash is stored).
+pub async fn ensure_setup_code(state: &AppState) -> AppResult<Option<String>> {
+    if meta::count(&state.store, Counter::Admins)? > 0 {
+        return Ok(None);
+    }
+    let code = random_secret(12);
+    let record = SetupCode { hash: sha256_hex(code.as_bytes()), expires_at: state.clock.unix() + SETUP_CODE_HOURS * 3600 };
+    state.store.write(move |s| meta::put_setup_code(s, &record)).await?;
+    Ok(Some(code))
+}
+
+/// Input of the setup form and `friend admin create`.
+#[derive(Debug, Deserialize, salvo::oapi::ToSchema)]
+pub struct SetupInput {
+    /// The one-time code printed at start-up.
+    pub code: String,
+    /// Admin email.
+    pub email: String,
+    /// Admin username.
+    pub username: String,
+    /// Admin password.
+    pub password: String,
+    /// Admin display name.
+    pub name: String,
+}
+
+/// POST /setup: creates the first admin with the printed code; the code then stops working.
+pub async fn setup(state: &AppState, input: SetupInput, client: auth::ClientInfo) -> AppResult<auth::AuthResponse> {
+    let bad = || AppError::InvalidToken("the setup code is wrong, expired or already used".into());
+    let now = state.clock.unix();
+    if let Some(wait) = state.login_by_ip.blocked(&client.ip, now) {
+        return Err(AppError::RateLimited(wait));
+    }
+    let stored = meta::setup_code(&state.store)?.ok_or_else(bad)?;
+    if stored.expires_at < now || stored.hash != sha256_hex(input.code.trim().as_bytes()) {
+        state.login_by_ip.hit(&client.ip, now);
+        return Err(bad());
+    }
+    let password = input.password.clone();
+    let account =
+        NewAccount { email: input.email, username: input.username.clone(), password: input.password, name: input.name, role: Role::Admin };
+    auth::create_account(state, account, None).await?;
+    state.store.write(meta::clear_setup_code).await?;
+    auth::login(state, &input.username, password, client).await
+}
+
+/// Creates an account as staff (also used by the CLI).
+pub async fn create_user(state: &AppState, account: NewAccount) -> AppResult<UserView> {
+    let u = auth::create_account(state, account, None).await?;
+    Ok(user_view(state, &u, Audience::Staff))
+}
+
+/// PATCH /admin/users/{id} body.
+#[derive(Debug, Deserialize, salvo::oapi::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUserPatch {
+    /// New role (admins only).
+    pub role: Option<Role>,
+    /// Disable or re-enable the account; disabling signs it out everywhere.
+    pub disabled: Option<bool>,
+}
+
+/// PATCH /admin/users/{id}.
+pub async fn patch_user(state: &AppState, me: AuthUser, id: Uuid, p: AdminUserPatch) -> AppResult<UserView> {
+    require_staff(me)?;
+    if p.role.is_some() {
+        require_admin(me)?;
+    }
+    if id == me.id && (p.disabled == Some(true) || p.role.is_some_and(|r| r != me.role)) {
+        return Err(AppError::Forbidden("staff cannot disable themselves or change their own role".into()));
+    }
+    let target = users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
+    if target.role == Role::Admin && me.role != Role::Admin {
+        return Err(AppError::Forbidden("only an admin may change an admin".into()));
+    }
+    let now = state.clock.now();
+    let u = state
+        .store
+        .write(move |s| {
+            let u = users::update(s, id, |u| {
+                if let Some(r) = p.role {
+                    u.role = r;
+                }
+                if let Some(d) = p.disabled {
+                    u.disabled = d;
+                }
+                u.updated_at = now;
+                Ok(())
+            })?;
+            if p.disabled == Some(true) {
+                sessions::revoke_all(s, id, None)?;
+            }
+            Ok(u)
+        })
+        .await?;
+    Ok(user_view(state, &u, Audience::Staff))
+}
+
+/// POST /admin/users/{id}/reset-password: sets a new random password, signs the user out, returns it once.
+pub async fn reset_password(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<String> {
+    require_admin(me)?;
+    users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
+    let password = random_secret(9);
+    auth::set_password(state, id, password.clone(), None).await?;
+    Ok(password)
+}
+
+/// GET /admin/users: accounts in creation order, filtered by `q` (username, name or email contains).
+pub fn list_users(state: &AppState, me: AuthUser, q: &str, after: Option<Uuid>, limit: usize) -> AppResult<(Vec<UserView>, Option<Uuid>)> {
+    require_staff(me)?;
+    let q = q.trim().to_lowercase();
+    let mut out = Vec::new();
+    let mut cursor = after;
+    loop {
+        let page = users::list(&state.store, cursor, 500)?;
+        let Some(last) = page.last() else { return Ok((out, None)) };
+        cursor = Some(last.id);
+        for u in &page {
+            let hit = q.is_empty() || [&u.username, &u.name, &u.email].iter().any(|f| f.to_lowercase().contains(&q));
+            if hit {
+                out.push(user_view(state, u, Audience::Staff));
+                if out.len() == limit {
+                    return Ok((out, Some(u.id)));
+                }
+            }
+        }
+    }
+}
+
+/// An invite as the API shows it.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct InviteView {
+    /// The code.
+    pub code: String,
+    /// Creator.
+    pub created_by: Uuid,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Expiry (RFC 3339) or null.
+    pub expires_at: Option<String>,
+    /// Use limit or null.
+    pub max_uses: Option<u32>,
+    /// Accounts created with it.
+    pub uses: u32,
+    /// Group chat joined on sign-up.
+    pub group_chat_id: Option<Uuid>,
+}
+
+fn invite_view(i: &InviteRecord) -> InviteView {
+    InviteView {
+        code: i.code.clone(),
+        created_by: i.created_by,
+        created_at: rfc3339(i.created_at),
+        expires_at: i.expires_at.map(rfc3339),
+        max_uses: i.max_uses,
+        uses: i.uses,
+        group_chat_id: i.group_chat_id,
+    }
+}
+
+/// POST /admin/invites body.
+#[derive(Debug, Default, Deserialize, salvo::oapi::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvite {
+    /// A code to use (4–64 letters, digits, `-`); generated when absent.
+    pub code: Option<String>,
+    /// Hours until it expires; never when absent.
+    pub expires_in_hours: Option<u32>,
+    /// How many accounts it may create; unlimited when absent.
+    pub max_uses: Option<u32>,
+    /// Group chat to join on sign-up.
+    pub group_chat_id: Option<Uuid>,
+}
+
+/// POST /admin/invites.
+pub async fn create_invite(state: &AppState, me: AuthUser, n: NewInvite) -> AppResult<InviteView> {
+    require_staff(me)?;
+    let code = match n.code {
+        Some(c) => {
+            let ok = (4..=64).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+            if !ok {
+                return Err(AppError::field("code", "must be 4 to 64 letters, digits or `-`"));
+            }
+            c
+        }
+        None => random_secret(6).replace(['_', '-'], "x"),
+    };
+    if n.max_uses == Some(0) {
+        return Err(AppError::field("max_uses", "must be at least 1"));
+    }
+    let now = state.clock.now();
+    let inv = InviteRecord {
+        code,
+        created_by: me.id,
+        created_at: now,
+        expires_at: n.expires_in_hours.map(|h| now + chrono::Duration::hours(h.into())),
+        max_uses: n.max_uses,
+        uses: 0,
+        group_chat_id: n.group_chat_id,
+    };
+    let view = invite_view(&inv);
+    state.store.write(move |s| invites::insert(s, &inv)).await?;
+    Ok(view)
+}
+
+/// GET /admin/invites.
+pub fn list_invites(state: &AppState, me: AuthUser) -> AppResult<Vec<InviteView>> {
+    require_staff(me)?;
+    Ok(invites::list(&state.store)?.iter().map(invite_view).collect())
+}
+
+/// DELETE /admin/invites/{code}.
+pub async fn delete_invite(state: &AppState, me: AuthUser, code: String) -> AppResult<()> {
+    require_staff(me)?;
+    state.store.write(move |s| invites::remove(s, &code)).await
+}
+
+/// Server statistics for the admin dashboard.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct Stats {
+    /// Accounts.
+    pub users: u64,
+    /// Admin accounts.
+    pub admins: u64,
+    /// Database size on disk, bytes.
+    pub storage_bytes: u64,
+    /// Open WebSockets.
+    pub websockets_open: i64,
+}
+
+/// GET /admin/stats.
+pub fn stats(state: &AppState, me: AuthUser) -> AppResult<Stats> {
+    require_staff(me)?;
+    Ok(Stats {
+        users: meta::count(&state.store, Counter::Users)?,
+        admins: meta::count(&state.store, Counter::Admins)?,
+        storage_bytes: state.store.size_on_disk(),
+        websockets_open: state.metrics.open_websockets.load(std::sync::atomic::Ordering::Relaxed),
+    })
+}

@@ -1,0 +1,331 @@
+//! Accounts and sessions: register, login, refresh with rotation and reuse detection, logout,
+//! password change, session management, and verifying access tokens.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::validate::{self, Errors};
+use super::views::{Audience, UserView, user_view};
+use super::{passwords, tokens};
+use crate::clock::rfc3339;
+use crate::config::Registration;
+use crate::error::{AppError, AppResult};
+use crate::model::{ProfileVisibility, Role};
+use crate::state::AppState;
+use crate::store::sessions::{self, Rotation, SessionRecord};
+use crate::store::users::{self, Settings, UserRecord};
+use crate::store::{codec, invites};
+
+/// The verified caller of a request.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthUser {
+    /// User id.
+    pub id: Uuid,
+    /// Session the access token belongs to.
+    pub session_id: Uuid,
+    /// Current role (read from storage, not from the token).
+    pub role: Role,
+}
+
+/// Where a sign-in comes from.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    /// Client IP.
+    pub ip: String,
+    /// User-Agent.
+    pub device: String,
+}
+
+/// Registration input.
+#[derive(Debug, Deserialize, salvo::oapi::ToSchema)]
+pub struct RegisterInput {
+    /// Email (unique, case-insensitive).
+    pub email: String,
+    /// Username (unique, case-insensitive; 3–32 of letters, digits, `_`, `.`).
+    pub username: String,
+    /// Password (8 characters to 1,024 bytes).
+    pub password: String,
+    /// Display name.
+    pub name: String,
+    /// Needed when registration is `invite`.
+    #[serde(default)]
+    pub invite_code: Option<String>,
+}
+
+/// Tokens and the signed-in user.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct AuthResponse {
+    /// The user's own profile.
+    pub user: UserView,
+    /// Bearer token for `Authorization`.
+    pub access_token: String,
+    /// Opaque token for `/auth/refresh`; rotated on every use.
+    pub refresh_token: String,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+}
+
+/// A signed-in device as the API shows it.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct SessionView {
+    /// Session id.
+    pub id: Uuid,
+    /// Device (User-Agent).
+    pub device: String,
+    /// IP at sign-in.
+    pub ip: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last token refresh (RFC 3339).
+    pub last_used_at: String,
+    /// When it ends unless refreshed (RFC 3339).
+    pub expires_at: String,
+    /// True for the session making this request.
+    pub current: bool,
+}
+
+/// Everything needed to create an account (registration, admin, setup, CLI).
+pub struct NewAccount {
+    /// Email.
+    pub email: String,
+    /// Username.
+    pub username: String,
+    /// Password (plain; hashed here).
+    pub password: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// Validates and stores a new account; returns it.
+pub async fn create_account(state: &AppState, a: NewAccount, invite: Option<String>) -> AppResult<UserRecord> {
+    let mut e = Errors::new();
+    e.check("email", validate::email(&a.email));
+    e.check("username", validate::username(&a.username));
+    e.check("password", passwords::check_policy(&a.password));
+    e.check("name", validate::text(&a.name, 100, true));
+    e.finish()?;
+    // Cheap duplicate check before the expensive hash; the transaction re-checks under races.
+    if !users::username_free(&state.store, &a.username)? {
+        return Err(AppError::Conflict(
+            "this username is already taken".into(),
+            vec![crate::error::FieldError::new("username", "username is taken")],
+        ));
+    }
+    let hash = state.hasher.hash(a.password).await?;
+    let now = state.clock.now();
+    let user = UserRecord {
+        id: crate::ids::new_id(),
+        email: a.email.trim().to_string(),
+        username: a.username,
+        name: a.name.trim().to_string(),
+        bio: String::new(),
+        study_focus: String::new(),
+        timezone: state.config.default_timezone.clone(),
+        settings: Settings::default(),
+        profile_visibility: ProfileVisibility::Everyone,
+        role: a.role,
+        disabled: false,
+        password_hash: hash,
+        avatar_id: None,
+        created_at: now,
+        updated_at: now,
+        last_seen_at: None,
+        deleted_at: None,
+    };
+    let u = user.clone();
+    state.store.write(move |s| users::insert(s, &u, invite.as_deref())).await?;
+    Ok(user)
+}
+
+/// POST /auth/register.
+pub async fn register(state: &AppState, input: RegisterInput, client: ClientInfo) -> AppResult<AuthResponse> {
+    let invite = match state.config.registration {
+        Registration::Open => input.invite_code.filter(|c| !c.trim().is_empty()),
+        Registration::Invite => match input.invite_code.filter(|c| !c.trim().is_empty()) {
+            Some(c) => Some(c),
+            None => return Err(AppError::RegistrationClosed("registration needs an invite code from your school".into())),
+        },
+        Registration::Closed => {
+            return Err(AppError::RegistrationClosed("registration is closed; ask a member of staff for an account".into()));
+        }
+    };
+    if let Some(code) = &invite
+        && invites::get(&state.store, code)?.is_none()
+    {
+        return Err(AppError::field("invite_code", "this invite code is unknown, expired or used up"));
+    }
+    let account =
+        NewAccount { email: input.email, username: input.username, password: input.password, name: input.name, role: Role::Student };
+    let user = create_account(state, account, invite).await?;
+    start_session(state, &user, client).await
+}
+
+/// Creates a session for `user` and returns its tokens.
+async fn start_session(state: &AppState, user: &UserRecord, client: ClientInfo) -> AppResult<AuthResponse> {
+    let now = state.clock.now();
+    let id = crate::ids::new_id();
+    let (refresh, hash) = tokens::new_refresh(id);
+    let record = SessionRecord {
+        id,
+        user_id: user.id,
+        device: client.device.chars().take(200).collect(),
+        ip: client.ip,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + chrono::Duration::days(state.config.auth.refresh_ttl_days as i64),
+        token_hash: hash,
+        old_hashes: Vec::new(),
+    };
+    state.store.write(move |s| sessions::insert(s, &record)).await?;
+    Ok(AuthResponse {
+        user: user_view(state, user, Audience::Own),
+        access_token: state.tokens.issue(user.id, id, user.role, now.timestamp())?,
+        refresh_token: refresh,
+        expires_in: state.tokens.ttl,
+        token_type: "Bearer",
+    })
+}
+
+/// POST /auth/login: throttled per IP and per account; the same answer for unknown user and wrong password.
+pub async fn login(state: &AppState, login: &str, password: String, client: ClientInfo) -> AppResult<AuthResponse> {
+    let now = state.clock.unix();
+    let account_key = codec::fold(login);
+    if let Some(wait) = state.login_by_ip.blocked(&client.ip, now).or_else(|| state.login_by_account.blocked(&account_key, now)) {
+        return Err(AppError::RateLimited(wait));
+    }
+    let user = if login.len() > 254 { None } else { users::find_by_login(&state.store, login)? };
+    let user = user.filter(|u| u.deleted_at.is_none());
+    let ok = state.hasher.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let Some(user) = user.filter(|_| ok) else {
+        state.login_by_ip.hit(&client.ip, now);
+        state.login_by_account.hit(&account_key, now);
+        return Err(AppError::InvalidCredentials);
+    };
+    if user.disabled {
+        return Err(AppError::AccountDisabled);
+    }
+    state.login_by_account.clear(&account_key);
+    start_session(state, &user, client).await
+}
+
+/// POST /auth/refresh: rotates the refresh token; presenting a rotated one revokes the session.
+pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthResponse> {
+    let invalid = || AppError::InvalidToken("the refresh token is invalid or expired; sign in again".into());
+    let (sid, presented) = tokens::parse_refresh(token).ok_or_else(invalid)?;
+    let now = state.clock.now();
+    let expires = now + chrono::Duration::days(state.config.auth.refresh_ttl_days as i64);
+    let (new_token, new_hash) = tokens::new_refresh(sid);
+    let outcome = state.store.write(move |s| sessions::rotate(s, sid, &presented, &new_hash, now, expires)).await?;
+    let session = match outcome {
+        Rotation::Rotated(s) => s,
+        Rotation::Reused => {
+            tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
+            return Err(AppError::InvalidToken("this refresh token was already used; the session was signed out for safety".into()));
+        }
+        Rotation::Invalid => return Err(invalid()),
+    };
+    let user = users::get(&state.store, session.user_id)?.filter(|u| u.deleted_at.is_none()).ok_or_else(invalid)?;
+    if user.disabled {
+        return Err(AppError::AccountDisabled);
+    }
+    Ok(AuthResponse {
+        user: user_view(state, &user, Audience::Own),
+        access_token: state.tokens.issue(user.id, sid, user.role, now.timestamp())?,
+        refresh_token: new_token,
+        expires_in: state.tokens.ttl,
+        token_type: "Bearer",
+    })
+}
+
+/// POST /auth/logout: ends the session of `token` (idempotent: an unknown token is fine).
+pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
+    let Some((sid, hash)) = tokens::parse_refresh(token) else { return Ok(()) };
+    let Some(s) = sessions::get(&state.store, sid)? else { return Ok(()) };
+    if s.token_hash != hash && !s.old_hashes.contains(&hash) {
+        return Err(AppError::InvalidToken("the refresh token is invalid".into()));
+    }
+    state.store.write(move |st| sessions::revoke(st, s.user_id, sid).or_else(ignore_missing)).await
+}
+
+fn ignore_missing(e: AppError) -> AppResult<()> {
+    match e {
+        AppError::NotFound(_) => Ok(()),
+        e => Err(e),
+    }
+}
+
+/// POST /auth/logout-all.
+pub async fn logout_all(state: &AppState, me: AuthUser) -> AppResult<()> {
+    state.store.write(move |s| sessions::revoke_all(s, me.id, None).map(|_| ())).await
+}
+
+/// POST /auth/password: checks the current password, stores the new one, signs out other sessions.
+pub async fn change_password(state: &AppState, me: AuthUser, current: String, new: String) -> AppResult<()> {
+    let user = users::get(&state.store, me.id)?.ok_or(AppError::NotFound("user"))?;
+    if !state.hasher.verify(current, Some(user.password_hash)).await? {
+        return Err(AppError::field("current_password", "the current password is wrong"));
+    }
+    set_password(state, me.id, new, Some(me.session_id)).await
+}
+
+/// Sets a user's password and revokes their sessions except `keep`.
+pub async fn set_password(state: &AppState, user: Uuid, new: String, keep: Option<Uuid>) -> AppResult<()> {
+    let mut e = Errors::new();
+    e.check("new_password", passwords::check_policy(&new));
+    e.finish()?;
+    let hash = state.hasher.hash(new).await?;
+    let now = state.clock.now();
+    state
+        .store
+        .write(move |s| {
+            users::update(s, user, |u| {
+                u.password_hash = hash.clone();
+                u.updated_at = now;
+                Ok(())
+            })?;
+            sessions::revoke_all(s, user, keep).map(|_| ())
+        })
+        .await
+}
+
+/// GET /auth/sessions.
+pub fn list_sessions(state: &AppState, me: AuthUser) -> AppResult<Vec<SessionView>> {
+    Ok(sessions::list(&state.store, me.id)?.into_iter().map(|s| session_view(&s, me.session_id)).collect())
+}
+
+/// The API view of a session.
+pub fn session_view(s: &SessionRecord, current: Uuid) -> SessionView {
+    SessionView {
+        id: s.id,
+        device: s.device.clone(),
+        ip: s.ip.clone(),
+        created_at: rfc3339(s.created_at),
+        last_used_at: rfc3339(s.last_used_at),
+        expires_at: rfc3339(s.expires_at),
+        current: s.id == current,
+    }
+}
+
+/// DELETE /auth/sessions/{id}: only the caller's own sessions (404 otherwise).
+pub async fn revoke_session(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<()> {
+    state.store.write(move |s| sessions::revoke(s, me.id, id)).await
+}
+
+/// Verifies an access token and that its session and account are still valid.
+pub fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> {
+    let claims = state.tokens.verify(token, state.clock.unix())?;
+    if !sessions::exists(&state.store, claims.sid)? {
+        return Err(AppError::Unauthorized("this session was signed out".into()));
+    }
+    let user = users::get(&state.store, claims.sub)?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| AppError::Unauthorized("this account no longer exists".into()))?;
+    if user.disabled {
+        return Err(AppError::AccountDisabled);
+    }
+    Ok(AuthUser { id: user.id, session_id: claims.sid, role: user.role })
+}

@@ -1,0 +1,327 @@
+//! Uploads: the type is sniffed from the bytes; images are decoded with limits and re-encoded
+//! (which drops EXIF/GPS and any trailing data) with a JPEG thumbnail; PDFs are stored as they are.
+//! Reads are allowed to the owner, to any signed-in user for avatars, and to holders of a signed URL.
+
+use std::io::Cursor;
+
+use hmac::{Hmac, Mac};
+use image::{AnimationDecoder, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use serde::Serialize;
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::media::{self as store, MediaPurpose, MediaRecord};
+use crate::store::users;
+
+/// Longest side of thumbnails, in pixels.
+const THUMB_SIDE: u32 = 256;
+/// Largest number of frames kept from an animated GIF.
+const MAX_GIF_FRAMES: usize = 300;
+
+/// A media item as the API shows it.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct MediaView {
+    /// Id.
+    pub id: Uuid,
+    /// Signed, expiring URL usable in `<img src>` without a header.
+    pub url: String,
+    /// MIME type of the stored bytes.
+    pub mime: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Image width.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Image height.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Signed URL of a JPEG thumbnail (images only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+}
+
+/// The kinds of file accepted, decided from the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sniffed {
+    /// JPEG.
+    Jpeg,
+    /// PNG.
+    Png,
+    /// WebP.
+    Webp,
+    /// GIF.
+    Gif,
+    /// PDF.
+    Pdf,
+}
+
+/// Decides the type from magic bytes; `None` for anything not accepted.
+pub fn sniff(b: &[u8]) -> Option<Sniffed> {
+    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Sniffed::Jpeg)
+    } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(Sniffed::Png)
+    } else if b.len() > 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        Some(Sniffed::Webp)
+    } else if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        Some(Sniffed::Gif)
+    } else if b.starts_with(b"%PDF-") {
+        Some(Sniffed::Pdf)
+    } else {
+        None
+    }
+}
+
+struct Processed {
+    bytes: Vec<u8>,
+    mime: &'static str,
+    width: Option<u32>,
+    height: Option<u32>,
+    thumb: Option<Vec<u8>>,
+}
+
+fn undecodable(e: impl std::fmt::Display) -> AppError {
+    AppError::field("file", format!("the file could not be read as an image ({e})"))
+}
+
+fn limits(max_side: u32) -> Limits {
+    let mut l = Limits::default();
+    l.max_image_width = Some(max_side);
+    l.max_image_height = Some(max_side);
+    l.max_alloc = Some(256 * 1024 * 1024);
+    l
+}
+
+fn encode(img: &DynamicImage, format: ImageFormat) -> AppResult<Vec<u8>> {
+    let mut out = Cursor::new(Vec::new());
+    match format {
+        ImageFormat::Jpeg => {
+            let rgb = DynamicImage::ImageRgb8(img.to_rgb8());
+            let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85);
+            rgb.write_with_encoder(enc).map_err(AppError::internal)?;
+        }
+        f => img.write_to(&mut out, f).map_err(AppError::internal)?,
+    }
+    Ok(out.into_inner())
+}
+
+fn thumbnail(img: &DynamicImage) -> AppResult<Vec<u8>> {
+    encode(&img.thumbnail(THUMB_SIDE, THUMB_SIDE), ImageFormat::Jpeg)
+}
+
+fn process_still(bytes: &[u8], format: ImageFormat, max_side: u32) -> AppResult<Processed> {
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(format);
+    reader.limits(limits(max_side));
+    let mut decoder = reader.into_decoder().map_err(undecodable)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    img.apply_orientation(orientation);
+    // PNG stays PNG (screenshots, diagrams); JPEG stays JPEG; WebP becomes PNG with alpha, JPEG without.
+    let out = match format {
+        ImageFormat::Png => ImageFormat::Png,
+        ImageFormat::WebP if img.color().has_alpha() => ImageFormat::Png,
+        _ => ImageFormat::Jpeg,
+    };
+    Ok(Processed {
+        bytes: encode(&img, out)?,
+        mime: if out == ImageFormat::Png { "image/png" } else { "image/jpeg" },
+        width: Some(img.width()),
+        height: Some(img.height()),
+        thumb: Some(thumbnail(&img)?),
+    })
+}
+
+fn process_gif(bytes: &[u8], max_side: u32) -> AppResult<Processed> {
+    let mut decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).map_err(undecodable)?;
+    decoder.set_limits(limits(max_side)).map_err(undecodable)?;
+    let (w, h) = decoder.dimensions();
+    let mut frames = Vec::new();
+    let mut pixels: u64 = 0;
+    for f in decoder.into_frames() {
+        let f = f.map_err(undecodable)?;
+        pixels += u64::from(w) * u64::from(h);
+        if frames.len() >= MAX_GIF_FRAMES || pixels > 64 * 1024 * 1024 {
+            break;
+        }
+        frames.push(f);
+    }
+    let first = frames.first().ok_or_else(|| undecodable("no frames"))?;
+    let thumb = thumbnail(&DynamicImage::ImageRgba8(first.buffer().clone()))?;
+    let mut out = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 10);
+        enc.set_repeat(image::codecs::gif::Repeat::Infinite).map_err(AppError::internal)?;
+        enc.encode_frames(frames).map_err(AppError::internal)?;
+    }
+    Ok(Processed { bytes: out, mime: "image/gif", width: Some(w), height: Some(h), thumb: Some(thumb) })
+}
+
+fn process(bytes: Vec<u8>, max_side: u32) -> AppResult<Processed> {
+    match sniff(&bytes) {
+        Some(Sniffed::Jpeg) => process_still(&bytes, ImageFormat::Jpeg, max_side),
+        Some(Sniffed::Png) => process_still(&bytes, ImageFormat::Png, max_side),
+        Some(Sniffed::Webp) => process_still(&bytes, ImageFormat::WebP, max_side),
+        Some(Sniffed::Gif) => process_gif(&bytes, max_side),
+        Some(Sniffed::Pdf) => Ok(Processed { bytes, mime: "application/pdf", width: None, height: None, thumb: None }),
+        None => Err(AppError::UnsupportedMediaType("accepted files are JPEG, PNG, WebP, GIF and PDF".into())),
+    }
+}
+
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    base.chars().filter(|c| !c.is_control() && !matches!(c, '"' | ';')).take(120).collect()
+}
+
+/// Stores an upload; `images_only` for avatars. Nothing is written unless the file is accepted.
+pub async fn upload(state: &AppState, owner: Uuid, bytes: Vec<u8>, file_name: &str, purpose: MediaPurpose) -> AppResult<MediaRecord> {
+    let max = state.config.media.max_upload_bytes;
+    if bytes.len() as u64 > max {
+        return Err(AppError::PayloadTooLarge(format!("files may be at most {max} bytes")));
+    }
+    if bytes.is_empty() {
+        return Err(AppError::field("file", "the file is empty"));
+    }
+    if purpose == MediaPurpose::Avatar && matches!(sniff(&bytes), Some(Sniffed::Pdf)) {
+        return Err(AppError::UnsupportedMediaType("a profile photo must be a JPEG, PNG, WebP or GIF image".into()));
+    }
+    let max_side = state.config.media.max_image_side;
+    let _permit = state.hasher_permit().await?;
+    let p = tokio::task::spawn_blocking(move || process(bytes, max_side)).await.map_err(AppError::internal)??;
+    let blobs = state.blobs.clone();
+    let record = MediaRecord {
+        id: crate::ids::new_id(),
+        owner_id: owner,
+        purpose,
+        mime: p.mime.to_string(),
+        size: p.bytes.len() as u64,
+        sha256: String::new(),
+        width: p.width,
+        height: p.height,
+        thumb_sha256: None,
+        file_name: clean_name(file_name),
+        created_at: state.clock.now(),
+    };
+    state
+        .store
+        .write(move |s| {
+            let mut r = record;
+            r.sha256 = blobs.put(&p.bytes)?;
+            r.thumb_sha256 = p.thumb.as_deref().map(|t| blobs.put(t)).transpose()?;
+            store::insert(s, &r)?;
+            Ok(r)
+        })
+        .await
+}
+
+/// PUT /me/avatar: stores the image and points the profile at it; the previous avatar is removed.
+pub async fn set_avatar(state: &AppState, me: AuthUser, bytes: Vec<u8>) -> AppResult<String> {
+    let m = upload(state, me.id, bytes, "avatar", MediaPurpose::Avatar).await?;
+    let (id, now) = (m.id, state.clock.now());
+    let orphans = state
+        .store
+        .write(move |s| {
+            let before = users::get(s, me.id)?.and_then(|u| u.avatar_id);
+            users::update(s, me.id, |u| {
+                u.avatar_id = Some(id);
+                u.updated_at = now;
+                Ok(())
+            })?;
+            match before {
+                Some(old) if old != id => store::remove(s, old).or_else(|e| match e {
+                    AppError::NotFound(_) => Ok(vec![]),
+                    e => Err(e),
+                }),
+                _ => Ok(vec![]),
+            }
+        })
+        .await?;
+    for b in orphans {
+        state.blobs.remove(&b);
+    }
+    Ok(signed_url(state, id, false))
+}
+
+fn sign(state: &AppState, id: Uuid, thumb: bool, exp: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.media_key).expect("hmac takes any key");
+    mac.update(format!("{id}|{thumb}|{exp}").as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// A signed URL for a media item, valid between `url_ttl_secs` and twice that (stable within a
+/// window so that clients can cache it).
+pub fn signed_url(state: &AppState, id: Uuid, thumb: bool) -> String {
+    let ttl = state.config.media.url_ttl_secs.max(60) as i64;
+    let exp = (state.clock.unix() / ttl + 2) * ttl;
+    let sig = sign(state, id, thumb, exp);
+    let t = if thumb { "&thumb=1" } else { "" };
+    format!("/api/v1/media/{id}?exp={exp}&sig={sig}{t}")
+}
+
+/// Checks a signed URL's signature and expiry.
+pub fn check_signature(state: &AppState, id: Uuid, thumb: bool, exp: i64, sig: &str) -> bool {
+    exp >= state.clock.unix() && hmac_eq(&sign(state, id, thumb, exp), sig)
+}
+
+fn hmac_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The API view of a media record.
+pub fn view(state: &AppState, m: &MediaRecord) -> MediaView {
+    MediaView {
+        id: m.id,
+        url: signed_url(state, m.id, false),
+        mime: m.mime.clone(),
+        size: m.size,
+        width: m.width,
+        height: m.height,
+        thumbnail_url: m.thumb_sha256.as_ref().map(|_| signed_url(state, m.id, true)),
+    }
+}
+
+/// Who asks for a media item.
+pub enum Reader {
+    /// A signed-in user.
+    User(AuthUser),
+    /// A valid signed URL.
+    Signed,
+}
+
+/// The bytes of a media item, if `reader` may see it (404 otherwise, as if absent).
+pub fn read(state: &AppState, reader: Reader, id: Uuid, thumb: bool) -> AppResult<(MediaRecord, Vec<u8>)> {
+    let m = store::get(&state.store, id)?.ok_or(AppError::NotFound("media"))?;
+    let allowed = match reader {
+        Reader::Signed => true,
+        Reader::User(u) => m.owner_id == u.id || m.purpose == MediaPurpose::Avatar,
+    };
+    if !allowed {
+        return Err(AppError::NotFound("media"));
+    }
+    let hash = if thumb { m.thumb_sha256.clone().ok_or(AppError::NotFound("thumbnail"))? } else { m.sha256.clone() };
+    let bytes = state.blobs.get(&hash)?;
+    Ok((m, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_ignores_names_and_checks_magic() {
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Some(Sniffed::Jpeg));
+        assert_eq!(sniff(b"%PDF-1.7"), Some(Sniffed::Pdf));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(Sniffed::Webp));
+        assert_eq!(sniff(b"<svg xmlns="), None);
+        assert_eq!(sniff(b"MZ\x90\0"), None);
+    }
+
+    #[test]
+    fn file_names_are_cleaned() {
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("a\"b;c\n.pdf"), "abc.pdf");
+    }
+}

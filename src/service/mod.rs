@@ -1,0 +1,12 @@
+//! The rules of each domain. No salvo (beyond schema derives on API views) and no sled here.
+
+pub mod admin;
+pub mod auth;
+pub mod media;
+pub mod passwords;
+pub mod presence;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+pub mod validate;
+pub mod views;

@@ -1,0 +1,95 @@
+//! What the API returns for users: built here, once, so every endpoint shows the same fields.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::media::signed_url;
+use crate::clock::rfc3339;
+use crate::model::{ProfileVisibility, Role};
+use crate::state::AppState;
+use crate::store::users::{Settings, UserRecord};
+
+/// A user as the API shows it. `email`, `timezone`, `settings`, `profile_visibility` and
+/// `disabled` appear only on the caller's own profile (and to staff); `friendship` only on
+/// someone else's profile.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct UserView {
+    /// Id (UUIDv7).
+    pub id: Uuid,
+    /// Email: own profile only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Bio (empty when hidden by `profile_visibility`).
+    pub bio: String,
+    /// Study focus (empty when hidden by `profile_visibility`).
+    pub study_focus: String,
+    /// Signed URL of the avatar, valid for `media.url_ttl_secs`.
+    pub profile_photo_url: Option<String>,
+    /// True while the user has a live connection (and shares presence).
+    pub is_online: bool,
+    /// Last time seen online (RFC 3339).
+    pub last_seen_at: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Own profile: IANA time zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Own profile: client settings (`theme`: light | dark | system, plus any other keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[salvo(schema(value_type = Option<Object>))]
+    pub settings: Option<Settings>,
+    /// Own profile: who sees bio and study focus.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_visibility: Option<ProfileVisibility>,
+    /// Own profile and staff: whether the account is disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// Someone else's profile: `none | friends | request_sent | request_received | blocked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub friendship: Option<String>,
+}
+
+/// How much of a profile the viewer may see.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The user themself.
+    Own,
+    /// Staff (admin tools).
+    Staff,
+    /// Another user; `details` is false when `profile_visibility` hides them.
+    Other { details: bool },
+}
+
+/// Builds the view of `u` for `audience`.
+pub fn user_view(state: &AppState, u: &UserRecord, audience: Audience) -> UserView {
+    let own = audience == Audience::Own;
+    let private = matches!(audience, Audience::Own | Audience::Staff);
+    let details = match audience {
+        Audience::Other { details } => details,
+        _ => true,
+    };
+    UserView {
+        id: u.id,
+        email: private.then(|| u.email.clone()),
+        username: u.username.clone(),
+        name: u.name.clone(),
+        bio: if details { u.bio.clone() } else { String::new() },
+        study_focus: if details { u.study_focus.clone() } else { String::new() },
+        profile_photo_url: u.avatar_id.map(|id| signed_url(state, id, false)),
+        is_online: state.presence.is_online(u.id),
+        last_seen_at: u.last_seen_at.map(rfc3339),
+        role: u.role,
+        created_at: rfc3339(u.created_at),
+        timezone: own.then(|| u.timezone.clone()),
+        settings: own.then(|| u.settings.clone()),
+        profile_visibility: own.then_some(u.profile_visibility),
+        disabled: private.then_some(u.disabled),
+        friendship: (!private).then(|| "none".to_string()),
+    }
+}

@@ -1,0 +1,181 @@
+//! Logical backup: a versioned, checksummed JSON Lines file independent of sled.
+//!
+//! Line 1 is a header, then one line per record (`{"kind": "user", "data": {...}}`, media bytes
+//! as `{"kind": "blob", "sha256", "data": base64}`), then a trailer with the record count and the
+//! sha256 of every byte before it. Writes are paused while records are read, so the file is one
+//! consistent point in time. Restore rebuilds indexes and counters by inserting the records.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::blobs::Blobs;
+use super::{Store, codec, invites, io, media, sessions, users};
+use crate::error::{AppError, AppResult};
+
+const FORMAT: &str = "friend-backup";
+const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+    schema_version: u64,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+enum Line {
+    User(users::UserRecord),
+    Session(sessions::SessionRecord),
+    Media(media::MediaRecord),
+    Invite(invites::InviteRecord),
+    Blob { sha256: String, data: String },
+    End { records: u64, sha256: String },
+}
+
+/// What a backup contained.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Records (blobs included).
+    pub records: u64,
+    /// Bytes written or read.
+    pub bytes: u64,
+}
+
+struct HashingWriter<W: Write> {
+    inner: W,
+    hash: Sha256,
+    bytes: u64,
+    records: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn line<T: Serialize>(&mut self, v: &T) -> AppResult<()> {
+        let mut buf = serde_json::to_vec(v).map_err(AppError::internal)?;
+        buf.push(b'\n');
+        self.hash.update(&buf);
+        self.bytes += buf.len() as u64;
+        self.records += 1;
+        self.inner.write_all(&buf).map_err(AppError::internal)
+    }
+}
+
+fn each<T: serde::de::DeserializeOwned>(tree: &sled::Tree, mut f: impl FnMut(T) -> AppResult<()>) -> AppResult<()> {
+    for item in tree.iter() {
+        f(codec::dec(&item.map_err(io)?.1)?)?;
+    }
+    Ok(())
+}
+
+/// Writes a consistent backup of `store` (and its blobs) to `dest`, then verifies the file.
+pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<chrono::Utc>) -> AppResult<Summary> {
+    let tmp = dest.with_extension("partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| AppError::BadRequest(format!("cannot write {}: {e}", tmp.display())))?;
+    let mut w = HashingWriter { inner: BufWriter::new(file), hash: Sha256::new(), bytes: 0, records: 0 };
+    {
+        let _pause = store.gate.write().unwrap_or_else(|p| p.into_inner());
+        store.flush_now()?;
+        w.line(&Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            schema_version: super::meta::schema_version(store)?.unwrap_or(super::SCHEMA_VERSION),
+            created_at: now,
+        })?;
+        w.records = 0;
+        let t = &store.t;
+        each(&t.users, |u| w.line(&Line::User(u)))?;
+        each(&t.sessions, |s| w.line(&Line::Session(s)))?;
+        each(&t.invites, |i| w.line(&Line::Invite(i)))?;
+        let mut hashes = std::collections::BTreeSet::new();
+        each(&t.media, |m: media::MediaRecord| {
+            hashes.insert(m.sha256.clone());
+            hashes.extend(m.thumb_sha256.clone());
+            w.line(&Line::Media(m))
+        })?;
+        for h in hashes {
+            let data = B64.encode(blobs.get(&h)?);
+            w.line(&Line::Blob { sha256: h, data })?;
+        }
+    }
+    let records = w.records;
+    let digest = hex::encode(w.hash.clone().finalize());
+    let end = serde_json::to_vec(&Line::End { records, sha256: digest }).map_err(AppError::internal)?;
+    w.inner.write_all(&end).and_then(|_| w.inner.write_all(b"\n")).map_err(AppError::internal)?;
+    let file = w.inner.into_inner().map_err(|e| AppError::internal(e.to_string()))?;
+    file.sync_all().map_err(AppError::internal)?;
+    let summary = verify(&tmp)?;
+    std::fs::rename(&tmp, dest).map_err(AppError::internal)?;
+    Ok(summary)
+}
+
+/// Reads a backup file and checks its header, every line and the trailer checksum.
+pub fn verify(path: &Path) -> AppResult<Summary> {
+    read(path, |_| Ok(()))
+}
+
+fn read(path: &Path, mut apply: impl FnMut(Line) -> AppResult<()>) -> AppResult<Summary> {
+    let bad = |m: String| AppError::BadRequest(format!("{} is not a valid friend backup: {m}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut lines = std::io::BufReader::new(file).lines();
+    let mut hash = Sha256::new();
+    let mut bytes = 0u64;
+    let head = lines.next().ok_or_else(|| bad("empty file".into()))?.map_err(|e| bad(e.to_string()))?;
+    let header: Header = serde_json::from_str(&head).map_err(|e| bad(format!("header: {e}")))?;
+    if header.format != FORMAT || header.version > VERSION {
+        return Err(bad(format!("unknown format {} v{}", header.format, header.version)));
+    }
+    if header.schema_version > super::SCHEMA_VERSION {
+        return Err(bad(format!("made by a newer friend (schema {})", header.schema_version)));
+    }
+    hash.update(head.as_bytes());
+    hash.update(b"\n");
+    bytes += head.len() as u64 + 1;
+    for (n, line) in lines.enumerate() {
+        let records = n as u64;
+        let line = line.map_err(|e| bad(e.to_string()))?;
+        let parsed: Line = serde_json::from_str(&line).map_err(|e| bad(format!("line {}: {e}", n + 2)))?;
+        if let Line::End { records: want, sha256 } = &parsed {
+            let got = hex::encode(hash.clone().finalize());
+            if *want != records || *sha256 != got {
+                return Err(bad("checksum or record count does not match (truncated or altered)".into()));
+            }
+            return Ok(Summary { records, bytes });
+        }
+        hash.update(line.as_bytes());
+        hash.update(b"\n");
+        bytes += line.len() as u64 + 1;
+        apply(parsed)?;
+    }
+    Err(bad("no trailer (the file is truncated)".into()))
+}
+
+/// Restores a verified backup into an empty store.
+pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
+    verify(src)?;
+    if !store.t.users.is_empty() || !store.t.media.is_empty() {
+        return Err(AppError::Conflict("restore needs an empty data directory".into(), vec![]));
+    }
+    let summary = read(src, |line| match line {
+        Line::User(u) => users::restore(store, &u),
+        Line::Session(s) => sessions::insert(store, &s),
+        Line::Invite(i) => invites::insert(store, &i),
+        Line::Media(m) => media::insert(store, &m),
+        Line::Blob { sha256, data } => {
+            let bytes = B64.decode(data).map_err(AppError::internal)?;
+            let got = blobs.put(&bytes)?;
+            if got != sha256 {
+                return Err(AppError::BadRequest(format!("blob {sha256} is corrupt")));
+            }
+            Ok(())
+        }
+        Line::End { .. } => Ok(()),
+    })?;
+    store.flush_now()?;
+    Ok(summary)
+}

@@ -1,0 +1,114 @@
+//! The `meta` tree: schema version and ordered migrations, kept counters, the one-time setup code.
+
+use super::{Store, codec, io};
+use crate::error::{AppError, AppResult};
+
+/// Key of the schema version (big-endian u64).
+pub const SCHEMA_KEY: &[u8] = b"schema_version";
+const SETUP_KEY: &[u8] = b"setup_code";
+
+/// Counters kept in `meta` (never computed with `len()`).
+#[derive(Clone, Copy, Debug)]
+pub enum Counter {
+    /// Accounts, deleted ones excluded.
+    Users,
+    /// Accounts with the admin role.
+    Admins,
+}
+
+impl Counter {
+    /// The key of this counter.
+    pub fn key(self) -> &'static [u8] {
+        match self {
+            Counter::Users => b"count:users",
+            Counter::Admins => b"count:admins",
+        }
+    }
+}
+
+/// One migration: from `version - 1` to `version`.
+struct Migration {
+    version: u64,
+    run: fn(&Store) -> AppResult<()>,
+}
+
+/// Ordered migrations. Version 1 is the first layout and needs none.
+const MIGRATIONS: &[Migration] = &[];
+
+/// Reads the schema version; `None` for a fresh database.
+pub fn schema_version(store: &Store) -> AppResult<Option<u64>> {
+    Ok(store.t.meta.get(SCHEMA_KEY).map_err(io)?.map(|v| read_u64(&v)))
+}
+
+/// Brings the database to [`super::SCHEMA_VERSION`], refusing newer data.
+pub fn migrate(store: &Store) -> AppResult<()> {
+    let current = schema_version(store)?;
+    let Some(mut version) = current else {
+        store.t.meta.insert(SCHEMA_KEY, &super::SCHEMA_VERSION.to_be_bytes()).map_err(io)?;
+        store.flush_now()?;
+        return Ok(());
+    };
+    if version > super::SCHEMA_VERSION {
+        return Err(AppError::Unavailable(format!(
+            "the data was written by a newer friend (schema {version}, this binary knows {}); upgrade the binary",
+            super::SCHEMA_VERSION
+        )));
+    }
+    let start = version;
+    for m in MIGRATIONS.iter().filter(|m| m.version > start) {
+        tracing::info!(to = m.version, "running storage migration");
+        (m.run)(store)?;
+        version = m.version;
+        store.t.meta.insert(SCHEMA_KEY, &version.to_be_bytes()).map_err(io)?;
+        store.flush_now()?;
+    }
+    Ok(())
+}
+
+/// Reads a big-endian u64 (0 if malformed).
+pub fn read_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// Reads a kept counter.
+pub fn count(store: &Store, c: Counter) -> AppResult<u64> {
+    Ok(store.t.meta.get(c.key()).map_err(io)?.map(|v| read_u64(&v)).unwrap_or(0))
+}
+
+/// Adds `delta` to a counter inside a transaction.
+pub(crate) fn bump(
+    meta: &sled::transaction::TransactionalTree,
+    c: Counter,
+    delta: i64,
+) -> sled::transaction::ConflictableTransactionResult<(), AppError> {
+    let now = meta.get(c.key())?.map(|v| read_u64(&v)).unwrap_or(0);
+    let next = (now as i64 + delta).max(0) as u64;
+    meta.insert(c.key(), &next.to_be_bytes())?;
+    Ok(())
+}
+
+/// A setup code: its hash and when it stops working.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SetupCode {
+    /// sha256 of the code, hex.
+    pub hash: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Stores the current setup code (replacing any other).
+pub fn put_setup_code(store: &Store, code: &SetupCode) -> AppResult<()> {
+    store.t.meta.insert(SETUP_KEY, codec::enc(code)).map_err(io)?;
+    Ok(())
+}
+
+/// The current setup code, if any.
+pub fn setup_code(store: &Store) -> AppResult<Option<SetupCode>> {
+    store.t.meta.get(SETUP_KEY).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// Forgets the setup code.
+pub fn clear_setup_code(store: &Store) -> AppResult<()> {
+    store.t.meta.remove(SETUP_KEY).map_err(io)?;
+    Ok(())
+}

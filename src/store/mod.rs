@@ -1,0 +1,198 @@
+//! Storage: the only code that imports sled. Trees are listed once in [`Trees`]; records are JSON
+//! values under binary keys built by [`codec`]. Every acknowledged write is flushed with group
+//! commit ([`Store::durable`]) before the API answers.
+
+pub mod backup;
+pub mod blobs;
+pub mod codec;
+pub mod invites;
+pub mod media;
+pub mod meta;
+pub mod sessions;
+pub mod users;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{AppError, AppResult};
+
+/// The schema version this binary writes. Data from a newer version is refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Every tree of the database, opened once.
+#[derive(Clone)]
+pub struct Trees {
+    /// `meta`: schema version, counters, setup code.
+    pub meta: sled::Tree,
+    /// `users`: user id → user record.
+    pub users: sled::Tree,
+    /// `users_by_email`: folded email → user id.
+    pub users_by_email: sled::Tree,
+    /// `users_by_username`: folded username → user id.
+    pub users_by_username: sled::Tree,
+    /// `sessions`: session id → session record.
+    pub sessions: sled::Tree,
+    /// `sessions_by_user`: user id ‖ session id → ().
+    pub sessions_by_user: sled::Tree,
+    /// `media`: media id → media record.
+    pub media: sled::Tree,
+    /// `media_by_owner`: owner id ‖ media id → ().
+    pub media_by_owner: sled::Tree,
+    /// `media_blobs`: sha256 → reference count (big-endian u64).
+    pub media_blobs: sled::Tree,
+    /// `invites`: code → invite record.
+    pub invites: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> sled::Result<Self> {
+        Ok(Self {
+            meta: db.open_tree("meta")?,
+            users: db.open_tree("users")?,
+            users_by_email: db.open_tree("users_by_email")?,
+            users_by_username: db.open_tree("users_by_username")?,
+            sessions: db.open_tree("sessions")?,
+            sessions_by_user: db.open_tree("sessions_by_user")?,
+            media: db.open_tree("media")?,
+            media_by_owner: db.open_tree("media_by_owner")?,
+            media_blobs: db.open_tree("media_blobs")?,
+            invites: db.open_tree("invites")?,
+        })
+    }
+}
+
+type FlushWaiter = oneshot::Sender<Result<(), String>>;
+
+/// The database handle shared by all services.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    /// The trees.
+    pub(crate) t: Trees,
+    flush_tx: mpsc::UnboundedSender<FlushWaiter>,
+    /// Writers hold a read guard; a backup holds the write guard to pause them.
+    gate: Arc<RwLock<()>>,
+}
+
+/// Turns a sled error into an internal error.
+pub(crate) fn io(e: impl std::fmt::Display) -> AppError {
+    AppError::internal(format!("storage: {e}"))
+}
+
+/// Maps a transaction result to ours.
+pub(crate) fn tx<T>(r: sled::transaction::TransactionResult<T, AppError>) -> AppResult<T> {
+    use sled::transaction::TransactionError;
+    match r {
+        Ok(v) => Ok(v),
+        Err(TransactionError::Abort(e)) => Err(e),
+        Err(TransactionError::Storage(e)) => Err(io(e)),
+    }
+}
+
+/// Aborts a transaction with an application error.
+pub(crate) fn abort<T>(e: AppError) -> sled::transaction::ConflictableTransactionResult<T, AppError> {
+    Err(sled::transaction::ConflictableTransactionError::Abort(e))
+}
+
+impl Store {
+    /// Opens (or creates) the database under `dir/db`, checks the schema version and runs
+    /// migrations. Must be called inside a tokio runtime (it starts the group-commit task).
+    pub fn open(dir: &Path, cache_mb: u64) -> AppResult<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("create {}: {e}", dir.display())))?;
+        let db =
+            sled::Config::new().path(dir.join("db")).cache_capacity(cache_mb * 1024 * 1024).flush_every_ms(Some(1000)).open().map_err(
+                |e| match e {
+                    sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) => {
+                        AppError::Unavailable(format!(
+                            "the database in {} is in use by another friend process (stop the server, or use its control socket)",
+                            dir.display()
+                        ))
+                    }
+                    other => io(other),
+                },
+            )?;
+        let t = Trees::open(&db).map_err(io)?;
+        let (flush_tx, flush_rx) = mpsc::unbounded_channel();
+        let store = Self { db: db.clone(), t, flush_tx, gate: Arc::new(RwLock::new(())) };
+        tokio::spawn(group_commit(db, flush_rx));
+        meta::migrate(&store)?;
+        Ok(store)
+    }
+
+    /// Waits until every write made before this call is on disk. Concurrent callers share one flush.
+    pub async fn durable(&self) -> AppResult<()> {
+        let (tx, rx) = oneshot::channel();
+        self.flush_tx.send(tx).map_err(|_| AppError::Unavailable("storage is shutting down".into()))?;
+        rx.await.map_err(|_| AppError::Unavailable("storage is shutting down".into()))?.map_err(AppError::internal)
+    }
+
+    /// Flushes synchronously (shutdown, CLI).
+    pub fn flush_now(&self) -> AppResult<()> {
+        self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    /// Held by every writer; a backup takes the exclusive side to pause writes.
+    pub(crate) fn write_guard(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Size of the database on disk, in bytes.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// True when the database answers reads.
+    pub fn is_ready(&self) -> bool {
+        self.t.meta.get(meta::SCHEMA_KEY).is_ok()
+    }
+
+    /// Runs a blocking storage closure off the async workers.
+    pub async fn blocking<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> AppResult<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store)).await.map_err(AppError::internal)?
+    }
+
+    /// Runs a write off the async workers, then waits until it is durable.
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> AppResult<T> + Send + 'static,
+    {
+        let v = self
+            .blocking(move |s| {
+                let _g = s.write_guard();
+                f(s)
+            })
+            .await?;
+        self.durable().await?;
+        Ok(v)
+    }
+}
+
+/// The group-commit loop: every flush request that arrives while a flush runs is served by the next one.
+async fn group_commit(db: sled::Db, mut rx: mpsc::UnboundedReceiver<FlushWaiter>) {
+    while let Some(first) = rx.recv().await {
+        let mut waiters = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            waiters.push(w);
+        }
+        let db2 = db.clone();
+        let result = match tokio::task::spawn_blocking(move || db2.flush()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("flush: {e}")),
+            Err(e) => Err(format!("flush task: {e}")),
+        };
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "group commit failed");
+        }
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+}

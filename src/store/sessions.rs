@@ -1,0 +1,151 @@
+//! Refresh sessions: one per signed-in device, with the hash of its current refresh token.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use uuid::Uuid;
+
+use super::{Store, abort, codec, io, tx};
+use crate::error::{AppError, AppResult};
+
+/// How many earlier refresh-token hashes a session remembers to detect reuse.
+pub const REMEMBERED_HASHES: usize = 32;
+
+/// A signed-in device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Session id (also in the access token as `sid`).
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Device description (User-Agent, trimmed).
+    pub device: String,
+    /// Client IP at sign-in.
+    pub ip: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last refresh.
+    pub last_used_at: DateTime<Utc>,
+    /// When the session ends unless refreshed.
+    pub expires_at: DateTime<Utc>,
+    /// sha256 (hex) of the current refresh token.
+    pub token_hash: String,
+    /// Hashes of rotated tokens: presenting one of them revokes the session.
+    #[serde(default)]
+    pub old_hashes: Vec<String>,
+}
+
+fn index_key(user: Uuid, session: Uuid) -> Vec<u8> {
+    codec::Key::new().id(user).id(session).build()
+}
+
+/// Reads a session.
+pub fn get(store: &Store, id: Uuid) -> AppResult<Option<SessionRecord>> {
+    store.t.sessions.get(id.as_bytes()).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// True if the session exists (not revoked).
+pub fn exists(store: &Store, id: Uuid) -> AppResult<bool> {
+    store.t.sessions.contains_key(id.as_bytes()).map_err(io)
+}
+
+/// Stores a new session and its index entry.
+pub fn insert(store: &Store, s: &SessionRecord) -> AppResult<()> {
+    let t = &store.t;
+    let v = codec::enc(s);
+    tx((&t.sessions, &t.sessions_by_user).transaction(|(sessions, by_user)| {
+        sessions.insert(s.id.as_bytes(), v.as_slice())?;
+        by_user.insert(index_key(s.user_id, s.id), &[] as &[u8])?;
+        Ok(())
+    }))
+}
+
+/// Outcome of presenting a refresh token.
+pub enum Rotation {
+    /// The token was current; the session now expects the new one.
+    Rotated(SessionRecord),
+    /// The token was an already rotated one: the session was revoked.
+    Reused,
+    /// Unknown token for this session.
+    Invalid,
+}
+
+/// Atomically swaps the session's current token hash for `new_hash` if `presented_hash` is current.
+pub fn rotate(
+    store: &Store,
+    id: Uuid,
+    presented_hash: &str,
+    new_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> AppResult<Rotation> {
+    let t = &store.t;
+    tx((&t.sessions, &t.sessions_by_user).transaction(|(sessions, by_user)| {
+        let Some(raw) = sessions.get(id.as_bytes())? else { return Ok(Rotation::Invalid) };
+        let mut s: SessionRecord = match codec::dec(&raw) {
+            Ok(s) => s,
+            Err(e) => return abort(e),
+        };
+        if s.token_hash == presented_hash {
+            if s.expires_at <= now {
+                return Ok(Rotation::Invalid);
+            }
+            let old = std::mem::replace(&mut s.token_hash, new_hash.to_string());
+            s.old_hashes.push(old);
+            if s.old_hashes.len() > REMEMBERED_HASHES {
+                s.old_hashes.remove(0);
+            }
+            s.last_used_at = now;
+            s.expires_at = expires_at;
+            sessions.insert(id.as_bytes(), codec::enc(&s))?;
+            Ok(Rotation::Rotated(s))
+        } else if s.old_hashes.iter().any(|h| h == presented_hash) {
+            sessions.remove(id.as_bytes())?;
+            by_user.remove(index_key(s.user_id, id))?;
+            Ok(Rotation::Reused)
+        } else {
+            Ok(Rotation::Invalid)
+        }
+    }))
+}
+
+/// Revokes one session of `user`; 404 if it is not theirs.
+pub fn revoke(store: &Store, user: Uuid, id: Uuid) -> AppResult<()> {
+    let t = &store.t;
+    tx((&t.sessions, &t.sessions_by_user).transaction(|(sessions, by_user)| {
+        if by_user.remove(index_key(user, id))?.is_none() {
+            return abort(AppError::NotFound("session"));
+        }
+        sessions.remove(id.as_bytes())?;
+        Ok(())
+    }))
+}
+
+/// The user's sessions, oldest first.
+pub fn list(store: &Store, user: Uuid) -> AppResult<Vec<SessionRecord>> {
+    let mut out = Vec::new();
+    for item in store.t.sessions_by_user.scan_prefix(user.as_bytes()) {
+        let (k, _) = item.map_err(io)?;
+        if let Some(sid) = codec::id_at(&k, 16)
+            && let Some(s) = get(store, sid)?
+        {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Revokes every session of `user` except `keep`; returns how many were revoked.
+pub fn revoke_all(store: &Store, user: Uuid, keep: Option<Uuid>) -> AppResult<usize> {
+    let mut n = 0;
+    for s in list(store, user)? {
+        if Some(s.id) != keep {
+            match revoke(store, user, s.id) {
+                Ok(()) => n += 1,
+                Err(AppError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(n)
+}

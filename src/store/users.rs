@@ -1,0 +1,236 @@
+//! Users and their unique (case-insensitive) email and username indexes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use uuid::Uuid;
+
+use super::meta::{Counter, bump};
+use super::{Store, abort, codec, io, tx};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::model::{ProfileVisibility, Role, Theme};
+
+/// User settings; unknown keys sent by clients are kept as they are.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    /// Colour theme.
+    #[serde(default)]
+    pub theme: Theme,
+    /// Other client settings, kept verbatim.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A stored account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Email as typed (unique, case-insensitive).
+    pub email: String,
+    /// Username as typed (unique, case-insensitive).
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Short bio.
+    #[serde(default)]
+    pub bio: String,
+    /// What the user studies.
+    #[serde(default)]
+    pub study_focus: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Client settings.
+    #[serde(default)]
+    pub settings: Settings,
+    /// Who sees the profile details.
+    #[serde(default)]
+    pub profile_visibility: ProfileVisibility,
+    /// Role.
+    pub role: Role,
+    /// Disabled by staff: cannot log in or refresh.
+    #[serde(default)]
+    pub disabled: bool,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Avatar media id.
+    #[serde(default)]
+    pub avatar_id: Option<Uuid>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Last time the user was seen online.
+    #[serde(default)]
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Set when the account was deleted: the record stays as an anonymous tombstone.
+    #[serde(default)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+fn taken(field: &str) -> AppError {
+    AppError::Conflict(format!("this {field} is already taken"), vec![FieldError::new(field, format!("{field} is taken"))])
+}
+
+/// Reads a user by id (tombstones included).
+pub fn get(store: &Store, id: Uuid) -> AppResult<Option<UserRecord>> {
+    store.t.users.get(id.as_bytes()).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// Finds a live user by email or username (case-insensitive).
+pub fn find_by_login(store: &Store, login: &str) -> AppResult<Option<UserRecord>> {
+    let key = codec::fold(login);
+    let index = if key.contains('@') { &store.t.users_by_email } else { &store.t.users_by_username };
+    match index.get(key.as_bytes()).map_err(io)? {
+        Some(id) => get(store, codec::id_at(&id, 0).ok_or_else(|| io("bad index entry"))?),
+        None => Ok(None),
+    }
+}
+
+/// Whether a username is free (case-insensitive).
+pub fn username_free(store: &Store, username: &str) -> AppResult<bool> {
+    Ok(!store.t.users_by_username.contains_key(codec::fold(username).as_bytes()).map_err(io)?)
+}
+
+/// Inserts a new user with its indexes and counters in one transaction; 409 if email or username is taken.
+/// `invite` (if given) is consumed in the same transaction.
+pub fn insert(store: &Store, user: &UserRecord, invite: Option<&str>) -> AppResult<()> {
+    let t = &store.t;
+    let email = codec::fold(&user.email);
+    let uname = codec::fold(&user.username);
+    let value = codec::enc(user);
+    let now = user.created_at;
+    tx((&t.users, &t.users_by_email, &t.users_by_username, &t.meta, &t.invites).transaction(|(users, by_email, by_name, meta, invites)| {
+        if by_email.get(email.as_bytes())?.is_some() {
+            return abort(taken("email"));
+        }
+        if by_name.get(uname.as_bytes())?.is_some() {
+            return abort(taken("username"));
+        }
+        if let Some(code) = invite {
+            super::invites::consume_in(invites, code, now)?;
+        }
+        by_email.insert(email.as_bytes(), user.id.as_bytes())?;
+        by_name.insert(uname.as_bytes(), user.id.as_bytes())?;
+        users.insert(user.id.as_bytes(), value.as_slice())?;
+        bump(meta, Counter::Users, 1)?;
+        if user.role == Role::Admin {
+            bump(meta, Counter::Admins, 1)?;
+        }
+        Ok(())
+    }))
+}
+
+/// Applies `change` to a user atomically, keeping indexes and counters in step.
+/// `change` may run more than once (sled retries conflicts), so it must be pure.
+pub fn update<F>(store: &Store, id: Uuid, change: F) -> AppResult<UserRecord>
+where
+    F: Fn(&mut UserRecord) -> AppResult<()>,
+{
+    let t = &store.t;
+    tx((&t.users, &t.users_by_email, &t.users_by_username, &t.meta).transaction(|(users, by_email, by_name, meta)| {
+        let Some(raw) = users.get(id.as_bytes())? else { return abort(AppError::NotFound("user")) };
+        let old: UserRecord = match codec::dec(&raw) {
+            Ok(u) => u,
+            Err(e) => return abort(e),
+        };
+        if old.deleted_at.is_some() {
+            return abort(AppError::NotFound("user"));
+        }
+        let mut new = old.clone();
+        if let Err(e) = change(&mut new) {
+            return abort(e);
+        }
+        let (old_name, new_name) = (codec::fold(&old.username), codec::fold(&new.username));
+        if old_name != new_name {
+            if by_name.get(new_name.as_bytes())?.is_some() {
+                return abort(taken("username"));
+            }
+            by_name.remove(old_name.as_bytes())?;
+            by_name.insert(new_name.as_bytes(), id.as_bytes())?;
+        }
+        let (old_mail, new_mail) = (codec::fold(&old.email), codec::fold(&new.email));
+        if old_mail != new_mail {
+            if by_email.get(new_mail.as_bytes())?.is_some() {
+                return abort(taken("email"));
+            }
+            by_email.remove(old_mail.as_bytes())?;
+            by_email.insert(new_mail.as_bytes(), id.as_bytes())?;
+        }
+        if old.role != new.role && (old.role == Role::Admin || new.role == Role::Admin) {
+            bump(meta, Counter::Admins, if new.role == Role::Admin { 1 } else { -1 })?;
+        }
+        users.insert(id.as_bytes(), codec::enc(&new))?;
+        Ok(new)
+    }))
+}
+
+/// Turns a user into an anonymous tombstone: personal fields cleared, indexes freed, counters updated.
+pub fn tombstone(store: &Store, id: Uuid, at: DateTime<Utc>) -> AppResult<UserRecord> {
+    let t = &store.t;
+    tx((&t.users, &t.users_by_email, &t.users_by_username, &t.meta).transaction(|(users, by_email, by_name, meta)| {
+        let Some(raw) = users.get(id.as_bytes())? else { return abort(AppError::NotFound("user")) };
+        let old: UserRecord = match codec::dec(&raw) {
+            Ok(u) => u,
+            Err(e) => return abort(e),
+        };
+        if old.deleted_at.is_some() {
+            return abort(AppError::NotFound("user"));
+        }
+        by_email.remove(codec::fold(&old.email).as_bytes())?;
+        by_name.remove(codec::fold(&old.username).as_bytes())?;
+        bump(meta, Counter::Users, -1)?;
+        if old.role == Role::Admin {
+            bump(meta, Counter::Admins, -1)?;
+        }
+        let short = id.simple().to_string();
+        let dead = UserRecord {
+            email: String::new(),
+            username: format!("deleted-{}", &short[short.len() - 12..]),
+            name: "Deleted user".into(),
+            bio: String::new(),
+            study_focus: String::new(),
+            settings: Settings::default(),
+            password_hash: String::new(),
+            avatar_id: None,
+            disabled: true,
+            role: Role::Student,
+            updated_at: at,
+            last_seen_at: None,
+            deleted_at: Some(at),
+            ..old
+        };
+        users.insert(id.as_bytes(), codec::enc(&dead))?;
+        Ok(dead)
+    }))
+}
+
+/// Users in id (creation) order after `after`, at most `limit`, tombstones skipped.
+pub fn list(store: &Store, after: Option<Uuid>, limit: usize) -> AppResult<Vec<UserRecord>> {
+    let start = after.map(|a| a.as_bytes().to_vec());
+    let range = match &start {
+        Some(s) => store.t.users.range::<&[u8], _>((std::ops::Bound::Excluded(s.as_slice()), std::ops::Bound::Unbounded)),
+        None => store.t.users.iter(),
+    };
+    let mut out = Vec::new();
+    for item in range {
+        let (_, v) = item.map_err(io)?;
+        let u: UserRecord = codec::dec(&v)?;
+        if u.deleted_at.is_none() {
+            out.push(u);
+            if out.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Raw insert used by restore (indexes rebuilt, counters bumped).
+pub(crate) fn restore(store: &Store, user: &UserRecord) -> AppResult<()> {
+    if user.deleted_at.is_some() {
+        store.t.users.insert(user.id.as_bytes(), codec::enc(user)).map_err(io)?;
+        return Ok(());
+    }
+    insert(store, user, None)
+}

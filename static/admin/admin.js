@@ -1,0 +1,1 @@
+document.getElementById("status").textContent = "Sign-in comes with the admin issue.";

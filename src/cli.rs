@@ -135,7 +135,8 @@ pub fn load_config(cli: &Cli) -> Result<Config, String> {
 
 fn init_tracing(c: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&c.log.level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if c.log.json {
         let _ = builder.json().try_init();
     } else {

@@ -81,46 +81,52 @@ pub async fn execute(state: &AppState, req: Request) -> AppResult<String> {
     }
 }
 
-/// Listens on the control socket until aborted.
+/// Binds the control socket now (so it is ready before the server says it listens) and serves
+/// it until the returned task is aborted.
 pub fn serve(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            let path = socket_path(&state.config.data_dir);
-            let _ = std::fs::remove_file(&path);
-            let listener = match tokio::net::UnixListener::bind(&path) {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::warn!(error = %e, "control socket unavailable; CLI commands need the server stopped");
-                    return;
-                }
-            };
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let (r, mut w) = stream.into_split();
-                    let mut line = String::new();
-                    if BufReader::new(r).read_line(&mut line).await.is_err() {
-                        return;
-                    }
-                    let resp = match serde_json::from_str::<Request>(&line) {
-                        Ok(req) => match execute(&state, req).await {
-                            Ok(message) => Response { ok: true, message },
-                            Err(e) => Response { ok: false, message: describe(&e) },
-                        },
-                        Err(e) => Response { ok: false, message: format!("bad request: {e}") },
-                    };
-                    let mut out = serde_json::to_vec(&resp).unwrap_or_default();
-                    out.push(b'\n');
-                    let _ = w.write_all(&out).await;
-                });
+    #[cfg(unix)]
+    {
+        let path = socket_path(&state.config.data_dir);
+        let _ = std::fs::remove_file(&path);
+        let listener = match tokio::net::UnixListener::bind(&path) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket unavailable; CLI commands need the server stopped");
+                return tokio::spawn(async {});
             }
-        }
-        #[cfg(not(unix))]
+        };
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(answer(state.clone(), stream));
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
         let _ = state;
-    })
+        tokio::spawn(async {})
+    }
+}
+
+#[cfg(unix)]
+async fn answer(state: Arc<AppState>, stream: tokio::net::UnixStream) {
+    let (r, mut w) = stream.into_split();
+    let mut line = String::new();
+    if BufReader::new(r).read_line(&mut line).await.is_err() {
+        return;
+    }
+    let resp = match serde_json::from_str::<Request>(&line) {
+        Ok(req) => match execute(&state, req).await {
+            Ok(message) => Response { ok: true, message },
+            Err(e) => Response { ok: false, message: describe(&e) },
+        },
+        Err(e) => Response { ok: false, message: format!("bad request: {e}") },
+    };
+    let mut out = serde_json::to_vec(&resp).unwrap_or_default();
+    out.push(b'\n');
+    let _ = w.write_all(&out).await;
 }
 
 /// A one-line description of an error, with field errors.

@@ -51,7 +51,11 @@ struct Static;
 
 #[handler]
 async fn static_file(req: &mut Request, res: &mut Response) {
-    let path = req.param::<String>("**path").unwrap_or_default();
+    let path = req.param::<String>("path").unwrap_or_default();
+    if path.is_empty() && !req.uri().path().ends_with('/') {
+        res.render(Redirect::permanent("/admin/"));
+        return;
+    }
     let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path };
     let full = format!("admin/{path}");
     match Static::get(&full) {
@@ -79,17 +83,11 @@ fn mime_for(path: &str) -> &'static str {
     }
 }
 
-#[handler]
-async fn admin_redirect(res: &mut Response) {
-    res.render(Redirect::permanent("/admin/"));
-}
-
 /// `/healthz`, `/readyz`, `/metrics`, `/admin/`.
 pub fn router() -> Router {
     Router::new()
         .push(Router::with_path("healthz").get(healthz))
         .push(Router::with_path("readyz").get(readyz))
         .push(Router::with_path("metrics").get(metrics))
-        .push(Router::with_path("admin").get(admin_redirect))
         .push(Router::with_path("admin/{**path}").get(static_file))
 }

@@ -318,14 +318,14 @@ pub async fn revoke_session(state: &AppState, me: AuthUser, id: Uuid) -> AppResu
 /// Verifies an access token and that its session and account are still valid.
 pub fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> {
     let claims = state.tokens.verify(token, state.clock.unix())?;
-    if !sessions::exists(&state.store, claims.sid)? {
-        return Err(AppError::Unauthorized("this session was signed out".into()));
-    }
     let user = users::get(&state.store, claims.sub)?
         .filter(|u| u.deleted_at.is_none())
         .ok_or_else(|| AppError::Unauthorized("this account no longer exists".into()))?;
     if user.disabled {
         return Err(AppError::AccountDisabled);
+    }
+    if !sessions::exists(&state.store, claims.sid)? {
+        return Err(AppError::Unauthorized("this session was signed out".into()));
     }
     Ok(AuthUser { id: user.id, session_id: claims.sid, role: user.role })
 }

@@ -1,0 +1,115 @@
+//! Staff tools: roles, disabling accounts, creating accounts, password resets, invites, user list.
+
+use serde_json::json;
+
+use crate::support::{Server, assert_problem};
+use friend::model::Role;
+
+#[tokio::test]
+async fn students_cannot_use_admin_endpoints() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    for path in ["/api/v1/admin/stats", "/api/v1/admin/users", "/api/v1/admin/invites"] {
+        assert_problem(&s.get(path, &u.access).await, 403, "forbidden");
+    }
+    let r = s.post("/api/v1/admin/invites", Some(&u.access), json!({})).await;
+    assert_problem(&r, 403, "forbidden");
+    let r = s.patch(&format!("/api/v1/admin/users/{}", u.id), &u.access, json!({"role": "admin"})).await;
+    assert_problem(&r, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn disabling_an_account_signs_it_out_and_blocks_login() {
+    let s = Server::start().await;
+    let admin = s.staff(Role::Admin).await;
+    let moderator = s.staff(Role::Moderator).await;
+    let u = s.register().await;
+    let r = s.patch(&format!("/api/v1/admin/users/{}", u.id), &moderator.access, json!({"disabled": true})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["disabled"], true);
+    assert_problem(&s.get("/api/v1/me", &u.access).await, 403, "account_disabled");
+    assert_problem(&s.post("/api/v1/auth/refresh", None, json!({"refresh_token": u.refresh})).await, 401, "invalid_token");
+    let login = s.post("/api/v1/auth/login", None, json!({"login": u.username, "password": u.password})).await;
+    assert_problem(&login, 403, "account_disabled");
+    // A wrong password on a disabled account says nothing about the account.
+    let wrong = s.post("/api/v1/auth/login", None, json!({"login": u.username, "password": "not the password"})).await;
+    assert_problem(&wrong, 401, "invalid_credentials");
+    assert_eq!(s.get(&format!("/api/v1/users/{}", u.id), &admin.access).await.status, 200, "staff still see it");
+    // Moderators cannot change roles; admins can.
+    let r = s.patch(&format!("/api/v1/admin/users/{}", u.id), &moderator.access, json!({"role": "moderator"})).await;
+    assert_problem(&r, 403, "forbidden");
+    let r = s.patch(&format!("/api/v1/admin/users/{}", u.id), &admin.access, json!({"disabled": false, "role": "moderator"})).await;
+    assert_eq!(r.body["role"], "moderator");
+    s.login(&u.username, &u.password).await;
+    let r = s.patch(&format!("/api/v1/admin/users/{}", admin.id), &admin.access, json!({"disabled": true})).await;
+    assert_problem(&r, 403, "forbidden");
+    let r = s.patch("/api/v1/admin/users/00000000-0000-7000-8000-000000000000", &admin.access, json!({"disabled": true})).await;
+    assert_problem(&r, 404, "not_found");
+}
+
+#[tokio::test]
+async fn staff_create_accounts_and_reset_passwords() {
+    let s = Server::start().await;
+    let admin = s.staff(Role::Admin).await;
+    let moderator = s.staff(Role::Moderator).await;
+    let body = json!({"email": "new@school.test", "username": "newkid", "password": "first-password", "name": "New Kid"});
+    let r = s.post("/api/v1/admin/users", Some(&moderator.access), body.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["email"], "new@school.test");
+    let r = s.post("/api/v1/admin/users", Some(&moderator.access), body).await;
+    assert_problem(&r, 409, "conflict");
+    let staff_body =
+        json!({"email": "t@school.test", "username": "teacher", "password": "first-password", "name": "T", "role": "moderator"});
+    assert_problem(&s.post("/api/v1/admin/users", Some(&moderator.access), staff_body.clone()).await, 403, "forbidden");
+    assert_eq!(s.post("/api/v1/admin/users", Some(&admin.access), staff_body).await.status, 201);
+
+    let kid = s.login("newkid", "first-password").await;
+    assert_problem(
+        &s.post(&format!("/api/v1/admin/users/{}/reset-password", kid.id), Some(&moderator.access), json!({})).await,
+        403,
+        "forbidden",
+    );
+    let r = s.post(&format!("/api/v1/admin/users/{}/reset-password", kid.id), Some(&admin.access), json!({})).await;
+    assert_eq!(r.status, 200);
+    let temp = r.body["temporary_password"].as_str().unwrap().to_string();
+    assert_problem(&s.get("/api/v1/me", &kid.access).await, 401, "unauthorized");
+    s.login("newkid", &temp).await;
+}
+
+#[tokio::test]
+async fn user_list_filters_and_paginates() {
+    let s = Server::start().await;
+    let admin = s.staff(Role::Admin).await;
+    for name in ["zed_alpha", "zed_beta", "zed_gamma", "other_one"] {
+        s.register_as(name).await;
+    }
+    let r = s.get("/api/v1/admin/users?q=ZED&limit=2", &admin.access).await;
+    assert_eq!(r.status, 200);
+    let names: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["zed_alpha", "zed_beta"]);
+    let cursor = r.body["next_cursor"].as_str().unwrap();
+    let r2 = s.get(&format!("/api/v1/admin/users?q=zed&limit=2&cursor={cursor}"), &admin.access).await;
+    let names: Vec<&str> = r2.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["zed_gamma"]);
+    assert!(r2.body["next_cursor"].is_null());
+    assert_problem(&s.get("/api/v1/admin/users?limit=500", &admin.access).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/admin/users?cursor=zzz", &admin.access).await, 422, "validation_failed");
+}
+
+#[tokio::test]
+async fn invites_can_expire_and_be_deleted() {
+    let s = Server::start_with(|c| c.registration = friend::config::Registration::Invite).await;
+    let admin = s.staff(Role::Admin).await;
+    let r = s.post("/api/v1/admin/invites", Some(&admin.access), json!({"expires_in_hours": 1})).await;
+    assert_eq!(r.status, 201);
+    let code = r.body["code"].as_str().unwrap().to_string();
+    assert_problem(&s.post("/api/v1/admin/invites", Some(&admin.access), json!({"code": code})).await, 409, "conflict");
+    assert_problem(&s.post("/api/v1/admin/invites", Some(&admin.access), json!({"code": "a b"})).await, 422, "validation_failed");
+    assert_problem(&s.post("/api/v1/admin/invites", Some(&admin.access), json!({"max_uses": 0})).await, 422, "validation_failed");
+    s.clock.advance(chrono::Duration::hours(2));
+    let admin = s.login(&admin.username, &admin.password).await;
+    let body = json!({"email": "late@school.test", "username": "late", "password": "password1", "name": "Late", "invite_code": code});
+    assert_problem(&s.post("/api/v1/auth/register", None, body).await, 422, "validation_failed");
+    assert_eq!(s.delete(&format!("/api/v1/admin/invites/{code}"), &admin.access, None).await.status, 204);
+    assert_problem(&s.delete(&format!("/api/v1/admin/invites/{code}"), &admin.access, None).await, 404, "not_found");
+}

@@ -1,0 +1,10 @@
+//! Integration tests: each test starts the real server on 127.0.0.1:0 with its own data directory
+//! and talks to it over HTTP as the mobile app would.
+
+mod admin;
+mod auth;
+mod media;
+mod ops;
+mod profile;
+mod storage;
+mod support;

@@ -1,0 +1,106 @@
+//! Operations: health, readiness, metrics, OpenAPI, docs, security headers, CORS, unknown routes.
+
+use reqwest::Method;
+
+use crate::support::{Server, assert_problem};
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let s = Server::start().await;
+    let h = s.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((h.status.as_u16(), h.body["status"].as_str()), (200, Some("ok")));
+    assert_eq!(s.call(Method::GET, "/readyz", None, None).await.status, 200);
+    s.register().await;
+    let m = s.call(Method::GET, "/metrics", None, None).await;
+    let text = String::from_utf8(m.bytes).unwrap();
+    assert!(text.contains(r#"friend_http_requests_total{method="POST",route="api/v1/auth/register",status="201"} 1"#), "{text}");
+    assert!(text.contains("friend_http_request_duration_seconds_bucket{le=\"+Inf\"}"));
+    assert!(text.contains("friend_websockets_open 0"));
+    assert!(text.contains("friend_users 1"));
+    assert!(text.contains("friend_sled_size_bytes "));
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route_and_docs_work_offline() {
+    let s = Server::start().await;
+    let doc = s.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(doc.status, 200);
+    let paths = doc.body["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/logout-all",
+        "/api/v1/auth/password",
+        "/api/v1/auth/sessions",
+        "/api/v1/auth/sessions/{id}",
+        "/api/v1/me",
+        "/api/v1/me/avatar",
+        "/api/v1/me/export",
+        "/api/v1/users/{id_or_username}",
+        "/api/v1/media",
+        "/api/v1/media/{id}",
+        "/api/v1/setup",
+        "/api/v1/admin/invites",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from OpenAPI");
+    }
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+    let page = s.call(Method::GET, "/docs/", None, None).await;
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.bytes).unwrap();
+    assert!(html.contains("swagger-ui-bundle.js") && !html.contains("https://"), "docs assets are local");
+    let js = s.call(Method::GET, "/docs/swagger-ui-bundle.js", None, None).await;
+    assert_eq!(js.status, 200);
+    assert!(js.bytes.len() > 100_000);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problem_documents_with_security_headers() {
+    let s = Server::start().await;
+    let r = s.call(Method::GET, "/api/v1/nothing-here", None, None).await;
+    assert_problem(&r, 404, "not_found");
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+    let csp = r.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(r.headers.contains_key("x-request-id"));
+    assert_eq!(r.body["request_id"], r.headers["x-request-id"].to_str().unwrap());
+    let r = s.call(Method::PUT, "/healthz", None, None).await;
+    assert_eq!(r.status.as_u16(), 405);
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    let echoed = Server::finish(s.http.get(s.url("/healthz")).header("x-request-id", "abc-123")).await;
+    assert_eq!(echoed.headers["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_only() {
+    let s = Server::start_with(|c| c.http.cors_origins = vec!["http://192.168.1.20:3000".into()]).await;
+    let pre = |origin: &'static str| {
+        s.http
+            .request(Method::OPTIONS, s.url("/api/v1/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let ok = pre("http://192.168.1.20:3000").await.unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], "http://192.168.1.20:3000");
+    let other = pre("http://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn admin_pages_are_served_from_the_binary() {
+    let s = Server::start().await;
+    let r = Server::finish(s.http.get(s.url("/admin/"))).await;
+    assert_eq!(r.status, 200);
+    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    let js = Server::finish(s.http.get(s.url("/admin/admin.js"))).await;
+    assert_eq!(js.status, 200);
+    assert_problem(&Server::finish(s.http.get(s.url("/admin/missing.js"))).await, 404, "not_found");
+}

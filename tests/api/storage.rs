@@ -1,0 +1,301 @@
+//! The binary as an operator runs it: kill -9 durability, the setup code, CLI admin commands,
+//! backup and restore, configuration checks.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::binary;
+
+/// A `friend serve` child process.
+struct Child2 {
+    child: Child,
+    base: String,
+    setup_url: Option<String>,
+    http: reqwest::Client,
+}
+
+fn spawn(dir: &Path) -> Child2 {
+    let mut child = Command::new(binary())
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("FRIEND_LOG__LEVEL", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let tx2 = tx.clone();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx2.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut setup_url = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not print its address");
+        };
+        if let Some(i) = line.find("/admin/?setup=") {
+            let start = line[..i].rfind("http://").unwrap();
+            setup_url = Some(line[start..].split_whitespace().next().unwrap().to_string());
+        }
+        if let Some(i) = line.find("listening on http://") {
+            let base = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
+            // Keep draining output so the child never blocks on a full pipe.
+            std::thread::spawn(move || while rx.recv().is_ok() {});
+            return Child2 { child, base, setup_url, http: reqwest::Client::new() };
+        }
+    }
+}
+
+impl Child2 {
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut rb = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        let r = rb.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    }
+}
+
+async fn register(c: &Child2, username: &str) -> String {
+    let (status, body) = c
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": format!("{username}@s.test"), "username": username, "password": "password-1", "name": username}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn login(c: &Child2, username: &str, password: &str) -> String {
+    let (status, body) = c.post("/api/v1/auth/login", None, json!({"login": username, "password": password})).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+fn cli(args: &[&str], dir: &Path, stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new(binary())
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn(dir.path());
+    let token = register(&server, "crashy").await;
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for _ in 0..16 {
+        let (http, url, token, next, acked) =
+            (server.http.clone(), format!("{}/api/v1/me", server.base), token.clone(), next.clone(), acked_tx.clone());
+        writers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let body = json!({"settings": {format!("k{i}"): i}});
+                match http.patch(&url).bearer_auth(&token).json(&body).send().await {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = acked.send(i);
+                    }
+                    Ok(r) => panic!("unexpected {}", r.status()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    drop(acked_tx);
+    let mut acked = Vec::new();
+    while acked.len() < 300 {
+        acked.push(acked_rx.recv().await.unwrap());
+    }
+    server.kill9();
+    for w in writers {
+        let _ = w.await;
+    }
+    while let Ok(i) = acked_rx.try_recv() {
+        acked.push(i);
+    }
+
+    let again = spawn(dir.path());
+    let token = login(&again, "crashy", "password-1").await;
+    let (status, me) = again.get("/api/v1/me", &token).await;
+    assert_eq!(status, 200);
+    let missing: Vec<usize> = acked.iter().copied().filter(|i| me["settings"][format!("k{i}")] != json!(i)).collect();
+    assert!(missing.is_empty(), "{} of {} acknowledged writes lost: {missing:?}", missing.len(), acked.len());
+    again.terminate();
+}
+
+#[tokio::test]
+async fn setup_code_creates_the_first_admin_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn(dir.path());
+    let url = server.setup_url.clone().expect("a fresh server prints a setup link");
+    let code = url.split("setup=").nth(1).unwrap().to_string();
+    let body = |code: &str| json!({"code": code, "email": "head@s.test", "username": "head", "password": "password-head", "name": "Head"});
+    let (status, r) = server.post("/api/v1/setup", None, body("wrong-code")).await;
+    assert_eq!((status, r["code"].as_str()), (401, Some("invalid_token")));
+    let (status, r) = server.post("/api/v1/setup", None, body(&code)).await;
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["user"]["role"], "admin");
+    let token = r["access_token"].as_str().unwrap().to_string();
+    let (status, stats) = server.get("/api/v1/admin/stats", &token).await;
+    assert_eq!((status, stats["admins"].as_u64()), (200, Some(1)));
+    let (status, _) = server.post("/api/v1/setup", None, body(&code)).await;
+    assert_eq!(status, 401, "the code works once");
+    server.terminate();
+    let again = spawn(dir.path());
+    assert!(again.setup_url.is_none(), "no setup link once an admin exists");
+    again.terminate();
+}
+
+#[tokio::test]
+async fn cli_admin_backup_and_restore_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn(dir.path());
+    // Admin created from the CLI while the server runs (through the control socket).
+    let (ok, out) =
+        cli(&["admin", "create", "--email", "boss@s.test", "--username", "boss", "--password-stdin"], dir.path(), Some("boss-password\n"));
+    assert!(ok, "{out}");
+    let admin = login(&server, "boss", "boss-password").await;
+    let student = register(&server, "kid").await;
+    let avatar = crate::support::png(40, 40);
+    let r = server
+        .http
+        .put(format!("{}/api/v1/me/avatar", server.base))
+        .bearer_auth(&student)
+        .header("content-type", "image/png")
+        .body(avatar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, _) = server.post("/api/v1/admin/invites", Some(&admin), json!({"code": "ROOM-12"})).await;
+    assert_eq!(status, 201);
+    let (ok, out) = cli(&["admin", "reset-password", "--login", "kid", "--password-stdin"], dir.path(), Some("kid-new-password\n"));
+    assert!(ok, "{out}");
+    let student = login(&server, "kid", "kid-new-password").await;
+    let (_, before) = server.get("/api/v1/me", &student).await;
+
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("school.jsonl");
+    let (ok, out) = cli(&["backup", file.to_str().unwrap()], dir.path(), None);
+    assert!(ok, "{out}");
+    assert!(out.contains("verified"), "{out}");
+    server.terminate();
+
+    // A damaged file is refused and the target stays empty.
+    let restored = tempfile::tempdir().unwrap();
+    let mut damaged = std::fs::read_to_string(&file).unwrap();
+    damaged = damaged.replacen("kid", "kiD", 1);
+    let bad = backups.path().join("bad.jsonl");
+    std::fs::write(&bad, damaged).unwrap();
+    let (ok, out) = cli(&["restore", bad.to_str().unwrap()], restored.path(), None);
+    assert!(!ok && out.contains("checksum"), "{out}");
+
+    let (ok, out) = cli(&["restore", file.to_str().unwrap()], restored.path(), None);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&["restore", file.to_str().unwrap()], restored.path(), None);
+    assert!(!ok && out.contains("empty"), "restore refuses a non-empty target: {out}");
+
+    let server = spawn(restored.path());
+    let student = login(&server, "kid", "kid-new-password").await;
+    let (_, after) = server.get("/api/v1/me", &student).await;
+    let strip = |mut v: Value| {
+        v["profile_photo_url"] = Value::Null;
+        v
+    };
+    assert_eq!(strip(before.clone()), strip(after.clone()));
+    let photo = server.http.get(format!("{}{}", server.base, after["profile_photo_url"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(photo.status(), 200);
+    let admin = login(&server, "boss", "boss-password").await;
+    let (_, invites) = server.get("/api/v1/admin/invites", &admin).await;
+    assert_eq!(invites[0]["code"], "ROOM-12");
+    server.terminate();
+
+    // The restored data backs up to the same records (offline backup, server stopped).
+    let file2 = backups.path().join("again.jsonl");
+    let (ok, out) = cli(&["backup", file2.to_str().unwrap()], restored.path(), None);
+    assert!(ok, "{out}");
+    // Same records, except the sessions the logins above added to the restored server.
+    let records = |p: &Path| {
+        let text = std::fs::read_to_string(p).unwrap();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let body: std::collections::BTreeSet<String> = lines[1..lines.len() - 1].iter().cloned().collect();
+        let (sessions, rest): (Vec<String>, Vec<String>) = body.into_iter().partition(|l| l.starts_with(r#"{"kind":"session""#));
+        (sessions, rest)
+    };
+    let ((s1, r1), (s2, r2)) = (records(&file), records(&file2));
+    assert!(r1 == r2, "records differ after the round trip ({} vs {} lines)", r1.len(), r2.len());
+    assert!(s1.iter().all(|s| s2.contains(s)), "original sessions survive the round trip");
+    assert_eq!(r1.len(), 6, "2 users, 1 invite, 1 media record, 2 blobs");
+}
+
+#[test]
+fn config_is_checked_and_init_writes_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary()).arg("check-config").env("FRIEND_DEFAULT_TIMEZONE", "Moon/Base").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("IANA"));
+    let out = Command::new(binary()).args(["check-config", "--config", "/nonexistent/friend.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("friend init"));
+    let path = dir.path().join("config.toml");
+    let out = Command::new(binary()).args(["init", "--path"]).arg(&path).output().unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("jwt_secret = \"") && l.len() > 50));
+    let out = Command::new(binary()).args(["check-config", "--config"]).arg(&path).args(["--bind", "127.0.0.1:9999"]).output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("127.0.0.1:9999") && printed.contains("<redacted>"), "{printed}");
+    let out = Command::new(binary()).args(["init", "--path"]).arg(&path).output().unwrap();
+    assert!(!out.status.success(), "init does not overwrite");
+}

@@ -1,0 +1,248 @@
+//! Test harness: a real server per test, a small JSON client, and helpers to make users.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use friend::{Clock, Config};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A running server.
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Clock,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+/// A signed-in user.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// A response: status, headers and JSON body (Null when empty or not JSON).
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Resp {
+    /// The problem `code`.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique name for this process.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Server {
+    /// Starts a server with the default configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `tweak` adjusts its configuration.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, tweak).await
+    }
+
+    /// Starts a server on an existing data directory.
+    pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config { data_dir: dir.path().to_path_buf(), bind: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let clock = Clock::system();
+        let c2 = clock.clone();
+        let task = tokio::spawn(async move {
+            friend::run_with_clock(
+                config,
+                listener,
+                async move {
+                    let _ = rx.await;
+                },
+                c2,
+            )
+            .await
+        });
+        let http = reqwest::Client::builder().pool_max_idle_per_host(4).build().unwrap();
+        let s = Server { base, http, clock, dir, stop: Some(tx), task: Some(task) };
+        for _ in 0..200 {
+            if let Ok(r) = s.http.get(format!("{}/readyz", s.base)).send().await
+                && r.status() == StatusCode::OK
+            {
+                return s;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("server did not become ready");
+    }
+
+    /// Stops the server gracefully and returns its data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") { path.to_string() } else { format!("{}{}", self.base, path) }
+    }
+
+    /// Any request with an optional JSON body and bearer token.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut rb = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        Self::finish(rb).await
+    }
+
+    /// Sends a prepared request and reads the answer.
+    pub async fn finish(rb: reqwest::RequestBuilder) -> Resp {
+        let r = rb.send().await.unwrap();
+        let status = r.status();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await.unwrap().to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, body, bytes }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, token: &str, body: Option<Value>) -> Resp {
+        self.call(Method::DELETE, path, Some(token), body).await
+    }
+
+    /// Registers a new user with a unique name.
+    pub async fn register(&self) -> User {
+        let username = unique("user");
+        self.register_as(&username).await
+    }
+
+    /// Registers `username` (email `username@school.test`, password `password-<username>`).
+    pub async fn register_as(&self, username: &str) -> User {
+        let email = format!("{username}@school.test");
+        let password = format!("password-{username}");
+        let r = self
+            .post("/api/v1/auth/register", None, json!({ "email": email, "username": username, "password": password, "name": username }))
+            .await;
+        assert_eq!(r.status, 201, "register {username}: {}", r.body);
+        user_from(&r.body, &password)
+    }
+
+    /// Creates an account with a role through the control socket, then signs it in.
+    pub async fn staff(&self, role: friend::model::Role) -> User {
+        let username = unique("staff");
+        let password = format!("password-{username}");
+        let req = friend::control::Request::CreateUser {
+            email: format!("{username}@school.test"),
+            username: username.clone(),
+            name: username.clone(),
+            password: password.clone(),
+            role,
+        };
+        let resp = friend::control::send(self.dir.path(), &req).await.expect("control socket answers");
+        assert!(resp.ok, "{}", resp.message);
+        self.login(&username, &password).await
+    }
+
+    /// Signs in.
+    pub async fn login(&self, login: &str, password: &str) -> User {
+        let r = self.post("/api/v1/auth/login", None, json!({ "login": login, "password": password })).await;
+        assert_eq!(r.status, 200, "login {login}: {}", r.body);
+        user_from(&r.body, password)
+    }
+}
+
+/// Builds a [`User`] from an auth response.
+pub fn user_from(body: &Value, password: &str) -> User {
+    User {
+        id: body["user"]["id"].as_str().unwrap().to_string(),
+        username: body["user"]["username"].as_str().unwrap().to_string(),
+        email: body["user"]["email"].as_str().unwrap_or_default().to_string(),
+        password: password.to_string(),
+        access: body["access_token"].as_str().unwrap().to_string(),
+        refresh: body["refresh_token"].as_str().unwrap().to_string(),
+    }
+}
+
+/// Asserts a problem document with `status` and `code`.
+#[track_caller]
+pub fn assert_problem(r: &Resp, status: u16, code: &str) {
+    assert_eq!(r.status.as_u16(), status, "body: {}", r.body);
+    assert_eq!(r.code(), code, "body: {}", r.body);
+    let ct = r.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(r.body["status"].as_u64(), Some(status as u64));
+    assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+/// A PNG image of `w`×`h` pixels.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A JPEG with an EXIF segment that carries a GPS marker and a text we can look for.
+pub fn jpeg_with_exif(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 3) as u8, (y * 3) as u8, 60]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    let jpeg = out.into_inner();
+    // APP1 "Exif\0\0" + a little-endian TIFF header with no IFD entries, then a GPS text marker.
+    let mut payload = b"Exif\0\0II*\0\x08\0\0\0\0\0".to_vec();
+    payload.extend_from_slice(b"GPSLatitude=48.8566;SECRET-LOCATION");
+    let len = (payload.len() + 2) as u16;
+    let mut with = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    with.extend_from_slice(&len.to_be_bytes());
+    with.extend_from_slice(&payload);
+    with.extend_from_slice(&jpeg[2..]);
+    with
+}
+
+/// True if `hay` contains `needle`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The `friend` binary built for these tests.
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_friend"))
+}

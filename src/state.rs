@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
+use crate::service::cpu_pool::CpuPool;
 use crate::service::passwords::Hasher;
 use crate::service::presence::Presence;
 use crate::service::throttle::Throttle;
@@ -62,7 +63,9 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Media URL signing key.
     pub media_key: Vec<u8>,
-    /// Password hashing pool.
+    /// Worker threads for CPU-heavy work.
+    pub cpu: CpuPool,
+    /// Password hashing (on `cpu`).
     pub hasher: Hasher,
     /// Failed logins per account.
     pub login_by_account: Throttle,
@@ -86,11 +89,13 @@ impl AppState {
         let secrets = Secrets::load_or_create(&config.data_dir)?;
         let jwt = if config.auth.jwt_secret.is_empty() { secrets.jwt_secret.clone() } else { config.auth.jwt_secret.clone() };
         let a = &config.auth;
+        let cpu = CpuPool::new(a.hash_concurrency, 256);
         Ok(Self {
             blobs: Blobs::new(&config.data_dir),
             tokens: TokenKeys::new(jwt.as_bytes(), a.access_ttl_secs as i64),
             media_key: secrets.media_secret.into_bytes(),
-            hasher: Hasher::new(a.hash_concurrency),
+            hasher: Hasher::new(cpu.clone()),
+            cpu,
             login_by_account: Throttle::new(a.max_failed_logins_per_account, a.lockout_window_secs),
             login_by_ip: Throttle::new(a.max_logins_per_ip, a.lockout_window_secs),
             presence: Presence::default(),
@@ -100,12 +105,5 @@ impl AppState {
             config,
             base_url,
         })
-    }
-}
-
-impl AppState {
-    /// A slot of the bounded CPU pool (shared by password hashing and image processing).
-    pub async fn hasher_permit(&self) -> AppResult<tokio::sync::OwnedSemaphorePermit> {
-        self.hasher.permit().await
     }
 }

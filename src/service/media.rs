@@ -189,8 +189,7 @@ pub async fn upload(state: &AppState, owner: Uuid, bytes: Vec<u8>, file_name: &s
         return Err(AppError::UnsupportedMediaType("a profile photo must be a JPEG, PNG, WebP or GIF image".into()));
     }
     let max_side = state.config.media.max_image_side;
-    let _permit = state.hasher_permit().await?;
-    let p = tokio::task::spawn_blocking(move || process(bytes, max_side)).await.map_err(AppError::internal)??;
+    let p = state.cpu.run(move || process(bytes, max_side)).await??;
     let blobs = state.blobs.clone();
     let record = MediaRecord {
         id: crate::ids::new_id(),

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cpu_pool;
 pub mod media;
 pub mod passwords;
 pub mod presence;

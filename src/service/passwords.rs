@@ -1,10 +1,12 @@
 //! argon2id hashing on a bounded blocking pool, so a login storm never stalls other requests.
 
-use std::sync::Arc;
+use super::cpu_pool::CpuPool;
+use std::cell::RefCell;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use argon2::{Argon2, Params};
-use tokio::sync::Semaphore;
+use argon2::password_hash::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 
 use crate::error::{AppError, AppResult};
 
@@ -13,24 +15,61 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Shortest password accepted, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// Hashes and verifies passwords with at most N at once.
+/// Hashes and verifies passwords on the CPU pool (at most one per worker at once).
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
-    /// A real hash of a random password, verified against when the account does not exist
-    /// so that "no such user" costs the same time as "wrong password".
-    dummy: Arc<String>,
+    pool: CpuPool,
 }
 
-fn argon() -> Argon2<'static> {
-    // OWASP: m = 19 MiB, t = 2, p = 1 (the crate's defaults, pinned here).
-    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params");
-    Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+/// A real hash (same parameters) of a password nobody knows, verified against when the account does
+/// not exist so that "no such user" costs the same time as "wrong password".
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$WPpsZdQusp/LMCyIZx2V2g$iAf3M/yrJU7cYBlDYij+5GAKd0QlapLoH8tAKF/GqQg";
+
+thread_local! {
+    /// Each worker keeps its 19 MiB of argon2 memory and reuses it for every hash.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+fn owasp() -> Params {
+    // OWASP: m = 19 MiB, t = 2, p = 1, 32-byte output.
+    Params::new(19 * 1024, 2, 1, Some(32)).expect("valid argon2 params")
+}
+
+/// argon2 with this thread's reusable memory.
+fn compute(algorithm: Algorithm, params: Params, password: &[u8], salt: &[u8], out_len: usize) -> AppResult<Vec<u8>> {
+    let need = params.block_count();
+    let argon = Argon2::new(algorithm, Version::V0x13, params);
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < need {
+            blocks.resize(need, Block::default());
+        }
+        let mut out = vec![0u8; out_len];
+        argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..need]).map_err(AppError::internal)?;
+        Ok(out)
+    })
 }
 
 fn hash_sync(password: &str) -> AppResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(AppError::internal)
+    let mut salt = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+    let p = owasp();
+    let out = compute(Algorithm::Argon2id, p.clone(), password.as_bytes(), &salt, 32)?;
+    Ok(format!("$argon2id$v=19$m={},t={},p={}${}${}", p.m_cost(), p.t_cost(), p.p_cost(), B64.encode(salt), B64.encode(out)))
+}
+
+fn verify_sync(password: &str, phc: &str) -> bool {
+    let check = || -> Option<bool> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let params = Params::try_from(&parsed).ok()?;
+        let expected = parsed.hash?;
+        let mut salt = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+        let got = compute(algorithm, params, password.as_bytes(), salt, expected.len()).ok()?;
+        Some(got.len() == expected.as_bytes().len() && got.iter().zip(expected.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0)
+    };
+    check().unwrap_or(false)
 }
 
 /// Checks length rules; returns the field error message if the password is not acceptable.
@@ -45,21 +84,13 @@ pub fn check_policy(password: &str) -> Result<(), String> {
 }
 
 impl Hasher {
-    /// A pool of `concurrency` hashes at once (0 = CPU cores).
-    pub fn new(concurrency: usize) -> Self {
-        let n = if concurrency == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { concurrency };
-        let dummy = hash_sync("not a real password, only for timing").expect("hash works");
-        Self { permits: Arc::new(Semaphore::new(n)), dummy: Arc::new(dummy) }
-    }
-
-    /// A slot of the bounded CPU pool, for other heavy work (image decoding).
-    pub async fn permit(&self) -> AppResult<tokio::sync::OwnedSemaphorePermit> {
-        self.permits.clone().acquire_owned().await.map_err(|_| AppError::Unavailable("shutting down".into()))
+    /// Hashing on `pool`.
+    pub fn new(pool: CpuPool) -> Self {
+        Self { pool }
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-        let _permit = self.permits.acquire().await.map_err(|_| AppError::Unavailable("shutting down".into()))?;
-        tokio::task::spawn_blocking(f).await.map_err(AppError::internal)
+        self.pool.run(f).await
     }
 
     /// Hashes a password (policy already checked).
@@ -73,10 +104,26 @@ impl Hasher {
             return Ok(false);
         }
         let real = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy.as_ref().clone());
-        let ok = self
-            .run(move || PasswordHash::new(&hash).map(|h| argon().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false))
-            .await?;
+        let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
+        let ok = self.run(move || verify_sync(&password, &hash)).await?;
         Ok(ok && real)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::PasswordVerifier;
+
+    #[test]
+    fn hashes_are_standard_phc_strings_that_verify() {
+        let h = hash_sync("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_sync("correct horse", &h));
+        assert!(!verify_sync("wrong horse", &h));
+        assert!(!verify_sync("correct horse", "not a hash"));
+        // The reference implementation agrees.
+        let parsed = PasswordHash::new(&h).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
     }
 }

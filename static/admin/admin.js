@@ -1,1 +1,145 @@
-document.getElementById("status").textContent = "Sign-in comes with the admin issue.";
+// Friend web admin: first-admin setup, staff sign-in, overview, invites and accounts.
+// Everything user-provided is shown with textContent (never innerHTML).
+"use strict";
+
+const api = "/api/v1";
+const $ = (id) => document.getElementById(id);
+let tokens = JSON.parse(sessionStorage.getItem("friend-admin") || "null");
+
+function show(id) {
+  for (const s of ["setup", "signin", "dashboard"]) $(s).hidden = s !== id;
+  $("signout").hidden = id !== "dashboard";
+}
+
+function say(text, isError) {
+  $("message").textContent = text || "";
+  $("message").className = isError ? "error" : "";
+}
+
+function saveTokens(t) {
+  tokens = t ? { access: t.access_token, refresh: t.refresh_token, user: t.user } : null;
+  if (tokens) sessionStorage.setItem("friend-admin", JSON.stringify(tokens));
+  else sessionStorage.removeItem("friend-admin");
+}
+
+function problemText(body, status) {
+  if (body && body.errors && body.errors.length) return body.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+  return (body && body.detail) || `request failed (${status})`;
+}
+
+async function call(method, path, body, retried) {
+  const headers = { "content-type": "application/json" };
+  if (tokens) headers.authorization = `Bearer ${tokens.access}`;
+  const res = await fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 401 && tokens && !retried) {
+    const r = await fetch(api + "/auth/refresh", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: tokens.refresh }) });
+    if (r.ok) { saveTokens(await r.json()); return call(method, path, body, true); }
+    saveTokens(null); show("signin"); throw new Error("your session ended; sign in again");
+  }
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new Error(problemText(data, res.status));
+  return data;
+}
+
+function formData(form) {
+  const out = {};
+  for (const [k, v] of new FormData(form)) if (v !== "") out[k] = form.elements[k].type === "number" ? Number(v) : v;
+  return out;
+}
+
+function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+function button(label, onClick, secondary) {
+  const b = document.createElement("button"); b.type = "button"; b.textContent = label;
+  if (secondary) b.className = "secondary";
+  b.addEventListener("click", onClick); return b;
+}
+
+async function loadStats() {
+  const s = await call("GET", "/admin/stats");
+  $("stat-users").textContent = s.users;
+  $("stat-admins").textContent = s.admins;
+  $("stat-storage").textContent = `${(s.storage_bytes / 1048576).toFixed(1)} MB`;
+  $("stat-ws").textContent = s.websockets_open;
+}
+
+async function loadInvites() {
+  const list = await call("GET", "/admin/invites");
+  const body = $("invites").querySelector("tbody");
+  body.replaceChildren();
+  for (const inv of list) {
+    const row = document.createElement("tr");
+    cell(row, inv.code);
+    cell(row, inv.max_uses ? `${inv.uses} / ${inv.max_uses}` : `${inv.uses}`);
+    cell(row, inv.expires_at ? new Date(inv.expires_at).toLocaleString() : "never");
+    cell(row, "").appendChild(button("Delete", async () => {
+      try { await call("DELETE", `/admin/invites/${encodeURIComponent(inv.code)}`); say(`Invite ${inv.code} deleted.`); await loadInvites(); } catch (e) { say(e.message, true); }
+    }, true));
+    body.appendChild(row);
+  }
+}
+
+async function loadUsers(q) {
+  const page = await call("GET", `/admin/users?limit=100&q=${encodeURIComponent(q || "")}`);
+  const body = $("users").querySelector("tbody");
+  body.replaceChildren();
+  for (const u of page.items) {
+    const row = document.createElement("tr");
+    row.dataset.username = u.username;
+    cell(row, u.username); cell(row, u.name); cell(row, u.email || ""); cell(row, u.role);
+    cell(row, u.disabled ? "disabled" : "active");
+    if (!tokens || u.id !== tokens.user.id) {
+      cell(row, "").appendChild(button(u.disabled ? "Enable" : "Disable", async () => {
+        try { await call("PATCH", `/admin/users/${u.id}`, { disabled: !u.disabled }); say(`${u.username} ${u.disabled ? "enabled" : "disabled"}.`); await loadUsers(q); } catch (e) { say(e.message, true); }
+      }, true));
+    } else cell(row, "you");
+    body.appendChild(row);
+  }
+}
+
+async function openDashboard() {
+  if (!tokens || !["admin", "moderator"].includes(tokens.user.role)) {
+    saveTokens(null); show("signin"); say("This page is for staff accounts.", true); return;
+  }
+  $("who").textContent = `${tokens.user.name} (${tokens.user.role})`;
+  show("dashboard");
+  try { await Promise.all([loadStats(), loadInvites(), loadUsers("")]); } catch (e) { say(e.message, true); }
+}
+
+$("setup").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const code = new URLSearchParams(location.search).get("setup");
+  try {
+    saveTokens(await call("POST", "/setup", { ...formData(ev.target), code }));
+    history.replaceState(null, "", location.pathname);
+    say("Admin account created. Welcome!");
+    await openDashboard();
+  } catch (e) { say(e.message, true); }
+});
+
+$("signin").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try { saveTokens(await call("POST", "/auth/login", formData(ev.target))); say(""); await openDashboard(); } catch (e) { say(e.message, true); }
+});
+
+$("new-invite").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const inv = await call("POST", "/admin/invites", formData(ev.target));
+    ev.target.reset(); say(`Invite ${inv.code} created.`); await loadInvites();
+  } catch (e) { say(e.message, true); }
+});
+
+$("user-search").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try { await loadUsers(formData(ev.target).q); } catch (e) { say(e.message, true); }
+});
+
+$("signout").addEventListener("click", async () => {
+  if (tokens) { try { await call("POST", "/auth/logout", { refresh_token: tokens.refresh }); } catch (_) { /* signed out anyway */ } }
+  saveTokens(null); say("Signed out."); show("signin");
+});
+
+if (new URLSearchParams(location.search).has("setup")) show("setup");
+else if (tokens) openDashboard();
+else show("signin");

@@ -2,6 +2,7 @@
 //! and talks to it over HTTP as the mobile app would.
 
 mod admin;
+mod admin_ui;
 mod auth;
 mod media;
 mod ops;

@@ -1,97 +1,15 @@
 //! The binary as an operator runs it: kill -9 durability, the setup code, CLI admin commands,
 //! backup and restore, configuration checks.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::binary;
+use crate::support::{Process, binary, spawn};
 
-/// A `friend serve` child process.
-struct Child2 {
-    child: Child,
-    base: String,
-    setup_url: Option<String>,
-    http: reqwest::Client,
-}
-
-fn spawn(dir: &Path) -> Child2 {
-    let mut child = Command::new(binary())
-        .args(["--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("FRIEND_LOG__LEVEL", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let tx2 = tx.clone();
-    let out = child.stdout.take().unwrap();
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx2.send(line);
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut setup_url = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server did not print its address");
-        };
-        if let Some(i) = line.find("/admin/?setup=") {
-            let start = line[..i].rfind("http://").unwrap();
-            setup_url = Some(line[start..].split_whitespace().next().unwrap().to_string());
-        }
-        if let Some(i) = line.find("listening on http://") {
-            let base = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
-            // Keep draining output so the child never blocks on a full pipe.
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return Child2 { child, base, setup_url, http: reqwest::Client::new() };
-        }
-    }
-}
-
-impl Child2 {
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut rb = self.http.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(t) = token {
-            rb = rb.bearer_auth(t);
-        }
-        let r = rb.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "graceful shutdown exits 0, got {status}");
-    }
-}
-
-async fn register(c: &Child2, username: &str) -> String {
+async fn register(c: &Process, username: &str) -> String {
     let (status, body) = c
         .post(
             "/api/v1/auth/register",
@@ -103,7 +21,7 @@ async fn register(c: &Child2, username: &str) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
-async fn login(c: &Child2, username: &str, password: &str) -> String {
+async fn login(c: &Process, username: &str, password: &str) -> String {
     let (status, body) = c.post("/api/v1/auth/login", None, json!({"login": username, "password": password})).await;
     assert_eq!(status, 200, "{body}");
     body["access_token"].as_str().unwrap().to_string()

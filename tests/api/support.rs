@@ -2,8 +2,12 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use friend::{Clock, Config};
 use reqwest::{Method, StatusCode};
@@ -245,4 +249,92 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// The `friend` binary built for these tests.
 pub fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_friend"))
+}
+
+/// A `friend serve` child process.
+pub struct Process {
+    child: Child,
+    pub base: String,
+    pub setup_url: Option<String>,
+    pub http: reqwest::Client,
+}
+
+pub fn spawn(dir: &Path) -> Process {
+    let mut child = Command::new(binary())
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("FRIEND_LOG__LEVEL", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let tx2 = tx.clone();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx2.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut setup_url = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not print its address");
+        };
+        if let Some(i) = line.find("/admin/?setup=") {
+            let start = line[..i].rfind("http://").unwrap();
+            setup_url = Some(line[start..].split_whitespace().next().unwrap().to_string());
+        }
+        if let Some(i) = line.find("listening on http://") {
+            let base = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
+            // Keep draining output so the child never blocks on a full pipe.
+            std::thread::spawn(move || while rx.recv().is_ok() {});
+            return Process { child, base, setup_url, http: reqwest::Client::new() };
+        }
+    }
+}
+
+impl Process {
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut rb = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        let r = rb.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A failed test must not leave a server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,130 @@
+//! The web admin in a real browser (Debian's chromium driven through chromedriver): the first-admin
+//! setup link, the overview, creating an invite, disabling an account, and refusing students.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::support::spawn;
+
+/// chromedriver on a free port, killed on drop.
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let exe = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let exe = exe.expect("chromedriver is missing: tests/run.sh installs chromium and chromium-driver");
+    let child = Command::new(exe).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let driver = Driver(child, port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.display())]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(&format!("http://127.0.0.1:{}", driver.1)).await.expect("chromium starts")
+}
+
+/// Waits until the element's text satisfies `ok`; returns the text.
+async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+            && ok(&t)
+        {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(c: &Client, form: &str, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
+        let input = c.find(Locator::Css(&format!("#{form} [name={name}]"))).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    c.find(Locator::Css(&format!("#{form} button[type=submit]"))).await.unwrap().click().await.unwrap();
+}
+
+#[tokio::test]
+async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
+    let data = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let server = spawn(data.path());
+    let driver = chromedriver();
+    let c = browser(&driver, profile.path()).await;
+    let result = async {
+        // The printed setup link opens the setup form.
+        c.goto(server.setup_url.as_deref().unwrap()).await.unwrap();
+        fill(&c, "setup", &[("email", "head@school.test"), ("username", "head"), ("name", "Head Teacher"), ("password", "short")]).await;
+        // The browser's own validation keeps a short password from being sent.
+        assert!(c.find(Locator::Css("#setup")).await.unwrap().is_displayed().await.unwrap());
+        fill(&c, "setup", &[("password", "a long password")]).await;
+        wait_text(&c, "#who", |t| t.contains("Head Teacher")).await;
+        assert_eq!(wait_text(&c, "#stat-users", |t| t == "1").await, "1");
+
+        // Create an invite through the page; the API sees it.
+        fill(&c, "new-invite", &[("code", "ROOM-7"), ("max_uses", "30")]).await;
+        wait_text(&c, "#invites tbody", |t| t.contains("ROOM-7")).await;
+        let (_, auth) = server.post("/api/v1/auth/login", None, json!({"login": "head", "password": "a long password"})).await;
+        let admin = auth["access_token"].as_str().unwrap().to_string();
+        let (_, invites) = server.get("/api/v1/admin/invites", &admin).await;
+        assert_eq!(invites[0]["code"], "ROOM-7");
+        assert_eq!(invites[0]["max_uses"], 30);
+
+        // A student registers; staff find and disable the account in the page.
+        let (status, _) = server
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": "kid@school.test", "username": "kid", "password": "kid-password", "name": "<b>Kid</b>"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        fill(&c, "user-search", &[("q", "kid")]).await;
+        let row = wait_text(&c, "#users tbody", |t| t.contains("kid") && t.contains("active")).await;
+        assert!(row.contains("<b>Kid</b>"), "names are shown as text, not HTML: {row}");
+        c.find(Locator::Css("#users tr[data-username=kid] button")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#users tbody", |t| t.contains("disabled")).await;
+        let (status, body) = server.post("/api/v1/auth/login", None, json!({"login": "kid", "password": "kid-password"})).await;
+        assert_eq!((status, body["code"].as_str()), (403, Some("account_disabled")));
+
+        // Sign out; a wrong password shows the server's message.
+        c.find(Locator::Id("signout")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#message", |t| t.contains("Signed out")).await;
+        fill(&c, "signin", &[("login", "head"), ("password", "wrong password")]).await;
+        wait_text(&c, "#message", |t| t.contains("wrong")).await;
+        fill(&c, "signin", &[("password", "a long password")]).await;
+        wait_text(&c, "#stat-users", |t| t == "2").await;
+    }
+    .await;
+    c.close().await.unwrap();
+    server.terminate();
+    result
+}

@@ -38,8 +38,10 @@ echo "idle RSS after one login: $(grep VmRSS /proc/$pid/status | awk '{print $2/
 echo "== GET /api/v1/me, 64 connections, 20 s"
 wrk -t2 -c64 -d20s --latency -s benches/wrk/get.lua "$BASE/api/v1/me"
 
-echo "== PATCH /api/v1/me (durable writes), 64 connections, 20 s"
-wrk -t2 -c64 -d20s --latency -s benches/wrk/patch_me.lua "$BASE/api/v1/me"
+for c in 32 64; do
+  echo "== PATCH /api/v1/me (durable writes), $c connections, 20 s"
+  wrk -t2 -c$c -d20s --latency -s benches/wrk/patch_me.lua "$BASE/api/v1/me"
+done
 
 echo "== 50 concurrent logins for 10 s while GET /api/v1/me runs (16 connections)"
 wrk -t1 -c50 -d10s --latency -s benches/wrk/login.lua "$BASE/api/v1/auth/login" > "$WORK/login.txt" &

@@ -93,3 +93,75 @@ pub async fn require_auth(req: &mut Request, depot: &mut Depot, res: &mut Respon
         }
     }
 }
+
+/// `Idempotency-Key` on mutations of signed-in users: a retry with the same key replays the first
+/// successful answer (with `Idempotent-Replayed: true`) instead of doing the work twice.
+#[handler]
+pub async fn idempotency(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+    use crate::service::idempotency::{self as svc, Decision};
+    let key = match req.header::<String>("idempotency-key") {
+        Some(k) if req.method() != salvo::http::Method::GET => k,
+        _ => {
+            ctrl.call_next(req, depot, res).await;
+            return;
+        }
+    };
+    let (state, me) = match extract::me(depot) {
+        Ok(me) => (extract::state(depot), me),
+        Err(_) => {
+            ctrl.call_next(req, depot, res).await;
+            return;
+        }
+    };
+    let fingerprint = format!(
+        "{} {} {} {}",
+        req.method(),
+        req.uri().path(),
+        req.header::<String>("content-type").unwrap_or_default(),
+        req.header::<String>("content-length").unwrap_or_default()
+    );
+    match svc::begin(&state, me.id, &key, fingerprint.clone()).await {
+        Err(e) => {
+            write_error(e, depot, res);
+            ctrl.skip_rest();
+        }
+        Ok(Decision::Replay(r)) => {
+            res.status_code(StatusCode::from_u16(r.status.unwrap_or(200)).unwrap_or(StatusCode::OK));
+            if let Ok(v) = HeaderValue::from_str(&r.content_type) {
+                res.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            if !r.body.is_empty() {
+                let _ = res.write_body(r.body.into_bytes());
+            }
+            ctrl.skip_rest();
+        }
+        Ok(Decision::Run) => {
+            ctrl.call_next(req, depot, res).await;
+            let status = res.status_code.unwrap_or(StatusCode::OK);
+            let body = match &res.body {
+                salvo::http::ResBody::Once(b) => std::str::from_utf8(b).ok().map(str::to_string),
+                salvo::http::ResBody::Chunks(c) => String::from_utf8(c.iter().flat_map(|b| b.iter().copied()).collect()).ok(),
+                salvo::http::ResBody::None => Some(String::new()),
+                _ => None,
+            };
+            let outcome = match body {
+                Some(body) if status.is_success() => {
+                    let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    let record = crate::store::idempotency::IdempotencyRecord {
+                        fingerprint,
+                        status: Some(status.as_u16()),
+                        content_type,
+                        body,
+                        created_at: state.clock.now(),
+                    };
+                    svc::remember(&state, me.id, &key, record).await
+                }
+                _ => svc::forget(&state, me.id, &key).await,
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "could not store the idempotent answer");
+            }
+        }
+    }
+}

@@ -25,7 +25,13 @@ use crate::state::AppState;
 /// The API under `/api/v1`.
 fn api() -> Router {
     Router::with_path("api/v1").push(auth::public()).push(admin::public()).push(media::public()).push(
-        Router::new().hoop(hoops::require_auth).push(auth::private()).push(me::router()).push(media::private()).push(admin::private()),
+        Router::new()
+            .hoop(hoops::require_auth)
+            .hoop(hoops::idempotency)
+            .push(auth::private())
+            .push(me::router())
+            .push(media::private())
+            .push(admin::private()),
     )
 }
 
@@ -34,7 +40,11 @@ pub fn openapi(router: &Router) -> OpenApi {
     let info = Info::new("Friend API", env!("CARGO_PKG_VERSION")).description(
         "Self-hosted server for study groups. Errors are RFC 9457 problem documents \
          (`application/problem+json`) with a stable `code`. Lists are `{ items, next_cursor }` \
-         with `?limit=` (1–100, default 20) and `?cursor=`. IDs are UUIDv7 strings; timestamps RFC 3339 UTC.",
+         with `?limit=` (1–100, default 20) and `?cursor=`. IDs are UUIDv7 strings; timestamps RFC 3339 UTC. \
+         Mutations of signed-in users accept an `Idempotency-Key` header (1–255 visible ASCII characters, \
+         per user, kept 24 h): a retry with the same key gets the first successful answer again, with \
+         `Idempotent-Replayed: true`; the same key for a different request is refused (422); a failed \
+         request does not keep its key.",
     );
     OpenApi::with_info(info)
         .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer).bearer_format("JWT")))

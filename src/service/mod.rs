@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cpu_pool;
+pub mod idempotency;
 pub mod media;
 pub mod passwords;
 pub mod presence;

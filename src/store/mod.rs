@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod blobs;
 pub mod codec;
+pub mod idempotency;
 pub mod invites;
 pub mod media;
 pub mod meta;
@@ -44,6 +45,8 @@ pub struct Trees {
     pub media_blobs: sled::Tree,
     /// `invites`: code → invite record.
     pub invites: sled::Tree,
+    /// `idempotency`: user id ‖ scope → stored answer.
+    pub idempotency: sled::Tree,
 }
 
 impl Trees {
@@ -59,6 +62,7 @@ impl Trees {
             media_by_owner: db.open_tree("media_by_owner")?,
             media_blobs: db.open_tree("media_blobs")?,
             invites: db.open_tree("invites")?,
+            idempotency: db.open_tree("idempotency")?,
         })
     }
 }

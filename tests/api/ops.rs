@@ -104,3 +104,45 @@ async fn admin_pages_are_served_from_the_binary() {
     assert_eq!(js.status, 200);
     assert_problem(&Server::finish(s.http.get(s.url("/admin/missing.js"))).await, 404, "not_found");
 }
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_answer() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let other = s.register().await;
+    let upload = |token: &str, key: &str, bytes: Vec<u8>| {
+        let rb = s
+            .http
+            .post(s.url("/api/v1/media"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .header("content-type", "image/png")
+            .body(bytes);
+        Server::finish(rb)
+    };
+    let first = upload(&u.access, "upload-1", crate::support::png(12, 12)).await;
+    assert_eq!(first.status, 201);
+    let again = upload(&u.access, "upload-1", crate::support::png(12, 12)).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["id"], first.body["id"], "the same upload, not a second one");
+    let export = s.get("/api/v1/me/export", &u.access).await;
+    assert_eq!(export.body["media"].as_array().unwrap().len(), 1);
+    // Keys are per user.
+    let theirs = upload(&other.access, "upload-1", crate::support::png(12, 12)).await;
+    assert_ne!(theirs.body["id"], first.body["id"]);
+    // The same key for a different request is refused.
+    let different = upload(&u.access, "upload-1", crate::support::png(30, 30)).await;
+    assert_problem(&different, 422, "validation_failed");
+    // A failed request does not hold its key.
+    let bad = upload(&u.access, "upload-2", b"not an image".to_vec()).await;
+    assert_problem(&bad, 415, "unsupported_media_type");
+    assert_eq!(upload(&u.access, "upload-2", crate::support::png(12, 12)).await.status, 201);
+    let r = s
+        .http
+        .patch(s.url("/api/v1/me"))
+        .bearer_auth(&u.access)
+        .header("idempotency-key", "a key with spaces")
+        .json(&serde_json::json!({}));
+    assert_eq!(Server::finish(r).await.status.as_u16(), 400);
+}

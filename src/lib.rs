@@ -11,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod search;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
+use crate::search::users::UserIndex;
 use crate::service::cpu_pool::CpuPool;
 use crate::service::passwords::Hasher;
 use crate::service::presence::Presence;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub login_by_ip: Throttle,
     /// Who is connected.
     pub presence: Presence,
+    /// The user directory search index.
+    pub user_index: UserIndex,
     /// Metrics.
     pub metrics: Metrics,
     /// The URL people use to reach this server (set once bound).
@@ -90,7 +93,8 @@ impl AppState {
         let jwt = if config.auth.jwt_secret.is_empty() { secrets.jwt_secret.clone() } else { config.auth.jwt_secret.clone() };
         let a = &config.auth;
         let cpu = CpuPool::new(a.hash_concurrency, 256);
-        Ok(Self {
+        let (user_index, rebuild) = UserIndex::open(&config.data_dir)?;
+        let state = Self {
             blobs: Blobs::new(&config.data_dir),
             tokens: TokenKeys::new(jwt.as_bytes(), a.access_ttl_secs as i64),
             media_key: secrets.media_secret.into_bytes(),
@@ -104,6 +108,12 @@ impl AppState {
             clock,
             config,
             base_url,
-        })
+            user_index,
+        };
+        if rebuild {
+            tracing::info!("building the user directory index from storage");
+            state.user_index.rebuild(crate::service::social::all_user_docs(&state)?);
+        }
+        Ok(state)
     }
 }

@@ -9,6 +9,7 @@ pub mod media;
 pub mod ops;
 pub mod problem;
 pub mod reply;
+pub mod social;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,7 @@ fn api() -> Router {
             .hoop(hoops::require_auth)
             .hoop(hoops::idempotency)
             .push(auth::private())
+            .push(social::router())
             .push(me::router())
             .push(media::private())
             .push(admin::private()),

@@ -123,6 +123,7 @@ pub async fn patch_user(state: &AppState, me: AuthUser, id: Uuid, p: AdminUserPa
             Ok(u)
         })
         .await?;
+    super::social::index_user(state, &u);
     Ok(user_view(state, &u, Audience::Staff))
 }
 

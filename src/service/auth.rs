@@ -138,6 +138,7 @@ pub async fn create_account(state: &AppState, a: NewAccount, invite: Option<Stri
     };
     let u = user.clone();
     state.store.write(move |s| users::insert(s, &u, invite.as_deref())).await?;
+    super::social::index_user(state, &user);
     Ok(user)
 }
 

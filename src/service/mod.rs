@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod media;
 pub mod passwords;
 pub mod presence;
+pub mod social;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::auth::{AuthUser, SessionView, session_view};
 use super::media::{self, MediaView};
+use super::social;
 use super::validate::{self, Errors};
 use super::views::{Audience, UserView, user_view};
 use crate::error::{AppError, AppResult};
@@ -112,6 +113,7 @@ pub async fn patch_me(state: &AppState, me: AuthUser, p: ProfilePatch) -> AppRes
             })
         })
         .await?;
+    super::social::index_user(state, &user);
     Ok(user_view(state, &user, Audience::Own))
 }
 
@@ -131,19 +133,16 @@ fn merge_settings(u: &mut UserRecord, patch: &serde_json::Map<String, serde_json
     Ok(())
 }
 
-/// GET /users/{id_or_username}: 404 for unknown, deleted or disabled accounts.
+/// GET /users/{id_or_username}: 404 for unknown, deleted or disabled accounts and for users who
+/// blocked the caller.
 pub fn public_profile(state: &AppState, me: AuthUser, key: &str) -> AppResult<UserView> {
-    let user = match crate::ids::parse(key) {
-        Some(id) => users::get(&state.store, id)?,
-        None if !key.contains('@') => users::find_by_login(&state.store, key)?,
+    let id = match crate::ids::parse(key) {
+        Some(id) => Some(id),
+        None if !key.contains('@') => users::find_by_login(&state.store, key)?.map(|u| u.id),
         None => None,
     };
-    let user = user.filter(|u| u.deleted_at.is_none() && (!u.disabled || me.role.is_staff())).ok_or(AppError::NotFound("user"))?;
-    if user.id == me.id {
-        return Ok(user_view(state, &user, Audience::Own));
-    }
-    let details = user.profile_visibility == ProfileVisibility::Everyone || me.role.is_staff();
-    Ok(user_view(state, &user, Audience::Other { details }))
+    let user = social::visible_to(state, me, id.ok_or(AppError::NotFound("user"))?)?;
+    social::view_for(state, me, &user)
 }
 
 /// DELETE /me: password confirmed; personal data removed, the account kept as an anonymous tombstone
@@ -162,10 +161,12 @@ pub async fn delete_me(state: &AppState, me: AuthUser, password: String) -> AppR
             for m in media_store::list_by_owner(s, me.id)? {
                 orphans.extend(media_store::remove(s, m.id)?);
             }
+            crate::store::social::forget_user(s, me.id, now)?;
             users::tombstone(s, me.id, now)?;
             Ok(orphans)
         })
         .await?;
+    state.user_index.remove(me.id);
     for b in orphans {
         state.blobs.remove(&b);
     }
@@ -185,6 +186,8 @@ pub struct Export {
     pub sessions: Vec<SessionView>,
     /// Uploaded files, with signed download URLs.
     pub media: Vec<MediaView>,
+    /// Friends, friend requests and blocks.
+    pub social: social::SocialExport,
 }
 
 /// GET /me/export.
@@ -192,5 +195,6 @@ pub fn export(state: &AppState, me: AuthUser) -> AppResult<Export> {
     let profile = user_view(state, &live_user(state, me.id)?, Audience::Own);
     let sessions = sessions::list(&state.store, me.id)?.iter().map(|s| session_view(s, me.session_id)).collect();
     let media = media_store::list_by_owner(&state.store, me.id)?.iter().map(|m| media::view(state, m)).collect();
-    Ok(Export { format_version: 1, exported_at: crate::clock::rfc3339(state.clock.now()), profile, sessions, media })
+    let social = social::export(state, me.id)?;
+    Ok(Export { format_version: 1, exported_at: crate::clock::rfc3339(state.clock.now()), profile, sessions, media, social })
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::media::signed_url;
+use super::social::Friendship;
 use crate::clock::rfc3339;
 use crate::model::{ProfileVisibility, Role};
 use crate::state::AppState;
@@ -52,7 +53,7 @@ pub struct UserView {
     pub disabled: Option<bool>,
     /// Someone else's profile: `none | friends | request_sent | request_received | blocked`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub friendship: Option<String>,
+    pub friendship: Option<Friendship>,
 }
 
 /// How much of a profile the viewer may see.
@@ -62,17 +63,24 @@ pub enum Audience {
     Own,
     /// Staff (admin tools).
     Staff,
-    /// Another user; `details` is false when `profile_visibility` hides them.
-    Other { details: bool },
+    /// Another user; `details` is false when `profile_visibility` hides them, `presence` is true
+    /// for friends of a user who is not invisible.
+    Other {
+        /// Show bio and study focus.
+        details: bool,
+        /// Show online status and last seen.
+        presence: bool,
+    },
 }
 
 /// Builds the view of `u` for `audience`.
 pub fn user_view(state: &AppState, u: &UserRecord, audience: Audience) -> UserView {
     let own = audience == Audience::Own;
     let private = matches!(audience, Audience::Own | Audience::Staff);
-    let details = match audience {
-        Audience::Other { details } => details,
-        _ => true,
+    let (details, presence) = match audience {
+        Audience::Other { details, presence } => (details, presence),
+        Audience::Own => (true, true),
+        Audience::Staff => (true, false),
     };
     UserView {
         id: u.id,
@@ -82,14 +90,14 @@ pub fn user_view(state: &AppState, u: &UserRecord, audience: Audience) -> UserVi
         bio: if details { u.bio.clone() } else { String::new() },
         study_focus: if details { u.study_focus.clone() } else { String::new() },
         profile_photo_url: u.avatar_id.map(|id| signed_url(state, id, false)),
-        is_online: state.presence.is_online(u.id),
-        last_seen_at: u.last_seen_at.map(rfc3339),
+        is_online: presence && state.presence.is_online(u.id),
+        last_seen_at: if presence { u.last_seen_at.map(rfc3339) } else { None },
         role: u.role,
         created_at: rfc3339(u.created_at),
         timezone: own.then(|| u.timezone.clone()),
         settings: own.then(|| u.settings.clone()),
         profile_visibility: own.then_some(u.profile_visibility),
         disabled: private.then_some(u.disabled),
-        friendship: (!private).then(|| "none".to_string()),
+        friendship: (!private).then_some(Friendship::None),
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
-use super::{Store, codec, invites, io, media, sessions, users};
+use super::{Store, codec, events, invites, io, media, sessions, social, users};
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
@@ -35,6 +35,10 @@ enum Line {
     Session(sessions::SessionRecord),
     Media(media::MediaRecord),
     Invite(invites::InviteRecord),
+    Friendship { a: uuid::Uuid, b: uuid::Uuid, since: chrono::DateTime<chrono::Utc> },
+    FriendRequest(social::RequestRecord),
+    Block { blocker: uuid::Uuid, blocked: uuid::Uuid, since: chrono::DateTime<chrono::Utc> },
+    Event(events::EventRecord),
     Blob { sha256: String, data: String },
     End { records: u64, sha256: String },
 }
@@ -92,6 +96,16 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         each(&t.users, |u| w.line(&Line::User(u)))?;
         each(&t.sessions, |s| w.line(&Line::Session(s)))?;
         each(&t.invites, |i| w.line(&Line::Invite(i)))?;
+        for (a, b, since) in social::all_friendships(store)? {
+            w.line(&Line::Friendship { a, b, since })?;
+        }
+        for r in social::all_requests(store)? {
+            w.line(&Line::FriendRequest(r))?;
+        }
+        for (blocker, blocked, since) in social::all_blocks(store)? {
+            w.line(&Line::Block { blocker, blocked, since })?;
+        }
+        each(&t.events, |e| w.line(&Line::Event(e)))?;
         let mut hashes = std::collections::BTreeSet::new();
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
@@ -166,6 +180,10 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Session(s) => sessions::insert(store, &s),
         Line::Invite(i) => invites::insert(store, &i),
         Line::Media(m) => media::insert(store, &m),
+        Line::Friendship { a, b, since } => social::restore_friendship(store, a, b, since),
+        Line::FriendRequest(r) => social::restore_request(store, &r),
+        Line::Block { blocker, blocked, since } => social::restore_block(store, blocker, blocked, since),
+        Line::Event(e) => events::restore(store, &e),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

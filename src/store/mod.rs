@@ -5,11 +5,13 @@
 pub mod backup;
 pub mod blobs;
 pub mod codec;
+pub mod events;
 pub mod idempotency;
 pub mod invites;
 pub mod media;
 pub mod meta;
 pub mod sessions;
+pub mod social;
 pub mod users;
 
 use std::path::Path;
@@ -47,6 +49,22 @@ pub struct Trees {
     pub invites: sled::Tree,
     /// `idempotency`: user id ‖ scope → stored answer.
     pub idempotency: sled::Tree,
+    /// `friendships`: a ‖ b → edge (both directions).
+    pub friendships: sled::Tree,
+    /// `friend_requests`: id → request.
+    pub friend_requests: sled::Tree,
+    /// `requests_out`: from ‖ to → pending request id.
+    pub requests_out: sled::Tree,
+    /// `requests_in`: to ‖ from → pending request id.
+    pub requests_in: sled::Tree,
+    /// `blocks`: blocker ‖ blocked → since.
+    pub blocks: sled::Tree,
+    /// `blocked_by`: blocked ‖ blocker → ().
+    pub blocked_by: sled::Tree,
+    /// `user_counters`: user ‖ name → u64.
+    pub user_counters: sled::Tree,
+    /// `events`: sequence → domain event (the outbox).
+    pub events: sled::Tree,
 }
 
 impl Trees {
@@ -63,6 +81,14 @@ impl Trees {
             media_blobs: db.open_tree("media_blobs")?,
             invites: db.open_tree("invites")?,
             idempotency: db.open_tree("idempotency")?,
+            friendships: db.open_tree("friendships")?,
+            friend_requests: db.open_tree("friend_requests")?,
+            requests_out: db.open_tree("requests_out")?,
+            requests_in: db.open_tree("requests_in")?,
+            blocks: db.open_tree("blocks")?,
+            blocked_by: db.open_tree("blocked_by")?,
+            user_counters: db.open_tree("user_counters")?,
+            events: db.open_tree("events")?,
         })
     }
 }

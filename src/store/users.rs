@@ -16,6 +16,9 @@ pub struct Settings {
     /// Colour theme.
     #[serde(default)]
     pub theme: Theme,
+    /// Hide online status and last seen from friends.
+    #[serde(default)]
+    pub invisible: bool,
     /// Other client settings, kept verbatim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

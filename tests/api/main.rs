@@ -7,5 +7,6 @@ mod auth;
 mod media;
 mod ops;
 mod profile;
+mod social;
 mod storage;
 mod support;

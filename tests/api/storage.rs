@@ -137,6 +137,11 @@ async fn cli_admin_backup_and_restore_round_trip() {
     assert_eq!(r.status(), 200);
     let (status, _) = server.post("/api/v1/admin/invites", Some(&admin), json!({"code": "ROOM-12"})).await;
     assert_eq!(status, 201);
+    let (_, kid) = server.get("/api/v1/me", &student).await;
+    let (status, request) = server.post("/api/v1/friend-requests", Some(&admin), json!({"to_user_id": kid["id"]})).await;
+    assert_eq!(status, 201);
+    let accept = format!("/api/v1/friend-requests/{}/accept", request["id"].as_str().unwrap());
+    assert_eq!(server.post(&accept, Some(&student), json!({})).await.0, 200);
     let (ok, out) = cli(&["admin", "reset-password", "--login", "kid", "--password-stdin"], dir.path(), Some("kid-new-password\n"));
     assert!(ok, "{out}");
     let student = login(&server, "kid", "kid-new-password").await;
@@ -176,6 +181,10 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let admin = login(&server, "boss", "boss-password").await;
     let (_, invites) = server.get("/api/v1/admin/invites", &admin).await;
     assert_eq!(invites[0]["code"], "ROOM-12");
+    let (_, friends) = server.get("/api/v1/friends", &admin).await;
+    assert_eq!(friends["items"][0]["username"], "kid");
+    let (_, found) = server.get("/api/v1/users?q=kid", &admin).await;
+    assert_eq!(found["items"][0]["username"], "kid", "the search index is rebuilt from the restored data");
     server.terminate();
 
     // The restored data backs up to the same records (offline backup, server stopped).
@@ -193,7 +202,7 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let ((s1, r1), (s2, r2)) = (records(&file), records(&file2));
     assert!(r1 == r2, "records differ after the round trip ({} vs {} lines)", r1.len(), r2.len());
     assert!(s1.iter().all(|s| s2.contains(s)), "original sessions survive the round trip");
-    assert_eq!(r1.len(), 6, "2 users, 1 invite, 1 media record, 2 blobs");
+    assert_eq!(r1.len(), 10, "2 users, 1 invite, 1 media record, 2 blobs, 1 friendship, 1 request, 2 events");
 }
 
 #[test]

@@ -1,0 +1,275 @@
+//! The user directory index: username, name and study focus, with prefix and typo-tolerant
+//! matching. Visibility (blocks both ways, `profile_visibility: friends`) is part of the query,
+//! so a page of results never loses hits to filtering.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery, TermSetQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// Bump when the schema or tokenization changes: the index is then rebuilt on start.
+const SCHEMA_VERSION: u32 = 1;
+/// How long the writer waits for more changes to share one commit.
+const BATCH_PAUSE: Duration = Duration::from_millis(10);
+
+/// What the index holds about a user.
+#[derive(Clone, Debug)]
+pub struct UserDoc {
+    /// Id.
+    pub id: Uuid,
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Study focus.
+    pub study_focus: String,
+    /// `profile_visibility` is `everyone`.
+    pub public: bool,
+}
+
+enum Op {
+    Upsert(UserDoc),
+    Remove(Uuid),
+    Rebuild(Vec<UserDoc>),
+    Flush(mpsc::Sender<()>),
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    username: Field,
+    name: Field,
+    focus: Field,
+    focus_exact: Field,
+    visibility: Field,
+}
+
+/// Who searches and whom they must not see.
+pub struct Viewer<'a> {
+    /// The caller (never in their own results).
+    pub id: Uuid,
+    /// Their friends (who may see `friends`-only profiles).
+    pub friends: &'a [Uuid],
+    /// Users hidden from them (blocked either way).
+    pub hidden: &'a [Uuid],
+}
+
+/// The index: a reader for queries and a channel to its writer thread.
+pub struct UserIndex {
+    reader: IndexReader,
+    fields: Fields,
+    tx: mpsc::Sender<Op>,
+    dir: PathBuf,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        username: b.add_text_field("username", TEXT),
+        name: b.add_text_field("name", TEXT),
+        focus: b.add_text_field("focus", TEXT),
+        focus_exact: b.add_text_field("focus_exact", STRING),
+        visibility: b.add_text_field("visibility", STRING),
+    };
+    (b.build(), fields)
+}
+
+fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_lowercase).take(6).collect()
+}
+
+fn search_err(e: impl std::fmt::Display) -> AppError {
+    AppError::internal(format!("search: {e}"))
+}
+
+impl UserIndex {
+    /// Opens (or creates) the index under `data_dir/search/users`. Returns it and whether it must
+    /// be rebuilt from storage (call [`UserIndex::rebuild`]).
+    pub fn open(data_dir: &Path) -> AppResult<(Self, bool)> {
+        let dir = data_dir.join("search").join("users");
+        let rebuild = super::prepare_dir(&dir, SCHEMA_VERSION).map_err(search_err)?;
+        let (schema, fields) = schema();
+        let index = if rebuild { Index::create_in_dir(&dir, schema) } else { Index::open_in_dir(&dir) }.map_err(search_err)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into().map_err(search_err)?;
+        let writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).map_err(search_err)?;
+        let (tx, rx) = mpsc::channel();
+        let marker_dir = dir.clone();
+        std::thread::Builder::new()
+            .name("friend-index-users".into())
+            .spawn(move || write_loop(writer, fields, rx, marker_dir))
+            .map_err(search_err)?;
+        Ok((Self { reader, fields, tx, dir }, rebuild))
+    }
+
+    /// Adds or replaces a user.
+    pub fn upsert(&self, d: UserDoc) {
+        let _ = self.tx.send(Op::Upsert(d));
+    }
+
+    /// Removes a user (deleted or disabled).
+    pub fn remove(&self, id: Uuid) {
+        let _ = self.tx.send(Op::Remove(id));
+    }
+
+    /// Replaces the whole index with `docs` (in the writer thread; queries keep working meanwhile).
+    pub fn rebuild(&self, docs: Vec<UserDoc>) {
+        let _ = self.tx.send(Op::Rebuild(docs));
+    }
+
+    /// Waits until every change sent so far is committed and visible.
+    pub fn flush(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.tx.send(Op::Flush(tx)).is_ok() {
+            let _ = rx.recv_timeout(Duration::from_secs(30));
+        }
+        let _ = self.reader.reload();
+    }
+
+    /// Where the index lives.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Ids matching `q` (and `focus`, if given), best first, skipping `offset`.
+    pub fn search(&self, viewer: &Viewer, q: &str, focus: Option<&str>, limit: usize, offset: usize) -> AppResult<Vec<Uuid>> {
+        let f = self.fields;
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for t in tokens(q) {
+            let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, boost) in [(f.username, 3.0), (f.name, 2.0), (f.focus, 1.0)] {
+                let term = Term::from_field_text(field, &t);
+                any.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), boost * 2.0)),
+                ));
+                any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)), boost))));
+                if t.chars().count() >= 4 {
+                    any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new_prefix(term, 1, true)), boost * 0.5))));
+                }
+            }
+            must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if let Some(focus) = focus.map(str::trim).filter(|s| !s.is_empty()) {
+            must.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_text(f.focus_exact, &focus.to_lowercase()), IndexRecordOption::Basic)),
+            ));
+        }
+        if must.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = |ids: &mut dyn Iterator<Item = &Uuid>| ids.map(|id| Term::from_field_text(f.id, &id.to_string())).collect::<Vec<_>>();
+        let visible: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.visibility, "everyone"), IndexRecordOption::Basic))),
+            (Occur::Should, Box::new(TermSetQuery::new(ids(&mut viewer.friends.iter())))),
+        ];
+        must.push((Occur::Must, Box::new(BooleanQuery::new(visible))));
+        let mut hidden = ids(&mut viewer.hidden.iter());
+        hidden.push(Term::from_field_text(f.id, &viewer.id.to_string()));
+        must.push((Occur::MustNot, Box::new(TermSetQuery::new(hidden))));
+        let query = BooleanQuery::new(must);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score()).map_err(search_err)?;
+        let mut out = Vec::with_capacity(top.len());
+        for (_, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(search_err)?;
+            if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()).and_then(|s| Uuid::try_parse(s).ok()) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of public users with this exact study focus (for suggestions), up to `limit`.
+    pub fn same_focus(&self, focus: &str, limit: usize) -> AppResult<Vec<Uuid>> {
+        let f = self.fields;
+        if focus.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_text(f.focus_exact, &focus.trim().to_lowercase()), IndexRecordOption::Basic))
+                    as Box<dyn Query>,
+            ),
+            (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.visibility, "everyone"), IndexRecordOption::Basic))),
+        ]);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score()).map_err(search_err)?;
+        let mut out = Vec::new();
+        for (_, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(search_err)?;
+            if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()).and_then(|s| Uuid::try_parse(s).ok()) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn to_doc(f: Fields, d: &UserDoc) -> TantivyDocument {
+    doc!(
+        f.id => d.id.to_string(),
+        f.username => d.username.replace(['_', '.'], " ") + " " + &d.username,
+        f.name => d.name.clone(),
+        f.focus => d.study_focus.clone(),
+        f.focus_exact => d.study_focus.trim().to_lowercase(),
+        f.visibility => if d.public { "everyone" } else { "friends" },
+    )
+}
+
+fn apply(writer: &mut IndexWriter, f: Fields, op: Op, dir: &Path, waiters: &mut Vec<mpsc::Sender<()>>) {
+    match op {
+        Op::Upsert(d) => {
+            writer.delete_term(Term::from_field_text(f.id, &d.id.to_string()));
+            if let Err(e) = writer.add_document(to_doc(f, &d)) {
+                tracing::error!(error = %e, "user index: add failed");
+            }
+        }
+        Op::Remove(id) => {
+            writer.delete_term(Term::from_field_text(f.id, &id.to_string()));
+        }
+        Op::Rebuild(docs) => {
+            let started = std::time::Instant::now();
+            let _ = writer.delete_all_documents();
+            for d in &docs {
+                let _ = writer.add_document(to_doc(f, d));
+            }
+            match writer.commit() {
+                Ok(_) => {
+                    let _ = super::mark_built(dir, SCHEMA_VERSION);
+                    tracing::info!(users = docs.len(), ms = started.elapsed().as_millis() as u64, "user index rebuilt");
+                }
+                Err(e) => tracing::error!(error = %e, "user index: rebuild commit failed"),
+            }
+        }
+        Op::Flush(w) => waiters.push(w),
+    }
+}
+
+/// The writer thread: takes every change that is queued, applies them, commits once.
+fn write_loop(mut writer: IndexWriter, f: Fields, rx: mpsc::Receiver<Op>, dir: PathBuf) {
+    while let Ok(first) = rx.recv() {
+        let mut waiters = Vec::new();
+        apply(&mut writer, f, first, &dir, &mut waiters);
+        // A short pause lets a burst of changes share one commit.
+        std::thread::sleep(BATCH_PAUSE);
+        while let Ok(op) = rx.try_recv() {
+            apply(&mut writer, f, op, &dir, &mut waiters);
+        }
+        if let Err(e) = writer.commit() {
+            tracing::error!(error = %e, "user index: commit failed");
+        }
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}

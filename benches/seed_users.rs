@@ -1,9 +1,11 @@
 //! Seeds a data directory with N users straight through the store (no HTTP, one shared password
 //! hash), to measure start-up time and lookups at scale.
-//! `cargo bench --bench seed_users -- DATA_DIR N` (every user's password is `bench-password`).
+//! `cargo bench --bench seed_users -- DATA_DIR N [FRIENDSHIPS HUB_FRIENDS]` (every user's password
+//! is `bench-password`). With FRIENDSHIPS, random pairs become friends, and `seed0` gets HUB_FRIENDS.
 
 use friend::model::{ProfileVisibility, Role};
 use friend::store::Store;
+use friend::store::social;
 use friend::store::users::{self, Settings, UserRecord};
 
 fn main() {
@@ -17,6 +19,7 @@ fn main() {
         let hash = hasher.hash("bench-password".into()).await.unwrap();
         let started = std::time::Instant::now();
         let now = chrono::Utc::now();
+        let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             let u = UserRecord {
                 id: friend::ids::new_id(),
@@ -38,8 +41,35 @@ fn main() {
                 deleted_at: None,
             };
             users::insert(&store, &u, None).unwrap();
+            ids.push(u.id);
         }
         store.flush_now().unwrap();
         println!("seeded {n} users in {:.1} s", started.elapsed().as_secs_f64());
+        let pairs: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let hub: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0);
+        if pairs > 0 {
+            let started = std::time::Instant::now();
+            // A small deterministic generator (xorshift) so runs are comparable.
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+            let mut next = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            for i in 1..=hub.min(n - 1) {
+                social::restore_friendship(&store, ids[0], ids[i], now).unwrap();
+            }
+            let mut made = hub.min(n - 1);
+            while made < pairs {
+                let (a, b) = ((next() % n as u64) as usize, (next() % n as u64) as usize);
+                if a != b && a != 0 && b != 0 && !social::are_friends(&store, ids[a], ids[b]).unwrap() {
+                    social::restore_friendship(&store, ids[a], ids[b], now).unwrap();
+                    made += 1;
+                }
+            }
+            store.flush_now().unwrap();
+            println!("seeded {made} friendships in {:.1} s", started.elapsed().as_secs_f64());
+        }
     });
 }

@@ -34,12 +34,17 @@ fn offset(cursor: &Option<String>) -> AppResult<usize> {
     }
 }
 
-/// The caller's friends, sorted by name, with presence (`is_online`, `last_seen_at`).
+/// The caller's friends (oldest accounts first; clients sort for display), with presence
+/// (`is_online`, `last_seen_at`) unless a friend chose `settings.invisible`.
 #[endpoint(tags("friends"), security(("bearer" = [])), parameters(("q" = Option<String>, Query, description = "Name or username contains"), ("limit" = Option<usize>, Query, description = "1–100"), ("cursor" = Option<String>, Query, description = "From the previous page")))]
 async fn list_friends(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<UserView>>, AppError> {
     let p = paging(req)?;
     let q = req.query::<String>("q").unwrap_or_default();
-    let (items, next) = svc::friends(&state(depot), me(depot)?, &q, offset(&p.cursor)?, p.limit)?;
+    let after = match &p.cursor {
+        Some(c) => Some(crate::ids::parse(c).ok_or_else(|| AppError::field("cursor", "invalid cursor"))?),
+        None => None,
+    };
+    let (items, next) = svc::friends(&state(depot), me(depot)?, &q, after, p.limit)?;
     Ok(Json(Page { items, next_cursor: next.map(|n| n.to_string()) }))
 }
 

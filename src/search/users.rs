@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery, TermSetQuery};
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, TextFieldIndexing, TextOptions, Value};
+use tantivy::tokenizer::{LowerCaser, NgramTokenizer, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
 /// Bump when the schema or tokenization changes: the index is then rebuilt on start.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
+/// Longest prefix indexed per word.
+const MAX_PREFIX: usize = 20;
 /// How long the writer waits for more changes to share one commit.
 const BATCH_PAUSE: Duration = Duration::from_millis(10);
 
@@ -49,6 +52,8 @@ struct Fields {
     focus: Field,
     focus_exact: Field,
     visibility: Field,
+    /// Every prefix of every word of username, name and focus (edge n-grams).
+    prefix: Field,
 }
 
 /// Who searches and whom they must not see.
@@ -78,6 +83,11 @@ fn schema() -> (Schema, Fields) {
         focus: b.add_text_field("focus", TEXT),
         focus_exact: b.add_text_field("focus_exact", STRING),
         visibility: b.add_text_field("visibility", STRING),
+        prefix: b.add_text_field(
+            "prefix",
+            TextOptions::default()
+                .set_indexing_options(TextFieldIndexing::default().set_tokenizer("edge").set_index_option(IndexRecordOption::Basic)),
+        ),
     };
     (b.build(), fields)
 }
@@ -98,6 +108,8 @@ impl UserIndex {
         let rebuild = super::prepare_dir(&dir, SCHEMA_VERSION).map_err(search_err)?;
         let (schema, fields) = schema();
         let index = if rebuild { Index::create_in_dir(&dir, schema) } else { Index::open_in_dir(&dir) }.map_err(search_err)?;
+        let edge = NgramTokenizer::prefix_only(1, MAX_PREFIX).map_err(search_err)?;
+        index.tokenizers().register("edge", TextAnalyzer::builder(edge).filter(LowerCaser).build());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into().map_err(search_err)?;
         let writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).map_err(search_err)?;
         let (tx, rx) = mpsc::channel();
@@ -138,23 +150,31 @@ impl UserIndex {
         &self.dir
     }
 
-    /// Ids matching `q` (and `focus`, if given), best first, skipping `offset`.
+    /// Ids matching `q` (and `focus`, if given), best first, skipping `offset`. Exact words and
+    /// prefixes first; only when they fill less than the page are one-typo matches added.
     pub fn search(&self, viewer: &Viewer, q: &str, focus: Option<&str>, limit: usize, offset: usize) -> AppResult<Vec<Uuid>> {
+        let exact = self.run(viewer, q, focus, limit, offset, false)?;
+        if exact.len() >= limit || !tokens(q).iter().any(|t| t.chars().count() >= 4) {
+            return Ok(exact);
+        }
+        self.run(viewer, q, focus, limit, offset, true)
+    }
+
+    fn run(&self, viewer: &Viewer, q: &str, focus: Option<&str>, limit: usize, offset: usize, typos: bool) -> AppResult<Vec<Uuid>> {
         let f = self.fields;
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in tokens(q) {
             let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for (field, boost) in [(f.username, 3.0), (f.name, 2.0), (f.focus, 1.0)] {
                 let term = Term::from_field_text(field, &t);
-                any.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), boost * 2.0)),
-                ));
-                any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)), boost))));
-                if t.chars().count() >= 4 {
-                    any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new_prefix(term, 1, true)), boost * 0.5))));
+                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(exact), boost * 2.0))));
+                if typos && t.chars().count() >= 4 {
+                    any.push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new(term, 1, true)), boost * 0.5))));
                 }
             }
+            let prefix: String = t.chars().take(MAX_PREFIX).collect();
+            any.push((Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.prefix, &prefix), IndexRecordOption::Basic))));
             must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
         if let Some(focus) = focus.map(str::trim).filter(|s| !s.is_empty()) {
@@ -216,14 +236,18 @@ impl UserIndex {
 }
 
 fn to_doc(f: Fields, d: &UserDoc) -> TantivyDocument {
-    doc!(
+    let mut doc = doc!(
         f.id => d.id.to_string(),
         f.username => d.username.replace(['_', '.'], " ") + " " + &d.username,
         f.name => d.name.clone(),
         f.focus => d.study_focus.clone(),
         f.focus_exact => d.study_focus.trim().to_lowercase(),
         f.visibility => if d.public { "everyone" } else { "friends" },
-    )
+    );
+    for word in [&d.username, &d.name, &d.study_focus].into_iter().flat_map(|s| tokens(s)) {
+        doc.add_text(f.prefix, word);
+    }
+    doc
 }
 
 fn apply(writer: &mut IndexWriter, f: Fields, op: Op, dir: &Path, waiters: &mut Vec<mpsc::Sender<()>>) {

@@ -42,3 +42,47 @@ impl Presence {
         }
     }
 }
+
+/// A connection of `user` opened: returns true when the user just came online.
+pub fn online(state: &crate::state::AppState, user: Uuid) -> bool {
+    state.presence.connect(user)
+}
+
+/// A connection of `user` closed: when it was the last one, `last_seen_at` is stored.
+/// Returns true when the user just went offline.
+pub async fn offline(state: &crate::state::AppState, user: Uuid) -> crate::error::AppResult<bool> {
+    if !state.presence.disconnect(user) {
+        return Ok(false);
+    }
+    let now = state.clock.now();
+    state
+        .store
+        .write(move |s| {
+            crate::store::users::update(s, user, |u| {
+                u.last_seen_at = Some(now);
+                Ok(())
+            })
+            .map(|_| ())
+        })
+        .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn online_while_any_connection_is_open() {
+        let p = Presence::default();
+        let u = Uuid::now_v7();
+        assert!(!p.is_online(u));
+        assert!(p.connect(u));
+        assert!(!p.connect(u), "second device");
+        assert!(!p.disconnect(u));
+        assert!(p.is_online(u));
+        assert!(p.disconnect(u), "last device");
+        assert!(!p.is_online(u));
+        assert!(!p.disconnect(u));
+    }
+}

@@ -187,19 +187,34 @@ pub async fn withdraw(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<()>
     state.store.write(move |s| store::withdraw_request(s, me.id, id, now)).await
 }
 
-/// GET /friends?q=: friends sorted by name, filtered by `q` (name or username contains).
-pub fn friends(state: &AppState, me: AuthUser, q: &str, offset: usize, limit: usize) -> AppResult<(Vec<UserView>, Option<usize>)> {
+/// The view of a friend (relation known: no lookups).
+fn friend_view(state: &AppState, u: &UserRecord) -> UserView {
+    let mut v = user_view(state, u, Audience::Other { details: true, presence: !u.settings.invisible });
+    v.friendship = Some(Friendship::Friends);
+    v
+}
+
+/// GET /friends?q=: friends in the order they became known (ids are time-ordered), filtered by `q`
+/// (name or username contains); `after` is the last id of the previous page. Only the page is read.
+pub fn friends(state: &AppState, me: AuthUser, q: &str, after: Option<Uuid>, limit: usize) -> AppResult<(Vec<UserView>, Option<Uuid>)> {
     let q = q.trim().to_lowercase();
-    let mut list: Vec<UserRecord> = store::friend_ids(&state.store, me.id)?
-        .into_iter()
-        .filter_map(|id| users::get(&state.store, id).ok().flatten())
-        .filter(|u| u.deleted_at.is_none() && !u.disabled)
-        .filter(|u| q.is_empty() || u.name.to_lowercase().contains(&q) || u.username.to_lowercase().contains(&q))
-        .collect();
-    list.sort_by_cached_key(|u| (u.name.to_lowercase(), u.id));
-    let next = (list.len() > offset + limit).then_some(offset + limit);
-    let page = list.iter().skip(offset).take(limit).map(|u| view_for(state, me, u)).collect::<AppResult<_>>()?;
-    Ok((page, next))
+    let mut page = Vec::with_capacity(limit);
+    let mut last = None;
+    for id in store::friend_ids_after(&state.store, me.id, after)? {
+        let Some(u) = users::get(&state.store, id)? else { continue };
+        if u.deleted_at.is_some() || u.disabled {
+            continue;
+        }
+        if !q.is_empty() && !u.name.to_lowercase().contains(&q) && !u.username.to_lowercase().contains(&q) {
+            continue;
+        }
+        if page.len() == limit {
+            return Ok((page, last));
+        }
+        last = Some(u.id);
+        page.push(friend_view(state, &u));
+    }
+    Ok((page, None))
 }
 
 /// DELETE /friends/{user_id}.

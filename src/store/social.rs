@@ -183,6 +183,24 @@ pub fn friend_ids(store: &Store, user: Uuid) -> AppResult<Vec<Uuid>> {
         .collect()
 }
 
+/// Ids of `user`'s friends after `after` (exclusive), in id order, read lazily.
+pub fn friend_ids_after(store: &Store, user: Uuid, after: Option<Uuid>) -> AppResult<impl Iterator<Item = Uuid> + use<>> {
+    let start = match after {
+        Some(a) => {
+            let mut k = pair(user, a);
+            k.push(0);
+            k
+        }
+        None => user.as_bytes().to_vec(),
+    };
+    let end = {
+        let mut k = user.as_bytes().to_vec();
+        k.extend_from_slice(&[0xFF; 17]);
+        k
+    };
+    Ok(store.t.friendships.range(start..end).keys().filter_map(|k| k.ok().and_then(|k| codec::id_at(&k, 16))))
+}
+
 /// Ids of the users `user` blocked.
 pub fn blocked_ids(store: &Store, user: Uuid) -> AppResult<Vec<(Uuid, DateTime<Utc>)>> {
     let mut out = Vec::new();

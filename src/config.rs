@@ -46,6 +46,48 @@ pub struct Config {
     pub media: MediaConfig,
     /// Storage settings.
     pub storage: StorageConfig,
+    /// Chat and WebSocket settings.
+    pub chat: ChatConfig,
+}
+
+/// Who may start a private chat (and whom a member may add to a group).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DmPolicy {
+    /// Students message friends; staff anyone.
+    FriendsOnly,
+    /// Anyone not blocked.
+    Anyone,
+    /// Only staff start conversations.
+    StaffOnly,
+}
+
+/// Chat and WebSocket limits.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatConfig {
+    /// Who may start private chats.
+    pub dm_policy: DmPolicy,
+    /// Longest text message, in bytes.
+    pub max_message_bytes: usize,
+    /// Open WebSockets per user.
+    pub max_sockets_per_user: usize,
+    /// Frames a socket may send per second (bursts of twice that are allowed).
+    pub frames_per_second: u32,
+    /// Largest group.
+    pub max_group_members: usize,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            dm_policy: DmPolicy::FriendsOnly,
+            max_message_bytes: 4096,
+            max_sockets_per_user: 10,
+            frames_per_second: 20,
+            max_group_members: 500,
+        }
+    }
 }
 
 /// Logging.
@@ -126,6 +168,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             media: MediaConfig::default(),
             storage: StorageConfig::default(),
+            chat: ChatConfig::default(),
         }
     }
 }

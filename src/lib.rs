@@ -11,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod realtime;
 pub mod search;
 pub mod service;
 pub mod state;
@@ -50,6 +51,7 @@ pub async fn run_with_clock(
         );
     }
     let control = control::serve(state.clone());
+    let typing = realtime::spawn_typing_sweeper(state.clone());
     let acceptor = TcpAcceptor::try_from(listener).map_err(|e| e.to_string())?;
     let server =
         Server::new(acceptor).fuse_config(salvo::fuse::FuseConfig::strict().with_connection_idle_timeout(Duration::from_secs(120)));
@@ -62,6 +64,7 @@ pub async fn run_with_clock(
     handle.stop_graceful(Some(Duration::from_secs(10)));
     let _ = serving.await;
     control.abort();
+    typing.abort();
     state.store.flush_now().map_err(|e| e.to_string())?;
     tracing::info!("stopped; storage flushed");
     Ok(())

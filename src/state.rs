@@ -76,6 +76,10 @@ pub struct AppState {
     pub presence: Presence,
     /// The user directory search index.
     pub user_index: UserIndex,
+    /// Live WebSocket connections.
+    pub hub: crate::realtime::Hub,
+    /// Event sequence numbers (held while a chat change commits).
+    pub sequencer: tokio::sync::Mutex<crate::service::chat::Sequencer>,
     /// Metrics.
     pub metrics: Metrics,
     /// The URL people use to reach this server (set once bound).
@@ -94,6 +98,7 @@ impl AppState {
         let a = &config.auth;
         let cpu = CpuPool::new(a.hash_concurrency, 256);
         let (user_index, rebuild) = UserIndex::open(&config.data_dir)?;
+        let store_for_seq = store.clone();
         let state = Self {
             blobs: Blobs::new(&config.data_dir),
             tokens: TokenKeys::new(jwt.as_bytes(), a.access_ttl_secs as i64),
@@ -109,6 +114,8 @@ impl AppState {
             config,
             base_url,
             user_index,
+            hub: crate::realtime::Hub::default(),
+            sequencer: crate::service::chat::Sequencer::open(&store_for_seq)?,
         };
         if rebuild {
             tracing::info!("building the user directory index from storage");

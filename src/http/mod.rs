@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chat;
 pub mod extract;
 pub mod hoops;
 pub mod me;
@@ -10,6 +11,7 @@ pub mod ops;
 pub mod problem;
 pub mod reply;
 pub mod social;
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,12 +27,14 @@ use crate::state::AppState;
 
 /// The API under `/api/v1`.
 fn api() -> Router {
-    Router::with_path("api/v1").push(auth::public()).push(admin::public()).push(media::public()).push(
+    Router::with_path("api/v1").push(auth::public()).push(admin::public()).push(media::public()).push(ws::public()).push(
         Router::new()
             .hoop(hoops::require_auth)
             .hoop(hoops::idempotency)
             .push(auth::private())
             .push(social::router())
+            .push(chat::router())
+            .push(ws::private())
             .push(me::router())
             .push(media::private())
             .push(admin::private()),

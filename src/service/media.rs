@@ -295,7 +295,9 @@ pub fn read(state: &AppState, reader: Reader, id: Uuid, thumb: bool) -> AppResul
     let m = store::get(&state.store, id)?.ok_or(AppError::NotFound("media"))?;
     let allowed = match reader {
         Reader::Signed => true,
-        Reader::User(u) => m.owner_id == u.id || m.purpose == MediaPurpose::Avatar,
+        Reader::User(u) => {
+            m.owner_id == u.id || m.purpose == MediaPurpose::Avatar || crate::store::chat::media_visible_in_chats(&state.store, m.id, u.id)?
+        }
     };
     if !allowed {
         return Err(AppError::NotFound("media"));

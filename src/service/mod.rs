@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chat;
 pub mod cpu_pool;
 pub mod idempotency;
 pub mod media;

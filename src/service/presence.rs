@@ -48,6 +48,11 @@ pub fn online(state: &crate::state::AppState, user: Uuid) -> bool {
     state.presence.connect(user)
 }
 
+/// A connection closed while others stay open: only the count changes.
+pub fn release(state: &crate::state::AppState, user: Uuid) {
+    state.presence.disconnect(user);
+}
+
 /// A connection of `user` closed: when it was the last one, `last_seen_at` is stored.
 /// Returns true when the user just went offline.
 pub async fn offline(state: &crate::state::AppState, user: Uuid) -> crate::error::AppResult<bool> {

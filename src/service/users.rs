@@ -147,11 +147,12 @@ pub fn public_profile(state: &AppState, me: AuthUser, key: &str) -> AppResult<Us
 
 /// DELETE /me: password confirmed; personal data removed, the account kept as an anonymous tombstone
 /// so that others' history stays readable.
-pub async fn delete_me(state: &AppState, me: AuthUser, password: String) -> AppResult<()> {
+pub async fn delete_me(state: &std::sync::Arc<AppState>, me: AuthUser, password: String) -> AppResult<()> {
     let user = live_user(state, me.id)?;
     if !state.hasher.verify(password, Some(user.password_hash)).await? {
         return Err(AppError::field("password", "the password is wrong"));
     }
+    super::chat::leave_all(state, me).await?;
     let now = state.clock.now();
     let orphans = state
         .store
@@ -188,6 +189,8 @@ pub struct Export {
     pub media: Vec<MediaView>,
     /// Friends, friend requests and blocks.
     pub social: social::SocialExport,
+    /// Messages the caller wrote.
+    pub messages: Vec<super::chat::MessageView>,
 }
 
 /// GET /me/export.
@@ -196,5 +199,6 @@ pub fn export(state: &AppState, me: AuthUser) -> AppResult<Export> {
     let sessions = sessions::list(&state.store, me.id)?.iter().map(|s| session_view(s, me.session_id)).collect();
     let media = media_store::list_by_owner(&state.store, me.id)?.iter().map(|m| media::view(state, m)).collect();
     let social = social::export(state, me.id)?;
-    Ok(Export { format_version: 1, exported_at: crate::clock::rfc3339(state.clock.now()), profile, sessions, media, social })
+    let messages = super::chat::export(state, me.id)?;
+    Ok(Export { format_version: 1, exported_at: crate::clock::rfc3339(state.clock.now()), profile, sessions, media, social, messages })
 }

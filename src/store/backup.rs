@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
-use super::{Store, codec, events, invites, io, media, sessions, social, users};
+use super::{Store, chat, codec, events, invites, io, media, sessions, social, users};
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
@@ -39,6 +39,12 @@ enum Line {
     FriendRequest(social::RequestRecord),
     Block { blocker: uuid::Uuid, blocked: uuid::Uuid, since: chrono::DateTime<chrono::Utc> },
     Event(events::EventRecord),
+    Chat(chat::ChatRecord),
+    Member { chat: uuid::Uuid, user: uuid::Uuid, member: chat::MemberRecord },
+    PrivatePair { a: uuid::Uuid, b: uuid::Uuid, chat: uuid::Uuid },
+    Message(chat::MessageRecord),
+    LogEvent(chat::LogEvent),
+    SeqReserved(u64),
     Blob { sha256: String, data: String },
     End { records: u64, sha256: String },
 }
@@ -106,6 +112,20 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
             w.line(&Line::Block { blocker, blocked, since })?;
         }
         each(&t.events, |e| w.line(&Line::Event(e)))?;
+        each(&t.chats, |c| w.line(&Line::Chat(c)))?;
+        for item in t.chat_members.iter() {
+            let (k, v) = item.map_err(io)?;
+            let (chat, user) = (codec::id_at(&k, 0).unwrap_or_default(), codec::id_at(&k, 16).unwrap_or_default());
+            w.line(&Line::Member { chat, user, member: codec::dec(&v)? })?;
+        }
+        for item in t.private_pairs.iter() {
+            let (k, v) = item.map_err(io)?;
+            let (a, b) = (codec::id_at(&k, 0).unwrap_or_default(), codec::id_at(&k, 16).unwrap_or_default());
+            w.line(&Line::PrivatePair { a, b, chat: codec::id_at(&v, 0).unwrap_or_default() })?;
+        }
+        each(&t.messages, |m| w.line(&Line::Message(m)))?;
+        each(&t.event_log, |e| w.line(&Line::LogEvent(e)))?;
+        w.line(&Line::SeqReserved(chat::seq_high_water(store)?))?;
         let mut hashes = std::collections::BTreeSet::new();
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
@@ -184,6 +204,14 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::FriendRequest(r) => social::restore_request(store, &r),
         Line::Block { blocker, blocked, since } => social::restore_block(store, blocker, blocked, since),
         Line::Event(e) => events::restore(store, &e),
+        Line::Chat(c) => chat::apply(store, &chat::Change { chats: vec![c], ..Default::default() }),
+        Line::Member { chat: c, user, member } => {
+            chat::apply(store, &chat::Change { members: vec![(c, user, member)], ..Default::default() })
+        }
+        Line::PrivatePair { a, b, chat: c } => chat::apply(store, &chat::Change { pair: Some((a, b, c)), ..Default::default() }),
+        Line::Message(m) => chat::apply(store, &chat::Change { messages: vec![m], ..Default::default() }),
+        Line::LogEvent(e) => chat::apply(store, &chat::Change { events: vec![e], ..Default::default() }),
+        Line::SeqReserved(n) => chat::reserve_seq(store, n),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

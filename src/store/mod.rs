@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod blobs;
+pub mod chat;
 pub mod codec;
 pub mod events;
 pub mod idempotency;
@@ -65,6 +66,26 @@ pub struct Trees {
     pub user_counters: sled::Tree,
     /// `events`: sequence → domain event (the outbox).
     pub events: sled::Tree,
+    /// `chats` (see `store::chat`).
+    pub chats: sled::Tree,
+    /// `chat_members` (see `store::chat`).
+    pub chat_members: sled::Tree,
+    /// `user_chats` (see `store::chat`).
+    pub user_chats: sled::Tree,
+    /// `private_pairs` (see `store::chat`).
+    pub private_pairs: sled::Tree,
+    /// `messages` (see `store::chat`).
+    pub messages: sled::Tree,
+    /// `message_client_ids` (see `store::chat`).
+    pub message_client_ids: sled::Tree,
+    /// `media_chats` (see `store::chat`).
+    pub media_chats: sled::Tree,
+    /// `event_log` (see `store::chat`).
+    pub event_log: sled::Tree,
+    /// `chat_log` (see `store::chat`).
+    pub chat_log: sled::Tree,
+    /// `user_log` (see `store::chat`).
+    pub user_log: sled::Tree,
 }
 
 impl Trees {
@@ -89,6 +110,16 @@ impl Trees {
             blocked_by: db.open_tree("blocked_by")?,
             user_counters: db.open_tree("user_counters")?,
             events: db.open_tree("events")?,
+            chats: db.open_tree("chats")?,
+            chat_members: db.open_tree("chat_members")?,
+            user_chats: db.open_tree("user_chats")?,
+            private_pairs: db.open_tree("private_pairs")?,
+            messages: db.open_tree("messages")?,
+            message_client_ids: db.open_tree("message_client_ids")?,
+            media_chats: db.open_tree("media_chats")?,
+            event_log: db.open_tree("event_log")?,
+            chat_log: db.open_tree("chat_log")?,
+            user_log: db.open_tree("user_log")?,
         })
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::model::{ProfileVisibility, Role, Theme};
 
 /// User settings; unknown keys sent by clients are kept as they are.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Settings {
     /// Colour theme.
     #[serde(default)]
@@ -19,9 +19,22 @@ pub struct Settings {
     /// Hide online status and last seen from friends.
     #[serde(default)]
     pub invisible: bool,
+    /// Send read receipts (and see others'); off hides both, as in the big chat apps.
+    #[serde(default = "yes")]
+    pub read_receipts: bool,
     /// Other client settings, kept verbatim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { theme: Theme::default(), invisible: false, read_receipts: true, extra: serde_json::Map::new() }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A stored account.

@@ -4,9 +4,11 @@
 mod admin;
 mod admin_ui;
 mod auth;
+mod chat;
 mod media;
 mod ops;
 mod profile;
 mod social;
 mod storage;
 mod support;
+mod ws_support;

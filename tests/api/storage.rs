@@ -202,7 +202,7 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let ((s1, r1), (s2, r2)) = (records(&file), records(&file2));
     assert!(r1 == r2, "records differ after the round trip ({} vs {} lines)", r1.len(), r2.len());
     assert!(s1.iter().all(|s| s2.contains(s)), "original sessions survive the round trip");
-    assert_eq!(r1.len(), 10, "2 users, 1 invite, 1 media record, 2 blobs, 1 friendship, 1 request, 2 events");
+    assert_eq!(r1.len(), 11, "2 users, 1 invite, 1 media record, 2 blobs, 1 friendship, 1 request, 2 events, the event sequence");
 }
 
 #[test]

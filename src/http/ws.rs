@@ -1,0 +1,151 @@
+//! `GET /api/v1/ws` (the WebSocket) and `POST /api/v1/ws/ticket` (one-time browser tickets).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use salvo::prelude::*;
+use salvo::websocket::{Message, WebSocket, WebSocketUpgrade};
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::extract::{me, state};
+use crate::error::AppError;
+use crate::realtime::connection::{CLOSE_TOKEN_EXPIRED, Session};
+use crate::realtime::{TICKET_TTL_SECS, presence};
+use crate::service::auth::authenticate;
+use crate::state::AppState;
+
+/// Largest frame a client may send.
+const MAX_FRAME: usize = 64 * 1024;
+/// Server ping interval (also when token expiry is checked).
+const PING_EVERY: Duration = Duration::from_secs(25);
+
+/// A one-time WebSocket ticket.
+#[derive(Serialize, ToSchema)]
+pub struct Ticket {
+    /// Pass as `/api/v1/ws?ticket=...` within `expires_in` seconds; works once.
+    pub ticket: String,
+    /// Seconds.
+    pub expires_in: i64,
+}
+
+/// Get a one-time ticket for a browser WebSocket (browsers cannot set the Authorization header).
+#[endpoint(tags("chat"), security(("bearer" = [])))]
+async fn ticket(depot: &mut Depot) -> Result<Json<Ticket>, AppError> {
+    let st = state(depot);
+    let t = st.hub.ticket(me(depot)?, st.clock.unix());
+    Ok(Json(Ticket { ticket: t, expires_in: TICKET_TTL_SECS }))
+}
+
+fn socket_config() -> WebSocketConfig {
+    // tungstenite's defaults reserve a 128 KiB read buffer per connection and accept 64 MiB messages.
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME))
+}
+
+/// The WebSocket. Authenticate with `Authorization: Bearer` (native apps) or `?ticket=` (browsers).
+/// See the API contract for frames; errors arrive as `error` frames and the socket stays open.
+/// Close code 4001: the access token expired; reconnect with a fresh one.
+#[endpoint(tags("chat"), parameters(("ticket" = Option<String>, Query, description = "One-time ticket from POST /ws/ticket")))]
+async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
+    let st = state(depot);
+    let (user, expires_at) = if let Some(t) = req.query::<String>("ticket") {
+        (st.hub.redeem(&t, st.clock.unix()).ok_or_else(|| AppError::Unauthorized("the ticket is unknown, used or expired".into()))?, 0)
+    } else {
+        let token = req
+            .header::<String>("authorization")
+            .and_then(|v| v.strip_prefix("Bearer ").map(str::to_string))
+            .ok_or_else(|| AppError::Unauthorized("send a bearer token or a ticket".into()))?;
+        let user = authenticate(&st, token.trim())?;
+        let exp = st.tokens.verify(token.trim(), st.clock.unix())?.exp;
+        (user, exp)
+    };
+    if st.hub.count(user.id) >= st.config.chat.max_sockets_per_user {
+        return Err(AppError::RateLimited(5));
+    }
+    let state = st.clone();
+    WebSocketUpgrade::with_config(socket_config())
+        .upgrade(req, res, move |ws| serve(state, Session::new(st, user, expires_at), ws))
+        .await
+        .map_err(|e| AppError::BadRequest(format!("not a WebSocket request: {}", e.brief)))
+}
+
+/// Runs one connection until either side closes.
+async fn serve(state: Arc<AppState>, mut session: Session, ws: WebSocket) {
+    let user = session.user.id;
+    let (conn_id, mut outbox) = state.hub.register(user);
+    let _guard = Guard { state: state.clone(), user, conn_id };
+    state.metrics.open_websockets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    presence::connected(&state, user);
+    let (mut tx, mut rx) = ws.split();
+    if tx.send(Message::text(session.ready().await)).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            out = outbox.recv() => match out {
+                Some(text) => if tx.send(Message::text(text.to_string())).await.is_err() { break },
+                // Dropped from the hub (too slow): close so the client reconnects and syncs.
+                None => { let _ = tx.send(Message::close_with(1013u16, "too slow; reconnect and sync")).await; break }
+            },
+            incoming = rx.next() => match incoming {
+                Some(Ok(msg)) if msg.is_text() => {
+                    if session.expired() {
+                        let _ = tx.send(Message::close_with(CLOSE_TOKEN_EXPIRED, "access token expired")).await;
+                        break;
+                    }
+                    let replies = match msg.as_str() { Ok(text) => session.handle(text).await, Err(_) => Vec::new() };
+                    for r in replies {
+                        if tx.send(Message::text(r)).await.is_err() { return; }
+                    }
+                }
+                Some(Ok(msg)) if msg.is_close() => break,
+                Some(Ok(msg)) if msg.is_binary() => {
+                    let f = crate::realtime::connection::error_frame("bad_frame", "frames are JSON text", None);
+                    if tx.send(Message::text(f)).await.is_err() { break }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+            _ = ping.tick() => {
+                if session.expired() {
+                    let _ = tx.send(Message::close_with(CLOSE_TOKEN_EXPIRED, "access token expired")).await;
+                    break;
+                }
+                if tx.send(Message::ping(Vec::new())).await.is_err() { break }
+            }
+        }
+    }
+}
+
+/// Unregisters a connection however its task ends.
+struct Guard {
+    state: Arc<AppState>,
+    user: uuid::Uuid,
+    conn_id: u64,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.state.hub.unregister(self.user, self.conn_id);
+        self.state.metrics.open_websockets.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        presence::disconnected(self.state.clone(), self.user);
+    }
+}
+
+/// `/ws/ticket` (signed in).
+pub fn private() -> Router {
+    Router::with_path("ws/ticket").post(ticket)
+}
+
+/// `/ws` (authenticates itself).
+pub fn public() -> Router {
+    Router::with_path("ws").goal(connect)
+}

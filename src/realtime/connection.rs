@@ -1,0 +1,185 @@
+//! The WebSocket protocol of one connection, independent of the transport: parses client frames,
+//! applies them through the chat service, and returns the frames to send back on this socket.
+//! Frames for other sockets go through the hub.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::service::auth::AuthUser;
+use crate::service::chat::{self, NewMessage};
+use crate::state::AppState;
+
+/// Close code sent when the access token expires: reconnect with a fresh token.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Events replayed per page during `sync`.
+const SYNC_PAGE: usize = 500;
+
+/// A client frame.
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum ClientFrame {
+    #[serde(rename = "message.send")]
+    Send {
+        chat_id: Uuid,
+        #[serde(flatten)]
+        message: NewMessage,
+    },
+    #[serde(rename = "message.delivered")]
+    Delivered { chat_id: Uuid, message_id: Uuid },
+    #[serde(rename = "message.read")]
+    Read { chat_id: Uuid, up_to_message_id: Uuid },
+    #[serde(rename = "typing.start")]
+    TypingStart { chat_id: Uuid },
+    #[serde(rename = "typing.stop")]
+    TypingStop { chat_id: Uuid },
+    #[serde(rename = "sync")]
+    Sync { since: u64 },
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+/// Frames a socket may send: a token bucket of twice the per-second rate.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate * 2.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One connection's protocol state.
+pub struct Session {
+    state: Arc<AppState>,
+    /// The signed-in user.
+    pub user: AuthUser,
+    /// When the access token that opened the socket expires (unix seconds); 0 for tickets
+    /// (their session is checked instead).
+    expires_at: i64,
+    bucket: Bucket,
+}
+
+/// An `error` frame.
+pub fn error_frame(code: &str, detail: &str, reference: Option<&str>) -> String {
+    let mut f = json!({ "type": "error", "code": code, "detail": detail });
+    if let Some(r) = reference {
+        f["ref"] = json!(r);
+    }
+    f.to_string()
+}
+
+fn app_error_frame(e: &AppError, reference: Option<&str>) -> String {
+    let detail = match e {
+        AppError::Validation(fields) if !fields.is_empty() => format!("{}: {}", fields[0].field, fields[0].message),
+        other => other.to_string(),
+    };
+    error_frame(e.code(), &detail, reference)
+}
+
+impl Session {
+    /// A session for `user` whose token expires at `expires_at`.
+    pub fn new(state: Arc<AppState>, user: AuthUser, expires_at: i64) -> Self {
+        let rate = f64::from(state.config.chat.frames_per_second.max(1));
+        Self { state, user, expires_at, bucket: Bucket { tokens: rate * 2.0, rate, last: Instant::now() } }
+    }
+
+    /// The first frame: who, when, and the newest event cursor.
+    pub async fn ready(&self) -> String {
+        let seq = self.state.sequencer.lock().await.current();
+        json!({ "type": "ready", "user_id": self.user.id, "server_time": crate::clock::rfc3339(self.state.clock.now()), "seq": seq })
+            .to_string()
+    }
+
+    /// True once the access token has expired or the session was signed out.
+    pub fn expired(&self) -> bool {
+        (self.expires_at > 0 && self.state.clock.unix() > self.expires_at)
+            || !crate::store::sessions::exists(&self.state.store, self.user.session_id).unwrap_or(false)
+    }
+
+    /// Handles one text frame; returns the frames for this socket.
+    pub async fn handle(&mut self, text: &str) -> Vec<String> {
+        let reference =
+            serde_json::from_str::<Value>(text).ok().and_then(|v| v.get("client_id").and_then(Value::as_str).map(str::to_string));
+        if !self.bucket.take() {
+            return vec![error_frame("rate_limited", "too many frames; slow down", reference.as_deref())];
+        }
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                let known =
+                    serde_json::from_str::<Value>(text).ok().and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
+                let (code, detail) = match known {
+                    None => ("bad_frame", "frames are JSON objects with a `type`".to_string()),
+                    Some(t) if !KNOWN.contains(&t.as_str()) => ("unknown_type", format!("unknown frame type `{t}`")),
+                    Some(t) => ("validation_failed", format!("invalid `{t}` frame: {e}")),
+                };
+                return vec![error_frame(code, &detail, reference.as_deref())];
+            }
+        };
+        let st = self.state.clone();
+        let me = self.user;
+        let result = match frame {
+            ClientFrame::Send { chat_id, message } => {
+                let client_id = message.client_id.clone();
+                match chat::send(&st, me, chat_id, message).await {
+                    Ok((m, _)) => return vec![json!({ "type": "message.ack", "client_id": client_id, "message": m }).to_string()],
+                    Err(e) => Err(e),
+                }
+            }
+            ClientFrame::Delivered { chat_id, message_id } => chat::receipt(&st, me, chat_id, message_id, false).await,
+            ClientFrame::Read { chat_id, up_to_message_id } => chat::receipt(&st, me, chat_id, up_to_message_id, true).await,
+            ClientFrame::TypingStart { chat_id } => chat::typing(&st, me, chat_id, true),
+            ClientFrame::TypingStop { chat_id } => chat::typing(&st, me, chat_id, false),
+            ClientFrame::Sync { since } => return self.sync(since).await,
+            ClientFrame::Ping => return vec![json!({ "type": "pong" }).to_string()],
+        };
+        match result {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![app_error_frame(&e, reference.as_deref())],
+        }
+    }
+
+    async fn sync(&self, since: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor = since;
+        loop {
+            match chat::sync(&self.state, self.user.id, cursor, SYNC_PAGE) {
+                Ok(page) => {
+                    let n = page.len();
+                    for (seq, text) in page {
+                        cursor = seq;
+                        out.push(text);
+                    }
+                    if n < SYNC_PAGE {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    out.push(app_error_frame(&e, None));
+                    return out;
+                }
+            }
+        }
+        let newest = self.state.sequencer.lock().await.current().max(cursor);
+        out.push(json!({ "type": "sync.done", "seq": newest }).to_string());
+        out
+    }
+}
+
+const KNOWN: [&str; 8] = ["message.send", "message.delivered", "message.read", "typing.start", "typing.stop", "sync", "ping", "pong"];

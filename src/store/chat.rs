@@ -1,0 +1,401 @@
+//! Chats, members, messages and the event log that WebSocket `sync` replays.
+//!
+//! Trees: `chats` (id → chat), `chat_members` (chat ‖ user → member), `user_chats` (user ‖ chat → ()),
+//! `private_pairs` (low ‖ high user → chat id), `messages` (chat ‖ message → message),
+//! `message_client_ids` (user ‖ client_id → chat ‖ message), `media_chats` (media ‖ chat → ()),
+//! `event_log` (seq → event), `chat_log` (chat ‖ seq → ()), `user_log` (user ‖ seq → ()).
+//! Sequence numbers are global and given out under the chat writer lock (see `service::chat`), so
+//! they are committed in order.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use uuid::Uuid;
+
+use super::{Store, abort, codec, io, tx};
+use crate::error::{AppError, AppResult};
+
+/// private | group.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, salvo::oapi::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatKind {
+    /// Two people.
+    Private,
+    /// A named group.
+    Group,
+}
+
+/// owner | admin | member.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, salvo::oapi::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberRole {
+    /// A member.
+    Member,
+    /// May rename and manage members.
+    Admin,
+    /// Created the group; may close it.
+    Owner,
+}
+
+/// A chat.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChatRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Kind.
+    pub kind: ChatKind,
+    /// Group name (empty for private chats).
+    pub name: String,
+    /// Group description.
+    pub description: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last message or change.
+    pub last_activity_at: DateTime<Utc>,
+    /// Newest message.
+    pub last_message_id: Option<Uuid>,
+    /// Closed by its owner: read-only.
+    #[serde(default)]
+    pub closed: bool,
+}
+
+/// A member of a chat.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// Role.
+    pub role: MemberRole,
+    /// Joined.
+    pub joined_at: DateTime<Utc>,
+    /// Events before this sequence are not theirs.
+    pub joined_seq: u64,
+    /// Read up to here.
+    pub last_read_message_id: Option<Uuid>,
+    /// Received up to here.
+    pub last_delivered_message_id: Option<Uuid>,
+}
+
+/// text | image | file | note | system.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, salvo::oapi::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// Text.
+    Text,
+    /// An image (attachment).
+    Image,
+    /// A file (attachment).
+    File,
+    /// A shared note.
+    Note,
+    /// Written by the server (joined, left, renamed).
+    System,
+}
+
+/// A message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// Id (time-ordered).
+    pub id: Uuid,
+    /// Chat.
+    pub chat_id: Uuid,
+    /// Author.
+    pub from_user_id: Uuid,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Text (empty once deleted).
+    pub content: String,
+    /// Media.
+    pub attachment_id: Option<Uuid>,
+    /// Shared note.
+    pub note_id: Option<Uuid>,
+    /// Replied message.
+    pub reply_to_id: Option<Uuid>,
+    /// Sent.
+    pub created_at: DateTime<Utc>,
+    /// Last edit.
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Deleted (tombstone).
+    pub deleted: bool,
+    /// The sender's idempotency id.
+    pub client_id: Option<String>,
+}
+
+/// An event in the log: `type` and the frame fields, as sent over the socket.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogEvent {
+    /// Global sequence.
+    pub seq: u64,
+    /// Chat it belongs to (members receive it), if any.
+    pub chat_id: Option<Uuid>,
+    /// Users it is for when it is not a chat event.
+    #[serde(default)]
+    pub users: Vec<Uuid>,
+    /// The frame (`{"type": ..., ...}`) without `seq`.
+    pub frame: serde_json::Value,
+}
+
+fn k2(a: Uuid, b: Uuid) -> Vec<u8> {
+    codec::Key::new().id(a).id(b).build()
+}
+
+fn low_high(a: Uuid, b: Uuid) -> Vec<u8> {
+    if a < b { k2(a, b) } else { k2(b, a) }
+}
+
+fn dec_tx<T: serde::de::DeserializeOwned>(raw: &[u8]) -> ConflictableTransactionResult<T, AppError> {
+    codec::dec(raw).or_else(abort)
+}
+
+/// Reads a chat.
+pub fn get_chat(store: &Store, id: Uuid) -> AppResult<Option<ChatRecord>> {
+    store.t.chats.get(id.as_bytes()).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// Reads a membership.
+pub fn member(store: &Store, chat: Uuid, user: Uuid) -> AppResult<Option<MemberRecord>> {
+    store.t.chat_members.get(k2(chat, user)).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// Members of a chat.
+pub fn members(store: &Store, chat: Uuid) -> AppResult<Vec<(Uuid, MemberRecord)>> {
+    let mut out = Vec::new();
+    for item in store.t.chat_members.scan_prefix(chat.as_bytes()) {
+        let (k, v) = item.map_err(io)?;
+        out.push((codec::id_at(&k, 16).unwrap_or_default(), codec::dec(&v)?));
+    }
+    Ok(out)
+}
+
+/// Chat ids of a user.
+pub fn chats_of(store: &Store, user: Uuid) -> AppResult<Vec<Uuid>> {
+    store
+        .t
+        .user_chats
+        .scan_prefix(user.as_bytes())
+        .keys()
+        .map(|k| k.map_err(io).map(|k| codec::id_at(&k, 16).unwrap_or_default()))
+        .collect()
+}
+
+/// The private chat of two users, if any.
+pub fn private_between(store: &Store, a: Uuid, b: Uuid) -> AppResult<Option<Uuid>> {
+    Ok(store.t.private_pairs.get(low_high(a, b)).map_err(io)?.and_then(|v| codec::id_at(&v, 0)))
+}
+
+/// Reads a message.
+pub fn get_message(store: &Store, chat: Uuid, id: Uuid) -> AppResult<Option<MessageRecord>> {
+    store.t.messages.get(k2(chat, id)).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// The message a user already sent with `client_id`.
+pub fn by_client_id(store: &Store, user: Uuid, client_id: &str) -> AppResult<Option<MessageRecord>> {
+    let key = codec::Key::new().id(user).str(client_id).build();
+    match store.t.message_client_ids.get(key).map_err(io)? {
+        Some(v) => get_message(store, codec::id_at(&v, 0).unwrap_or_default(), codec::id_at(&v, 16).unwrap_or_default()),
+        None => Ok(None),
+    }
+}
+
+/// Messages of a chat: before `before` (newest first) or after `after` (oldest first); neither:
+/// the newest, newest first.
+pub fn messages(store: &Store, chat: Uuid, before: Option<Uuid>, after: Option<Uuid>, limit: usize) -> AppResult<Vec<MessageRecord>> {
+    let lo = k2(chat, Uuid::nil());
+    let hi = k2(chat, Uuid::max());
+    let decode = |r: sled::Result<(sled::IVec, sled::IVec)>| -> AppResult<MessageRecord> { codec::dec(&r.map_err(io)?.1) };
+    match (before, after) {
+        (_, Some(a)) => store
+            .t
+            .messages
+            .range((std::ops::Bound::Excluded(k2(chat, a)), std::ops::Bound::Included(hi)))
+            .take(limit)
+            .map(decode)
+            .collect(),
+        (Some(b), None) => store.t.messages.range(lo..k2(chat, b)).rev().take(limit).map(decode).collect(),
+        (None, None) => store.t.messages.range(lo..=hi).rev().take(limit).map(decode).collect(),
+    }
+}
+
+/// Messages from others after `after` in a chat, counted up to `cap`.
+pub fn unread(store: &Store, chat: Uuid, me: Uuid, after: Option<Uuid>, cap: usize) -> AppResult<usize> {
+    let start = k2(chat, after.unwrap_or(Uuid::nil()));
+    let mut n = 0;
+    for item in store.t.messages.range((std::ops::Bound::Excluded(start), std::ops::Bound::Included(k2(chat, Uuid::max())))) {
+        let m: MessageRecord = codec::dec(&item.map_err(io)?.1)?;
+        if m.from_user_id != me && !m.deleted && m.kind != MessageKind::System {
+            n += 1;
+            if n >= cap {
+                break;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// True if `media` was sent in a chat `user` is in.
+pub fn media_visible_in_chats(store: &Store, media: Uuid, user: Uuid) -> AppResult<bool> {
+    for k in store.t.media_chats.scan_prefix(media.as_bytes()).keys() {
+        let k = k.map_err(io)?;
+        if let Some(chat) = codec::id_at(&k, 16)
+            && store.t.chat_members.contains_key(k2(chat, user)).map_err(io)?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Events for `user` after `since`, in order: their chats' events (after they joined) and their own.
+pub fn events_since(store: &Store, user: Uuid, since: u64, limit: usize) -> AppResult<Vec<LogEvent>> {
+    let mut seqs: Vec<u64> = Vec::new();
+    let from = since + 1;
+    for chat in chats_of(store, user)? {
+        let joined = member(store, chat, user)?.map(|m| m.joined_seq).unwrap_or(u64::MAX);
+        let start = codec::Key::new().id(chat).u64(from.max(joined)).build();
+        let end = codec::Key::new().id(chat).u64(u64::MAX).build();
+        for k in store.t.chat_log.range(start..end).keys() {
+            seqs.push(super::meta::read_u64(&k.map_err(io)?[16..]));
+        }
+    }
+    let start = codec::Key::new().id(user).u64(from).build();
+    let end = codec::Key::new().id(user).u64(u64::MAX).build();
+    for k in store.t.user_log.range(start..end).keys() {
+        seqs.push(super::meta::read_u64(&k.map_err(io)?[16..]));
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    seqs.truncate(limit);
+    let mut out = Vec::with_capacity(seqs.len());
+    for s in seqs {
+        if let Some(v) = store.t.event_log.get(s.to_be_bytes()).map_err(io)? {
+            out.push(codec::dec(&v)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The highest sequence number recorded as reserved.
+pub fn seq_high_water(store: &Store) -> AppResult<u64> {
+    Ok(store.t.meta.get(b"chat_seq_hwm").map_err(io)?.map(|v| super::meta::read_u64(&v)).unwrap_or(0))
+}
+
+/// Reserves sequence numbers up to `hwm` (written before any event that uses them).
+pub fn reserve_seq(store: &Store, hwm: u64) -> AppResult<()> {
+    store.t.meta.insert(b"chat_seq_hwm", &hwm.to_be_bytes()).map_err(io)?;
+    Ok(())
+}
+
+/// One change to chats, applied atomically with its events.
+#[derive(Default)]
+pub struct Change {
+    /// Chats to write.
+    pub chats: Vec<ChatRecord>,
+    /// Memberships to write (chat, user, member).
+    pub members: Vec<(Uuid, Uuid, MemberRecord)>,
+    /// Memberships to remove (chat, user).
+    pub leave: Vec<(Uuid, Uuid)>,
+    /// Private pair to claim (a, b, chat): aborts with `Conflict` carrying the existing chat if taken.
+    pub pair: Option<(Uuid, Uuid, Uuid)>,
+    /// Messages to write.
+    pub messages: Vec<MessageRecord>,
+    /// Events to log.
+    pub events: Vec<LogEvent>,
+}
+
+fn write_event(
+    log: &TransactionalTree,
+    chat_log: &TransactionalTree,
+    user_log: &TransactionalTree,
+    e: &LogEvent,
+) -> ConflictableTransactionResult<(), AppError> {
+    log.insert(&e.seq.to_be_bytes(), codec::enc(e))?;
+    if let Some(chat) = e.chat_id {
+        chat_log.insert(codec::Key::new().id(chat).u64(e.seq).build(), &[] as &[u8])?;
+    }
+    for u in &e.users {
+        user_log.insert(codec::Key::new().id(*u).u64(e.seq).build(), &[] as &[u8])?;
+    }
+    Ok(())
+}
+
+/// Applies a change in one transaction.
+pub fn apply(store: &Store, c: &Change) -> AppResult<()> {
+    let t = &store.t;
+    let trees = (
+        &t.chats,
+        &t.chat_members,
+        &t.user_chats,
+        &t.private_pairs,
+        &t.messages,
+        &t.message_client_ids,
+        &t.media_chats,
+        &t.event_log,
+        &t.chat_log,
+        &t.user_log,
+    );
+    tx(trees.transaction(|(chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log)| {
+        if let Some((a, b, chat)) = c.pair {
+            if let Some(existing) = pairs.get(low_high(a, b))? {
+                let id = codec::id_at(&existing, 0).unwrap_or_default();
+                return abort(AppError::Conflict(id.to_string(), vec![]));
+            }
+            pairs.insert(low_high(a, b), chat.as_bytes())?;
+        }
+        for ch in &c.chats {
+            chats.insert(ch.id.as_bytes(), codec::enc(ch))?;
+        }
+        for (chat, user, m) in &c.members {
+            members.insert(k2(*chat, *user), codec::enc(m))?;
+            user_chats.insert(k2(*user, *chat), &[] as &[u8])?;
+        }
+        for (chat, user) in &c.leave {
+            members.remove(k2(*chat, *user))?;
+            user_chats.remove(k2(*user, *chat))?;
+        }
+        for m in &c.messages {
+            messages.insert(k2(m.chat_id, m.id), codec::enc(m))?;
+            if let Some(cid) = &m.client_id {
+                client_ids.insert(codec::Key::new().id(m.from_user_id).str(cid).build(), k2(m.chat_id, m.id))?;
+            }
+            if let Some(a) = m.attachment_id {
+                media_chats.insert(k2(a, m.chat_id), &[] as &[u8])?;
+            }
+        }
+        for e in &c.events {
+            write_event(log, chat_log, user_log, e)?;
+        }
+        Ok(())
+    }))
+}
+
+/// Updates a member's read or delivered position if it moves forward; returns the new record.
+pub fn advance(store: &Store, chat: Uuid, user: Uuid, to: Uuid, read: bool) -> AppResult<Option<MemberRecord>> {
+    let key = k2(chat, user);
+    tx(store.t.chat_members.transaction(|members| {
+        let Some(raw) = members.get(&key)? else { return abort(AppError::NotFound("chat")) };
+        let mut m: MemberRecord = dec_tx(&raw)?;
+        let slot = if read { &mut m.last_read_message_id } else { &mut m.last_delivered_message_id };
+        if slot.is_some_and(|cur| cur >= to) {
+            return Ok(None);
+        }
+        *slot = Some(to);
+        if read && m.last_delivered_message_id.is_none_or(|d| d < to) {
+            m.last_delivered_message_id = Some(to);
+        }
+        members.insert(key.as_slice(), codec::enc(&m))?;
+        Ok(Some(m))
+    }))
+}
+
+/// Every message a user wrote (export).
+pub fn messages_by(store: &Store, user: Uuid) -> AppResult<Vec<MessageRecord>> {
+    let mut out = Vec::new();
+    for chat in chats_of(store, user)? {
+        for item in store.t.messages.scan_prefix(chat.as_bytes()) {
+            let m: MessageRecord = codec::dec(&item.map_err(io)?.1)?;
+            if m.from_user_id == user {
+                out.push(m);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -142,6 +142,12 @@ async fn cli_admin_backup_and_restore_round_trip() {
     assert_eq!(status, 201);
     let accept = format!("/api/v1/friend-requests/{}/accept", request["id"].as_str().unwrap());
     assert_eq!(server.post(&accept, Some(&student), json!({})).await.0, 200);
+    let (status, chat) = server.post("/api/v1/chats", Some(&admin), json!({"type": "private", "user_id": kid["id"]})).await;
+    assert_eq!(status, 201);
+    let chat_id = chat["id"].as_str().unwrap().to_string();
+    let (status, _) =
+        server.post(&format!("/api/v1/chats/{chat_id}/messages"), Some(&admin), json!({"content": "welcome", "client_id": "w"})).await;
+    assert_eq!(status, 201);
     let (ok, out) = cli(&["admin", "reset-password", "--login", "kid", "--password-stdin"], dir.path(), Some("kid-new-password\n"));
     assert!(ok, "{out}");
     let student = login(&server, "kid", "kid-new-password").await;
@@ -183,6 +189,10 @@ async fn cli_admin_backup_and_restore_round_trip() {
     assert_eq!(invites[0]["code"], "ROOM-12");
     let (_, friends) = server.get("/api/v1/friends", &admin).await;
     assert_eq!(friends["items"][0]["username"], "kid");
+    let (_, history) = server.get(&format!("/api/v1/chats/{chat_id}/messages"), &student).await;
+    assert_eq!(history[0]["content"], "welcome");
+    let (status, again) = server.post("/api/v1/chats", Some(&admin), json!({"type": "private", "user_id": kid["id"]})).await;
+    assert_eq!((status, again["id"].as_str()), (200, Some(chat_id.as_str())), "the private pair survives");
     let (_, found) = server.get("/api/v1/users?q=kid", &admin).await;
     assert_eq!(found["items"][0]["username"], "kid", "the search index is rebuilt from the restored data");
     server.terminate();
@@ -202,7 +212,11 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let ((s1, r1), (s2, r2)) = (records(&file), records(&file2));
     assert!(r1 == r2, "records differ after the round trip ({} vs {} lines)", r1.len(), r2.len());
     assert!(s1.iter().all(|s| s2.contains(s)), "original sessions survive the round trip");
-    assert_eq!(r1.len(), 11, "2 users, 1 invite, 1 media record, 2 blobs, 1 friendship, 1 request, 2 events, the event sequence");
+    assert_eq!(
+        r1.len(),
+        18,
+        "2 users, invite, media, 2 blobs, friendship, request, 2 outbox events, chat, 2 members, pair, message, 2 log events, sequence"
+    );
 }
 
 #[test]
@@ -225,4 +239,75 @@ fn config_is_checked_and_init_writes_a_secret() {
     assert!(printed.contains("127.0.0.1:9999") && printed.contains("<redacted>"), "{printed}");
     let out = Command::new(binary()).args(["init", "--path"]).arg(&path).output().unwrap();
     assert!(!out.status.success(), "init does not overwrite");
+}
+
+#[tokio::test]
+async fn acknowledged_chat_messages_survive_kill_9() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::support::spawn_with(dir.path(), &[("FRIEND_CHAT__FRAMES_PER_SECOND", "100000")]);
+    let a = register(&server, "sender").await;
+    let b = register(&server, "reader").await;
+    let (_, me_b) = server.get("/api/v1/me", &b).await;
+    let (_, me_a) = server.get("/api/v1/me", &a).await;
+    let (_, req) = server.post("/api/v1/friend-requests", Some(&a), json!({"to_user_id": me_b["id"]})).await;
+    server.post(&format!("/api/v1/friend-requests/{}/accept", req["id"].as_str().unwrap()), Some(&b), json!({})).await;
+    let (_, chat) = server.post("/api/v1/chats", Some(&a), json!({"type": "private", "user_id": me_b["id"]})).await;
+    let chat_id = chat["id"].as_str().unwrap().to_string();
+    let _ = me_a;
+    let mut request = format!("{}/api/v1/ws", server.base.replace("http://", "ws://")).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {a}").parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut tx, mut rx) = ws.split();
+    // Pipeline sends; collect acks until 200 arrived, then kill the server mid-stream.
+    let sender = tokio::spawn(async move {
+        for i in 0..2000 {
+            let f = json!({"type": "message.send", "chat_id": chat_id, "client_id": format!("k{i}"), "content": format!("m{i}")});
+            if tx.send(Message::text(f.to_string())).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    });
+    let mut acked = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, rx.next()).await {
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "message.ack" {
+                acked.insert(v["message"]["content"].as_str().unwrap().to_string());
+                if acked.len() == 200 {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(acked.len(), 200, "acks arrive");
+    server.kill9();
+    sender.abort();
+    let again = spawn(dir.path());
+    let b = login(&again, "reader", "password-1").await;
+    let (_, chats) = again.get("/api/v1/chats", &b).await;
+    let chat_id = chats[0]["id"].as_str().unwrap().to_string();
+    let mut stored = std::collections::BTreeSet::new();
+    let mut before: Option<String> = None;
+    loop {
+        let path = match &before {
+            Some(id) => format!("/api/v1/chats/{chat_id}/messages?limit=100&before={id}"),
+            None => format!("/api/v1/chats/{chat_id}/messages?limit=100"),
+        };
+        let (_, page) = again.get(&path, &b).await;
+        let page = page.as_array().unwrap().clone();
+        if page.is_empty() {
+            break;
+        }
+        before = page.last().unwrap()["id"].as_str().map(str::to_string);
+        stored.extend(page.iter().map(|m| m["content"].as_str().unwrap().to_string()));
+    }
+    let lost: Vec<&String> = acked.iter().filter(|m| !stored.contains(*m)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged messages lost", lost.len(), acked.len());
+    again.terminate();
 }

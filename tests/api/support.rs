@@ -260,10 +260,16 @@ pub struct Process {
 }
 
 pub fn spawn(dir: &Path) -> Process {
+    spawn_with(dir, &[])
+}
+
+/// `friend serve` on `dir` with extra environment variables.
+pub fn spawn_with(dir: &Path, env: &[(&str, &str)]) -> Process {
     let mut child = Command::new(binary())
         .args(["--bind", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("FRIEND_LOG__LEVEL", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -41,7 +41,7 @@ async fn ticket(depot: &mut Depot) -> Result<Json<Ticket>, AppError> {
 fn socket_config() -> WebSocketConfig {
     // tungstenite's defaults reserve a 128 KiB read buffer per connection and accept 64 MiB messages.
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(Some(MAX_FRAME))

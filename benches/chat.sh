@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Chat benchmarks (issue 4): real WebSocket clients in a separate process over loopback.
+# Usage: benches/chat.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ulimit -n "$(ulimit -Hn)"
+cargo build --release --quiet
+cargo bench --bench chat_load --no-run --quiet 2>/dev/null
+LOAD=$(ls -t target/release/deps/chat_load-* | grep -v '\.d$' | head -1)
+BIN=target/release/friend
+PORT=${PORT:-18720}
+BASE=http://127.0.0.1:$PORT
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+export FRIEND_LOG__LEVEL=warn FRIEND_CHAT__DM_POLICY=anyone FRIEND_CHAT__MAX_SOCKETS_PER_USER=100000 \
+  FRIEND_CHAT__FRAMES_PER_SECOND=100000 FRIEND_CHAT__MAX_GROUP_MEMBERS=1000
+
+start() {
+  rm -rf "$WORK/data"
+  $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >/dev/null 2>&1 & pid=$!
+  for _ in $(seq 1 500); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.01; done
+}
+rss() { grep VmRSS /proc/$pid/status | awk '{print $2/1024}'; }
+stop() { kill -TERM $pid; wait $pid || true; }
+
+echo "== 10,000 idle sockets"
+start
+before=$(rss)
+$LOAD "$BASE" idle 10000 15 & load=$!
+sleep 25
+after=$(rss)
+echo "server RSS: before ${before} MB, with 10,000 sockets ${after} MB, growth $(echo "$after - $before" | bc) MB"
+wait $load || true
+stop
+
+echo "== 1,000 users in 100 groups of 10, one message per user per second, 20 s"
+start
+$LOAD "$BASE" groups 1000 10 20
+stop
+
+echo "== one group of 500 members, 20 messages"
+start
+$LOAD "$BASE" fanout 500 20
+stop
+
+echo "== durable throughput, 200 senders, 10 s"
+start
+$LOAD "$BASE" throughput 200 10
+stop

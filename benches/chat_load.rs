@@ -1,0 +1,299 @@
+//! Chat load generator: talks to a running server over loopback with real WebSocket clients.
+//!
+//! `cargo bench --bench chat_load -- BASE idle SOCKETS HOLD_SECS`
+//! `cargo bench --bench chat_load -- BASE groups USERS GROUP_SIZE SECONDS`
+//! `cargo bench --bench chat_load -- BASE fanout MEMBERS ROUNDS`
+//! `cargo bench --bench chat_load -- BASE throughput SENDERS SECONDS`
+//! The server should run with FRIEND_CHAT__DM_POLICY=anyone, a high
+//! FRIEND_CHAT__MAX_SOCKETS_PER_USER and FRIEND_CHAT__FRAMES_PER_SECOND (see benches/chat.sh).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct User {
+    id: String,
+    token: String,
+}
+
+async fn register(http: &reqwest::Client, base: &str, name: &str) -> User {
+    let body = json!({"email": format!("{name}@bench.test"), "username": name, "password": "bench-password", "name": name});
+    let r: Value = http.post(format!("{base}/api/v1/auth/register")).json(&body).send().await.unwrap().json().await.unwrap();
+    User { id: r["user"]["id"].as_str().expect("registered").to_string(), token: r["access_token"].as_str().unwrap().to_string() }
+}
+
+async fn users(http: &reqwest::Client, base: &str, n: usize) -> Vec<User> {
+    let tag = std::process::id();
+    let mut out = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
+        let names: Vec<String> = chunk.iter().map(|i| format!("b{tag}x{i}")).collect();
+        let futs = names.iter().map(|name| register(http, base, name));
+        out.extend(futures_util::future::join_all(futs).await);
+    }
+    out
+}
+
+async fn connect(base: &str, token: &str) -> Socket {
+    let mut req = format!("{}/api/v1/ws", base.replace("http://", "ws://")).into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("connect");
+    let _ready = ws.next().await;
+    ws
+}
+
+async fn group(http: &reqwest::Client, base: &str, owner: &User, members: &[&User]) -> String {
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    let r: Value = http
+        .post(format!("{base}/api/v1/chats"))
+        .bearer_auth(&owner.token)
+        .json(&json!({"type": "group", "name": "bench", "member_ids": ids}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["id"].as_str().expect("group created").to_string()
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(name: &str, mut lat_ms: Vec<f64>) {
+    lat_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "{name}: n={} p50={:.2} ms p90={:.2} ms p99={:.2} ms max={:.2} ms",
+        lat_ms.len(),
+        pct(&lat_ms, 0.5),
+        pct(&lat_ms, 0.9),
+        pct(&lat_ms, 0.99),
+        lat_ms.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+async fn idle(base: &str, sockets: usize, hold: u64) {
+    let http = reqwest::Client::new();
+    let us = users(&http, base, 20).await;
+    let started = Instant::now();
+    let mut held = Vec::with_capacity(sockets);
+    for i in 0..sockets {
+        held.push(connect(base, &us[i % us.len()].token).await);
+    }
+    println!("idle: {sockets} sockets open in {:.1} s; holding {hold} s", started.elapsed().as_secs_f64());
+    tokio::time::sleep(Duration::from_secs(hold)).await;
+    println!("idle: done");
+}
+
+/// Each user sends one message a second to their group; latency from send to every other member.
+async fn groups(base: &str, n: usize, size: usize, secs: u64) {
+    let http = reqwest::Client::new();
+    let t0 = Instant::now();
+    let us = users(&http, base, n).await;
+    println!("groups: {n} users registered in {:.1} s", t0.elapsed().as_secs_f64());
+    let mut group_of = vec![String::new(); n];
+    for g in 0..n / size {
+        let owner = &us[g * size];
+        let members: Vec<&User> = us[g * size + 1..(g + 1) * size].iter().collect();
+        let id = group(&http, base, owner, &members).await;
+        for slot in group_of.iter_mut().skip(g * size).take(size) {
+            *slot = id.clone();
+        }
+    }
+    // Every member is connected before anyone sends.
+    let mut sockets = Vec::with_capacity(n);
+    for u in &us {
+        sockets.push(connect(base, &u.token).await);
+    }
+    let start = Instant::now();
+    let lat = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let seen = Arc::new(Mutex::new(HashSet::<(String, usize)>::new()));
+    let dup = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for (i, (u, ws)) in us.iter().zip(sockets).enumerate() {
+        let (mut tx, mut rx) = ws.split();
+        let chat = group_of[i].clone();
+        let (lat, seen, dup, sent) = (lat.clone(), seen.clone(), dup.clone(), sent.clone());
+        let me = u.id.clone();
+        let stagger = Duration::from_millis((i * 1000 / n) as u64);
+        tasks.push(tokio::spawn(async move {
+            let end = Instant::now() + Duration::from_secs(secs) + stagger;
+            tokio::time::sleep(stagger).await;
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut k = 0u64;
+            loop {
+                tokio::select! {
+                    _ = tick.tick(), if Instant::now() < end => {
+                        let at = start.elapsed().as_micros();
+                        let f = json!({"type": "message.send", "chat_id": chat, "client_id": format!("{me}-{k}"), "content": format!("{at}")});
+                        k += 1;
+                        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if tx.send(Message::text(f.to_string())).await.is_err() { return; }
+                    }
+                    msg = tokio::time::timeout(Duration::from_secs(3), rx.next()) => match msg {
+                        Ok(Some(Ok(Message::Text(t)))) => {
+                            let v: Value = serde_json::from_str(&t).unwrap();
+                            if v["type"] == "error" {
+                                eprintln!("error frame: {v}");
+                            }
+                            if v["type"] == "message.new" && v["message"]["from_user_id"] != me.as_str() {
+                                let at: u128 = v["message"]["content"].as_str().unwrap().parse().unwrap();
+                                lat.lock().await.push((start.elapsed().as_micros() - at) as f64 / 1000.0);
+                                if !seen.lock().await.insert((v["message"]["id"].as_str().unwrap().to_string(), i)) {
+                                    dup.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        Ok(Some(Ok(_))) => {}
+                        _ => if Instant::now() >= end { return },
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let lat = lat.lock().await.clone();
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+    let expected = sent * (size - 1);
+    println!(
+        "groups: {n} users in {} groups of {size}, {secs} s: {sent} messages sent, {} deliveries expected, {} received, {} lost, {} duplicated",
+        n / size,
+        expected,
+        lat.len(),
+        expected.saturating_sub(lat.len()),
+        dup.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    report("groups: send -> message.new at each other member", lat);
+}
+
+/// One group of `members`; one message at a time; latency until each member has it.
+async fn fanout(base: &str, members: usize, rounds: usize) {
+    let http = reqwest::Client::new();
+    let us = users(&http, base, members).await;
+    let rest: Vec<&User> = us[1..].iter().collect();
+    let chat = group(&http, base, &us[0], &rest).await;
+    let mut sockets = Vec::new();
+    for u in &us {
+        sockets.push(connect(base, &u.token).await);
+    }
+    let mut sender = sockets.remove(0);
+    let mut receivers: Vec<_> = sockets.into_iter().map(|s| s.split().1).collect();
+    let mut all = Vec::new();
+    let mut last = Vec::new();
+    for r in 0..rounds {
+        let t = Instant::now();
+        let f = json!({"type": "message.send", "chat_id": chat, "client_id": format!("f{r}"), "content": "fan-out"});
+        sender.send(Message::text(f.to_string())).await.unwrap();
+        let futs = receivers.iter_mut().map(|rx| async move {
+            loop {
+                match rx.next().await {
+                    Some(Ok(Message::Text(txt))) if txt.contains("\"message.new\"") => return t.elapsed().as_secs_f64() * 1000.0,
+                    Some(Ok(_)) => continue,
+                    _ => return f64::NAN,
+                }
+            }
+        });
+        let times: Vec<f64> = futures_util::future::join_all(futs).await;
+        last.push(times.iter().cloned().fold(0.0, f64::max));
+        all.extend(times);
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(5), sender.next()).await {}
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    report(&format!("fanout: per member ({} members)", members - 1), all);
+    report("fanout: until the last member has it", last);
+}
+
+/// `senders` users each keep one message in flight in their own private chat with a peer.
+async fn throughput(base: &str, senders: usize, secs: u64) {
+    let http = reqwest::Client::new();
+    let us = users(&http, base, senders * 2).await;
+    let acks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let lat = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 0..senders {
+        let (a, b) = (&us[2 * i], &us[2 * i + 1]);
+        let r: Value = http
+            .post(format!("{base}/api/v1/chats"))
+            .bearer_auth(&a.token)
+            .json(&json!({"type": "private", "user_id": b.id}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let chat = r["id"].as_str().unwrap().to_string();
+        let ws = connect(base, &a.token).await;
+        let (acks, lat) = (acks.clone(), lat.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut tx, mut rx) = ws.split();
+            let end = Instant::now() + Duration::from_secs(secs);
+            let mut k = 0;
+            let mut mine = HashMap::new();
+            while Instant::now() < end {
+                let cid = format!("t{i}-{k}");
+                k += 1;
+                mine.insert(cid.clone(), Instant::now());
+                let f = json!({"type": "message.send", "chat_id": chat, "client_id": cid, "content": "throughput"});
+                if tx.send(Message::text(f.to_string())).await.is_err() {
+                    return;
+                }
+                loop {
+                    match rx.next().await {
+                        Some(Ok(Message::Text(t))) if t.contains("\"message.ack\"") => {
+                            let v: Value = serde_json::from_str(&t).unwrap();
+                            if let Some(s) = mine.remove(v["client_id"].as_str().unwrap_or("")) {
+                                lat.lock().await.push(s.elapsed().as_secs_f64() * 1000.0);
+                            }
+                            acks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
+                        Some(Ok(_)) => continue,
+                        _ => return,
+                    }
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let n = acks.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "throughput: {senders} senders, {n} durable acks in {:.1} s = {:.0} acks/s",
+        started.elapsed().as_secs_f64(),
+        n as f64 / started.elapsed().as_secs_f64()
+    );
+    report("throughput: send -> ack", lat.lock().await.clone());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let base = args.get(1).expect("usage: chat_load BASE MODE ...").clone();
+    let num = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        match args.get(2).map(String::as_str) {
+            Some("idle") => idle(&base, num(3, 10_000), num(4, 10) as u64).await,
+            Some("groups") => groups(&base, num(3, 1000), num(4, 10), num(5, 20) as u64).await,
+            Some("fanout") => fanout(&base, num(3, 500), num(4, 20)).await,
+            Some("throughput") => throughput(&base, num(3, 200), num(4, 10) as u64).await,
+            _ => eprintln!("modes: idle | groups | fanout | throughput"),
+        }
+    });
+}

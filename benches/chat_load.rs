@@ -49,19 +49,16 @@ async fn connect(base: &str, token: &str) -> Socket {
     ws
 }
 
+/// `POST /chats` as `user`; returns the chat id.
+async fn open_chat(http: &reqwest::Client, base: &str, user: &User, body: Value) -> String {
+    let r: Value =
+        http.post(format!("{base}/api/v1/chats")).bearer_auth(&user.token).json(&body).send().await.unwrap().json().await.unwrap();
+    r["id"].as_str().expect("chat created").to_string()
+}
+
 async fn group(http: &reqwest::Client, base: &str, owner: &User, members: &[&User]) -> String {
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-    let r: Value = http
-        .post(format!("{base}/api/v1/chats"))
-        .bearer_auth(&owner.token)
-        .json(&json!({"type": "group", "name": "bench", "member_ids": ids}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["id"].as_str().expect("group created").to_string()
+    open_chat(http, base, owner, json!({"type": "group", "name": "bench", "member_ids": ids})).await
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -226,17 +223,7 @@ async fn throughput(base: &str, senders: usize, secs: u64) {
     let mut tasks = Vec::new();
     for i in 0..senders {
         let (a, b) = (&us[2 * i], &us[2 * i + 1]);
-        let r: Value = http
-            .post(format!("{base}/api/v1/chats"))
-            .bearer_auth(&a.token)
-            .json(&json!({"type": "private", "user_id": b.id}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let chat = r["id"].as_str().unwrap().to_string();
+        let chat = open_chat(&http, base, a, json!({"type": "private", "user_id": b.id})).await;
         let ws = connect(base, &a.token).await;
         let (acks, lat) = (acks.clone(), lat.clone());
         tasks.push(tokio::spawn(async move {

@@ -49,8 +49,17 @@ fn socket_config() -> WebSocketConfig {
 }
 
 /// The WebSocket. Authenticate with `Authorization: Bearer` (native apps) or `?ticket=` (browsers).
-/// See the API contract for frames; errors arrive as `error` frames and the socket stays open.
-/// Close code 4001: the access token expired; reconnect with a fresh one.
+/// Frames are JSON text `{"type": ...}`. First `ready {user_id, server_time, seq}`. Client:
+/// `message.send`, `message.delivered`, `message.read`, `typing.start`, `typing.stop`, `sync {since}`,
+/// `ping`. Server: `message.ack {client_id, message}` (sent after the message is on disk),
+/// `message.new`, `message.updated`, `message.deleted`, `receipt`, `typing` (ends by itself after
+/// 5 s), `presence` (friends only), `chat.updated {chat_id, ...}` (refetch the chat), `sync.done {seq}`,
+/// `pong`, `error {code, detail, ref?}`. Stored-state frames carry a global `seq`; `sync` replays
+/// every one after `since` in order. Error codes: `bad_frame`, `unknown_type`, `validation_failed`,
+/// `not_found`, `forbidden`, `payload_too_large`, `rate_limited` (`chat.frames_per_second`);
+/// `ref` is the frame's `client_id`. Limits: 64 KiB frames, `chat.max_sockets_per_user` sockets
+/// (429 before the upgrade). Close codes: 4001 the access token expired or the session ended
+/// (reconnect with a fresh token); 1013 the client read too slowly (reconnect and `sync`).
 #[endpoint(tags("chat"), parameters(("ticket" = Option<String>, Query, description = "One-time ticket from POST /ws/ticket")))]
 async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let st = state(depot);

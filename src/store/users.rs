@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use uuid::Uuid;
 
 use super::meta::{Counter, bump};
@@ -137,6 +138,30 @@ pub fn insert(store: &Store, user: &UserRecord, invite: Option<&str>) -> AppResu
     }))
 }
 
+/// Reads a live (not deleted) user inside a transaction.
+fn live_in(users: &TransactionalTree, id: Uuid) -> ConflictableTransactionResult<UserRecord, AppError> {
+    let Some(raw) = users.get(id.as_bytes())? else { return abort(AppError::NotFound("user")) };
+    let u: UserRecord = codec::dec(&raw).or_else(abort)?;
+    if u.deleted_at.is_some() {
+        return abort(AppError::NotFound("user"));
+    }
+    Ok(u)
+}
+
+/// Moves a unique index entry from `old` to `new` (case-insensitive); 409 if `new` is taken.
+fn move_index(index: &TransactionalTree, old: &str, new: &str, id: Uuid, field: &str) -> ConflictableTransactionResult<(), AppError> {
+    let (old, new) = (codec::fold(old), codec::fold(new));
+    if old == new {
+        return Ok(());
+    }
+    if index.get(new.as_bytes())?.is_some() {
+        return abort(taken(field));
+    }
+    index.remove(old.as_bytes())?;
+    index.insert(new.as_bytes(), id.as_bytes())?;
+    Ok(())
+}
+
 /// Applies `change` to a user atomically, keeping indexes and counters in step.
 /// `change` may run more than once (sled retries conflicts), so it must be pure.
 pub fn update<F>(store: &Store, id: Uuid, change: F) -> AppResult<UserRecord>
@@ -145,34 +170,13 @@ where
 {
     let t = &store.t;
     tx((&t.users, &t.users_by_email, &t.users_by_username, &t.meta).transaction(|(users, by_email, by_name, meta)| {
-        let Some(raw) = users.get(id.as_bytes())? else { return abort(AppError::NotFound("user")) };
-        let old: UserRecord = match codec::dec(&raw) {
-            Ok(u) => u,
-            Err(e) => return abort(e),
-        };
-        if old.deleted_at.is_some() {
-            return abort(AppError::NotFound("user"));
-        }
+        let old = live_in(users, id)?;
         let mut new = old.clone();
         if let Err(e) = change(&mut new) {
             return abort(e);
         }
-        let (old_name, new_name) = (codec::fold(&old.username), codec::fold(&new.username));
-        if old_name != new_name {
-            if by_name.get(new_name.as_bytes())?.is_some() {
-                return abort(taken("username"));
-            }
-            by_name.remove(old_name.as_bytes())?;
-            by_name.insert(new_name.as_bytes(), id.as_bytes())?;
-        }
-        let (old_mail, new_mail) = (codec::fold(&old.email), codec::fold(&new.email));
-        if old_mail != new_mail {
-            if by_email.get(new_mail.as_bytes())?.is_some() {
-                return abort(taken("email"));
-            }
-            by_email.remove(old_mail.as_bytes())?;
-            by_email.insert(new_mail.as_bytes(), id.as_bytes())?;
-        }
+        move_index(by_name, &old.username, &new.username, id, "username")?;
+        move_index(by_email, &old.email, &new.email, id, "email")?;
         if old.role != new.role && (old.role == Role::Admin || new.role == Role::Admin) {
             bump(meta, Counter::Admins, if new.role == Role::Admin { 1 } else { -1 })?;
         }
@@ -185,14 +189,7 @@ where
 pub fn tombstone(store: &Store, id: Uuid, at: DateTime<Utc>) -> AppResult<UserRecord> {
     let t = &store.t;
     tx((&t.users, &t.users_by_email, &t.users_by_username, &t.meta).transaction(|(users, by_email, by_name, meta)| {
-        let Some(raw) = users.get(id.as_bytes())? else { return abort(AppError::NotFound("user")) };
-        let old: UserRecord = match codec::dec(&raw) {
-            Ok(u) => u,
-            Err(e) => return abort(e),
-        };
-        if old.deleted_at.is_some() {
-            return abort(AppError::NotFound("user"));
-        }
+        let old = live_in(users, id)?;
         by_email.remove(codec::fold(&old.email).as_bytes())?;
         by_name.remove(codec::fold(&old.username).as_bytes())?;
         bump(meta, Counter::Users, -1)?;

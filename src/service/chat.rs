@@ -63,7 +63,8 @@ pub struct MessageView {
     pub id: Uuid,
     /// Chat.
     pub chat_id: Uuid,
-    /// Author (a deleted account shows as "Deleted user" on its profile).
+    /// Author. When `GET /users/{id}` answers 404 the account was deleted (or blocks the caller):
+    /// show the author as "Deleted user"; the messages stay readable.
     pub from_user_id: Uuid,
     /// text | image | file | note | system.
     pub kind: MessageKind,

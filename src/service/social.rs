@@ -148,7 +148,7 @@ pub struct Sent {
 }
 
 /// POST /friend-requests.
-pub async fn send_request(state: &AppState, me: AuthUser, to: Uuid) -> AppResult<Sent> {
+pub async fn send_request(state: &std::sync::Arc<AppState>, me: AuthUser, to: Uuid) -> AppResult<Sent> {
     if to == me.id {
         return Err(AppError::field("to_user_id", "you cannot send a friend request to yourself"));
     }
@@ -166,7 +166,21 @@ pub async fn send_request(state: &AppState, me: AuthUser, to: Uuid) -> AppResult
         SendOutcome::Sent(r) => (r, false),
         SendOutcome::Accepted(r) => (r, true),
     };
+    if became_friends {
+        notify(state, "friend_request.accepted", r.from, &r).await?;
+    } else {
+        notify(state, "friend_request.new", r.to, &r).await?;
+    }
     Ok(Sent { request: request_view(state, me, &r)?, became_friends })
+}
+
+/// Puts a `friend_request.*` frame in `user`'s event stream (socket now, `sync` later).
+async fn notify(state: &std::sync::Arc<AppState>, kind: &str, user: Uuid, r: &RequestRecord) -> AppResult<()> {
+    let viewer = AuthUser { id: user, session_id: Uuid::nil(), role: crate::model::Role::Student };
+    let view = request_view(state, viewer, r)?;
+    let frame = serde_json::json!({ "type": kind, "request": view });
+    super::chat::commit(state, crate::store::chat::Change::default(), vec![(super::chat::Audience::Users(vec![user]), frame)]).await?;
+    Ok(())
 }
 
 /// GET /friend-requests?direction=incoming|outgoing.
@@ -175,9 +189,12 @@ pub fn list_requests(state: &AppState, me: AuthUser, incoming: bool) -> AppResul
 }
 
 /// POST /friend-requests/{id}/accept and /reject.
-pub async fn answer(state: &AppState, me: AuthUser, id: Uuid, accept: bool) -> AppResult<RequestView> {
+pub async fn answer(state: &std::sync::Arc<AppState>, me: AuthUser, id: Uuid, accept: bool) -> AppResult<RequestView> {
     let now = state.clock.now();
     let r = state.store.write(move |s| store::answer_request(s, me.id, id, accept, now)).await?;
+    if accept {
+        notify(state, "friend_request.accepted", r.from, &r).await?;
+    }
     request_view(state, me, &r)
 }
 

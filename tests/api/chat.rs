@@ -364,3 +364,35 @@ async fn presence_goes_to_friends_when_the_first_socket_opens_and_the_last_close
     assert!(off["last_seen_at"].is_string());
     assert!(s.get("/api/v1/friends", &b.access).await.body["items"][0]["last_seen_at"].is_string());
 }
+
+#[tokio::test]
+async fn deleting_an_account_keeps_the_others_history() {
+    let s = Server::start().await;
+    let (a, b, chat) = pair(&s).await;
+    s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&a.access), json!({"content": "bye soon", "client_id": "d1"})).await;
+    assert_eq!(s.delete("/api/v1/me", &a.access, Some(json!({"password": a.password}))).await.status, 204);
+    let h = s.get(&format!("/api/v1/chats/{chat}/messages"), &b.access).await;
+    assert_eq!(h.body[0]["content"], "bye soon");
+    assert_eq!(h.body[0]["from_user_id"], a.id.as_str());
+    assert_problem(&s.get(&format!("/api/v1/users/{}", a.id), &b.access).await, 404, "not_found");
+    let view = s.get(&format!("/api/v1/chats/{chat}"), &b.access).await;
+    assert_eq!(view.body["members"].as_array().unwrap().len(), 1, "the deleted account left the chat");
+}
+
+#[tokio::test]
+async fn friend_request_events_arrive_on_the_socket_and_in_sync() {
+    let s = Server::start().await;
+    let (a, b) = (s.register().await, s.register().await);
+    let mut wb = Ws::connect(&s, &b.access).await;
+    let since = wb.ready["seq"].as_u64().unwrap();
+    let r = s.post("/api/v1/friend-requests", Some(&a.access), json!({"to_user_id": b.id})).await;
+    let f = wb.expect("friend_request.new").await;
+    assert_eq!(f["request"]["id"], r.body["id"]);
+    assert!(f["seq"].as_u64().unwrap() > since);
+    let mut wa = Ws::connect(&s, &a.access).await;
+    s.post(&format!("/api/v1/friend-requests/{}/accept", r.body["id"].as_str().unwrap()), Some(&b.access), json!({})).await;
+    assert_eq!(wa.expect("friend_request.accepted").await["request"]["status"], "accepted");
+    wb.send(json!({"type": "sync", "since": since})).await;
+    assert_eq!(wb.expect("friend_request.new").await["request"]["id"], r.body["id"]);
+    wb.expect("sync.done").await;
+}

@@ -214,8 +214,8 @@ async fn cli_admin_backup_and_restore_round_trip() {
     assert!(s1.iter().all(|s| s2.contains(s)), "original sessions survive the round trip");
     assert_eq!(
         r1.len(),
-        18,
-        "2 users, invite, media, 2 blobs, friendship, request, 2 outbox events, chat, 2 members, pair, message, 2 log events, sequence"
+        20,
+        "2 users, invite, media, 2 blobs, friendship, request, 2 outbox events, chat, 2 members, pair, message, 4 log events, sequence"
     );
 }
 

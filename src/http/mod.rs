@@ -1,5 +1,6 @@
 //! HTTP: salvo lives only here. One `router()` per file, thin handlers, OpenAPI annotations.
 
+pub mod activity;
 pub mod admin;
 pub mod auth;
 pub mod chat;
@@ -34,6 +35,7 @@ fn api() -> Router {
             .push(auth::private())
             .push(social::router())
             .push(chat::router())
+            .push(activity::router())
             .push(ws::private())
             .push(me::router())
             .push(media::private())

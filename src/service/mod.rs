@@ -1,5 +1,6 @@
 //! The rules of each domain. No salvo (beyond schema derives on API views) and no sled here.
 
+pub mod activity;
 pub mod admin;
 pub mod auth;
 pub mod chat;

@@ -163,6 +163,7 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: AuthUser, password:
                 orphans.extend(media_store::remove(s, m.id)?);
             }
             crate::store::social::forget_user(s, me.id, now)?;
+            crate::store::activity::delete_all(s, me.id)?;
             users::tombstone(s, me.id, now)?;
             Ok(orphans)
         })
@@ -191,6 +192,8 @@ pub struct Export {
     pub social: social::SocialExport,
     /// Messages the caller wrote.
     pub messages: Vec<super::chat::MessageView>,
+    /// Daily activity logs.
+    pub activities: Vec<super::activity::LogView>,
 }
 
 /// GET /me/export.
@@ -200,5 +203,15 @@ pub fn export(state: &AppState, me: AuthUser) -> AppResult<Export> {
     let media = media_store::list_by_owner(&state.store, me.id)?.iter().map(|m| media::view(state, m)).collect();
     let social = social::export(state, me.id)?;
     let messages = super::chat::export(state, me.id)?;
-    Ok(Export { format_version: 1, exported_at: crate::clock::rfc3339(state.clock.now()), profile, sessions, media, social, messages })
+    let activities = super::activity::export(state, me.id)?;
+    Ok(Export {
+        format_version: 1,
+        exported_at: crate::clock::rfc3339(state.clock.now()),
+        profile,
+        sessions,
+        media,
+        social,
+        messages,
+        activities,
+    })
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
-use super::{Store, chat, codec, events, invites, io, media, sessions, social, users};
+use super::{Store, activity, chat, codec, events, invites, io, media, sessions, social, users};
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
@@ -45,6 +45,7 @@ enum Line {
     Message(chat::MessageRecord),
     LogEvent(chat::LogEvent),
     SeqReserved(u64),
+    Activity { user: uuid::Uuid, log: activity::DailyLog },
     Blob { sha256: String, data: String },
     End { records: u64, sha256: String },
 }
@@ -126,6 +127,10 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         each(&t.messages, |m| w.line(&Line::Message(m)))?;
         each(&t.event_log, |e| w.line(&Line::LogEvent(e)))?;
         w.line(&Line::SeqReserved(chat::seq_high_water(store)?))?;
+        for item in t.activity_logs.iter() {
+            let (k, v) = item.map_err(io)?;
+            w.line(&Line::Activity { user: codec::id_at(&k, 0).unwrap_or_default(), log: codec::dec(&v)? })?;
+        }
         let mut hashes = std::collections::BTreeSet::new();
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
@@ -212,6 +217,7 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Message(m) => chat::apply(store, &chat::Change { messages: vec![m], ..Default::default() }),
         Line::LogEvent(e) => chat::apply(store, &chat::Change { events: vec![e], ..Default::default() }),
         Line::SeqReserved(n) => chat::reserve_seq(store, n),
+        Line::Activity { user, log } => activity::put_all(store, user, &[log]),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

@@ -2,6 +2,7 @@
 //! values under binary keys built by [`codec`]. Every acknowledged write is flushed with group
 //! commit ([`Store::durable`]) before the API answers.
 
+pub mod activity;
 pub mod backup;
 pub mod blobs;
 pub mod chat;
@@ -66,6 +67,8 @@ pub struct Trees {
     pub user_counters: sled::Tree,
     /// `events`: sequence → domain event (the outbox).
     pub events: sled::Tree,
+    /// `activity_logs`: user ‖ YYYY-MM-DD → daily log.
+    pub activity_logs: sled::Tree,
     /// `chats` (see `store::chat`).
     pub chats: sled::Tree,
     /// `chat_members` (see `store::chat`).
@@ -110,6 +113,7 @@ impl Trees {
             blocked_by: db.open_tree("blocked_by")?,
             user_counters: db.open_tree("user_counters")?,
             events: db.open_tree("events")?,
+            activity_logs: db.open_tree("activity_logs")?,
             chats: db.open_tree("chats")?,
             chat_members: db.open_tree("chat_members")?,
             user_chats: db.open_tree("user_chats")?,

@@ -1,6 +1,7 @@
 //! Integration tests: each test starts the real server on 127.0.0.1:0 with its own data directory
 //! and talks to it over HTTP as the mobile app would.
 
+mod activity;
 mod admin;
 mod admin_ui;
 mod auth;

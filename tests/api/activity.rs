@@ -1,0 +1,153 @@
+//! Daily activity logs: upserts, merges, validation, time zones, batches, isolation.
+
+use serde_json::json;
+
+use crate::support::{Server, assert_problem};
+
+fn day(s: &Server, offset_days: i64, tz: chrono_tz::Tz) -> String {
+    (s.clock.now().with_timezone(&tz).date_naive() + chrono::Duration::days(offset_days)).format("%Y-%m-%d").to_string()
+}
+
+#[tokio::test]
+async fn put_patch_get_list_and_delete_a_day() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let today = day(&s, 0, chrono_tz::UTC);
+    let body = json!({
+        "study_sessions": [{"subject": "  maths   revision ", "minutes": 50}, {"subject": "Physics", "minutes": 40, "note": "waves"}],
+        "sleep_hours": 7.5, "mood": {"score": 4, "emoji": "🙂", "label": "good"}, "tags": ["Exam", "exam", " focus "],
+        "description": "mock exam week", "notes": ""
+    });
+    let r = s.put(&format!("/api/v1/activities/{today}"), &u.access, body.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["study_minutes"], 90);
+    assert_eq!(r.body["study_sessions"][0]["subject"], "Maths revision");
+    assert_eq!(r.body["tags"], json!(["exam", "focus"]));
+    let session_id = r.body["study_sessions"][0]["id"].clone();
+    // The same PUT again (an offline phone resending) changes nothing but updated_at.
+    let again = s.put(&format!("/api/v1/activities/{today}"), &u.access, body).await;
+    assert_eq!(again.body["study_minutes"], 90);
+    let p = s.patch(&format!("/api/v1/activities/{today}"), &u.access, json!({"sleep_hours": null, "notes": "slept badly"})).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body["sleep_hours"].is_null());
+    assert_eq!(p.body["mood"]["score"], 4, "absent fields stay");
+    assert_eq!(p.body["notes"], "slept badly");
+    let keep = s
+        .patch(
+            &format!("/api/v1/activities/{today}"),
+            &u.access,
+            json!({"study_sessions": [{"id": session_id, "subject": "maths", "minutes": 55}]}),
+        )
+        .await;
+    assert_eq!(keep.body["study_sessions"][0]["id"], session_id);
+    let yesterday = day(&s, -1, chrono_tz::UTC);
+    s.put(&format!("/api/v1/activities/{yesterday}"), &u.access, json!({"sleep_hours": 8})).await;
+    let list = s.get(&format!("/api/v1/activities?from={yesterday}&to={today}"), &u.access).await;
+    let dates: Vec<&str> = list.body.as_array().unwrap().iter().map(|d| d["date"].as_str().unwrap()).collect();
+    assert_eq!(dates, [yesterday.as_str(), today.as_str()]);
+    assert_eq!(s.get(&format!("/api/v1/activities/{today}"), &u.access).await.body["study_minutes"], 55);
+    assert_eq!(s.delete(&format!("/api/v1/activities/{today}"), &u.access, None).await.status, 204);
+    assert_problem(&s.get(&format!("/api/v1/activities/{today}"), &u.access).await, 404, "not_found");
+    assert_problem(&s.delete(&format!("/api/v1/activities/{today}"), &u.access, None).await, 404, "not_found");
+    assert_problem(&s.patch(&format!("/api/v1/activities/{today}"), &u.access, json!({"notes": "x"})).await, 404, "not_found");
+    let e = s.get("/api/v1/me/export", &u.access).await;
+    assert_eq!(e.body["activities"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn validation_names_each_bad_field() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let today = day(&s, 0, chrono_tz::UTC);
+    let path = |date: &str| format!("/api/v1/activities/{date}");
+    let r = s
+        .put(
+            &path(&today),
+            &u.access,
+            json!({"study_sessions": [{"subject": " ", "minutes": 0}, {"subject": "Art", "minutes": 1441}], "sleep_hours": 25, "mood": {"score": 6}}),
+        )
+        .await;
+    assert_problem(&r, 422, "validation_failed");
+    let fields: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(
+        fields,
+        [
+            "study_sessions[0].subject",
+            "study_sessions[0].minutes",
+            "study_sessions[1].minutes",
+            "study_sessions",
+            "sleep_hours",
+            "mood.score"
+        ]
+    );
+    let r = s
+        .put(&path(&today), &u.access, json!({"study_sessions": [{"subject": "A", "minutes": 800}, {"subject": "B", "minutes": 800}]}))
+        .await;
+    assert_eq!(r.body["errors"][0]["field"], "study_sessions");
+    assert_problem(&s.put(&path("2026-02-30"), &u.access, json!({})).await, 422, "validation_failed");
+    assert_problem(&s.put(&path(&day(&s, 1, chrono_tz::UTC)), &u.access, json!({})).await, 422, "validation_failed");
+    assert_problem(&s.put(&path(&today), &u.access, json!({"minutes": 5})).await, 422, "validation_failed");
+    let negative = json!({"study_sessions": [{"subject": "A", "minutes": -5}]});
+    assert_problem(&s.put(&path(&today), &u.access, negative).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/activities?from=2026-01-01", &u.access).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/activities?from=2026-01-02&to=2026-01-01", &u.access).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/activities?from=2024-01-01&to=2026-01-01", &u.access).await, 422, "validation_failed");
+}
+
+#[tokio::test]
+async fn days_are_in_the_users_own_time_zone() {
+    let s = Server::start().await;
+    let kiribati = s.register().await;
+    let hawaii = s.register().await;
+    s.patch("/api/v1/me", &kiribati.access, json!({"timezone": "Pacific/Kiritimati"})).await;
+    s.patch("/api/v1/me", &hawaii.access, json!({"timezone": "Pacific/Honolulu"})).await;
+    // UTC+14 and UTC-10 are always on different calendar days.
+    let k_today = day(&s, 0, chrono_tz::Pacific::Kiritimati);
+    let h_today = day(&s, 0, chrono_tz::Pacific::Honolulu);
+    assert_ne!(k_today, h_today);
+    let path = |date: &str| format!("/api/v1/activities/{date}");
+    assert_eq!(s.put(&path(&k_today), &kiribati.access, json!({"sleep_hours": 7})).await.status, 200, "today in Kiritimati");
+    assert_problem(&s.put(&path(&k_today), &hawaii.access, json!({"sleep_hours": 7})).await, 422, "validation_failed");
+    assert_eq!(s.put(&path(&h_today), &hawaii.access, json!({"sleep_hours": 7})).await.status, 200);
+}
+
+#[tokio::test]
+async fn batches_store_all_days_or_none_and_users_see_only_their_own() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let other = s.register().await;
+    let days: Vec<String> = (0..3).map(|i| day(&s, -i, chrono_tz::UTC)).collect();
+    let r = s
+        .post(
+            "/api/v1/activities/batch",
+            Some(&u.access),
+            json!({"logs": [
+                {"date": days[0], "sleep_hours": 8},
+                {"date": days[1], "study_sessions": [{"subject": "History", "minutes": 30}]},
+                {"date": days[2], "mood": {"score": 2}}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 3);
+    let bad = s
+        .post(
+            "/api/v1/activities/batch",
+            Some(&u.access),
+            json!({"logs": [{"date": days[0], "sleep_hours": 1}, {"date": days[0]}, {"sleep_hours": 30}]}),
+        )
+        .await;
+    assert_problem(&bad, 422, "validation_failed");
+    let fields: Vec<&str> = bad.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["logs[1].date", "logs[2].date"]);
+    assert_eq!(
+        s.get(&format!("/api/v1/activities/{}", days[0]), &u.access).await.body["sleep_hours"],
+        8.0,
+        "nothing from the failed batch"
+    );
+    assert_problem(&s.post("/api/v1/activities/batch", Some(&u.access), json!({"logs": []})).await, 422, "validation_failed");
+    // Isolation.
+    assert_problem(&s.get(&format!("/api/v1/activities/{}", days[0]), &other.access).await, 404, "not_found");
+    let theirs = s.get(&format!("/api/v1/activities?from={}&to={}", days[2], days[0]), &other.access).await;
+    assert!(theirs.body.as_array().unwrap().is_empty());
+}

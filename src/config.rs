@@ -48,6 +48,22 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Chat and WebSocket settings.
     pub chat: ChatConfig,
+    /// Activity settings.
+    pub activity: ActivityConfig,
+}
+
+/// Study life settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActivityConfig {
+    /// A study timer left running counts at most this many hours (and is flagged).
+    pub timer_cap_hours: u32,
+}
+
+impl Default for ActivityConfig {
+    fn default() -> Self {
+        Self { timer_cap_hours: 6 }
+    }
 }
 
 /// Who may start a private chat (and whom a member may add to a group).
@@ -169,6 +185,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             storage: StorageConfig::default(),
             chat: ChatConfig::default(),
+            activity: ActivityConfig::default(),
         }
     }
 }

@@ -4,9 +4,10 @@ use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{json, me, state};
-use super::reply::NoContent;
+use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::service::activity::{self as svc, LogInput, LogView};
+use crate::service::timer::{self, StopResult, TimerView};
 
 /// `POST /activities/batch` body.
 #[derive(Deserialize, ToSchema)]
@@ -70,6 +71,42 @@ async fn batch(req: &mut Request, depot: &mut Depot) -> Result<Json<BatchResult>
     let st = state(depot);
     let body: Batch = json(req, &st).await?;
     Ok(Json(BatchResult { items: svc::batch(&st, me(depot)?, body.logs).await? }))
+}
+
+/// `POST /study-timer/start` body.
+#[derive(Deserialize, ToSchema)]
+pub struct StartTimer {
+    /// What you study.
+    pub subject: String,
+}
+
+/// Start the study timer (409 if one runs). Friends see `studying_now` meanwhile.
+#[endpoint(tags("activity"), security(("bearer" = [])), request_body = StartTimer)]
+async fn start_timer(req: &mut Request, depot: &mut Depot) -> Result<Created<TimerView>, AppError> {
+    let st = state(depot);
+    let body: StartTimer = json(req, &st).await?;
+    Ok(Created(timer::start(&st, me(depot)?, &body.subject).await?))
+}
+
+/// Stop the timer: the session goes into the day it ran (split at midnight in your time zone);
+/// past `activity.timer_cap_hours` only the cap counts and the result says `capped`.
+#[endpoint(tags("activity"), security(("bearer" = [])))]
+async fn stop_timer(depot: &mut Depot) -> Result<Json<StopResult>, AppError> {
+    Ok(Json(timer::stop(&state(depot), me(depot)?).await?))
+}
+
+/// The running timer, if any.
+#[endpoint(tags("activity"), security(("bearer" = [])))]
+async fn timer_status(depot: &mut Depot) -> Result<Json<TimerView>, AppError> {
+    Ok(Json(timer::status(&state(depot), me(depot)?)?))
+}
+
+/// `/study-timer` routes.
+pub fn timer_router() -> Router {
+    Router::with_path("study-timer")
+        .get(timer_status)
+        .push(Router::with_path("start").post(start_timer))
+        .push(Router::with_path("stop").post(stop_timer))
 }
 
 /// Routes for signed-in users.

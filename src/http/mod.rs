@@ -36,6 +36,7 @@ fn api() -> Router {
             .push(social::router())
             .push(chat::router())
             .push(activity::router())
+            .push(activity::timer_router())
             .push(ws::private())
             .push(me::router())
             .push(media::private())

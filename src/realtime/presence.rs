@@ -45,3 +45,21 @@ pub fn disconnected(state: Arc<AppState>, user: Uuid) {
         }
     });
 }
+
+/// Tells online friends that `user` started or stopped studying.
+pub fn announce_studying(state: &AppState, user: Uuid) {
+    let Ok(Some(u)) = crate::store::users::get(&state.store, user) else { return };
+    if u.settings.invisible {
+        return;
+    }
+    let friends = crate::store::social::friend_ids(&state.store, user).unwrap_or_default();
+    let online_friends = state.hub.online(&friends);
+    let now = crate::service::timer::studying_now(state, user);
+    let frame: Arc<str> = json!({
+        "type": "presence", "user_id": user, "is_online": state.presence.is_online(user),
+        "last_seen_at": u.last_seen_at.map(crate::clock::rfc3339), "studying_now": now
+    })
+    .to_string()
+    .into();
+    state.hub.send(&online_friends, &frame);
+}

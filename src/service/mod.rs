@@ -11,6 +11,7 @@ pub mod passwords;
 pub mod presence;
 pub mod social;
 pub mod throttle;
+pub mod timer;
 pub mod tokens;
 pub mod users;
 pub mod validate;

@@ -70,6 +70,9 @@ pub fn view_for(state: &AppState, viewer: AuthUser, u: &UserRecord) -> AppResult
     let details = u.profile_visibility == ProfileVisibility::Everyone || friends || viewer.role.is_staff();
     let mut v = user_view(state, u, Audience::Other { details, presence: friends && !u.settings.invisible });
     v.friendship = Some(rel);
+    if friends && !u.settings.invisible {
+        v.studying_now = super::timer::studying_now(state, u.id);
+    }
     Ok(v)
 }
 
@@ -208,6 +211,9 @@ pub async fn withdraw(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<()>
 fn friend_view(state: &AppState, u: &UserRecord) -> UserView {
     let mut v = user_view(state, u, Audience::Other { details: true, presence: !u.settings.invisible });
     v.friendship = Some(Friendship::Friends);
+    if !u.settings.invisible {
+        v.studying_now = super::timer::studying_now(state, u.id);
+    }
     v
 }
 

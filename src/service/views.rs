@@ -51,6 +51,9 @@ pub struct UserView {
     /// Own profile and staff: whether the account is disabled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+    /// Friends only: what they are studying right now (their study timer runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub studying_now: Option<super::timer::StudyingNow>,
     /// Someone else's profile: `none | friends | request_sent | request_received | blocked`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub friendship: Option<Friendship>,
@@ -99,5 +102,6 @@ pub fn user_view(state: &AppState, u: &UserRecord, audience: Audience) -> UserVi
         profile_visibility: own.then_some(u.profile_visibility),
         disabled: private.then_some(u.disabled),
         friendship: (!private).then_some(Friendship::None),
+        studying_now: None,
     }
 }

@@ -90,10 +90,80 @@ pub fn all(store: &Store, user: Uuid) -> AppResult<Vec<DailyLog>> {
 
 /// Removes every day of a user (account deletion).
 pub fn delete_all(store: &Store, user: Uuid) -> AppResult<()> {
+    store.t.timers.remove(user.as_bytes()).map_err(io)?;
     let keys: Vec<sled::IVec> = store.t.activity_logs.scan_prefix(user.as_bytes()).keys().collect::<Result<_, _>>().map_err(io)?;
     let mut batch = sled::Batch::default();
     for k in keys {
         batch.remove(k);
     }
     store.t.activity_logs.apply_batch(batch).map_err(io)
+}
+
+/// A running study timer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Timer {
+    /// Normalised subject.
+    pub subject: String,
+    /// Started.
+    pub started_at: DateTime<Utc>,
+}
+
+/// The running timer of a user.
+pub fn timer(store: &Store, user: Uuid) -> AppResult<Option<Timer>> {
+    store.t.timers.get(user.as_bytes()).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// Starts a timer; false if one is already running.
+pub fn start_timer(store: &Store, user: Uuid, t: &Timer) -> AppResult<bool> {
+    Ok(store.t.timers.compare_and_swap(user.as_bytes(), None as Option<&[u8]>, Some(codec::enc(t))).map_err(io)?.is_ok())
+}
+
+/// Stops the timer and stores the resulting days in one transaction; None if none was running.
+pub fn stop_timer(
+    store: &Store,
+    user: Uuid,
+    days: impl Fn(&Timer) -> Vec<(NaiveDate, StudySession)>,
+    now: DateTime<Utc>,
+) -> AppResult<Option<(Timer, Vec<DailyLog>)>> {
+    use sled::Transactional;
+    super::tx((&store.t.timers, &store.t.activity_logs).transaction(|(timers, logs)| {
+        let Some(raw) = timers.get(user.as_bytes())? else { return Ok(None) };
+        let t: Timer = codec::dec(&raw).or_else(super::abort)?;
+        timers.remove(user.as_bytes())?;
+        let mut touched: Vec<DailyLog> = Vec::new();
+        for (date, session) in days(&t) {
+            let k = key(user, date);
+            let mut log: DailyLog = match logs.get(&k)? {
+                Some(v) => codec::dec(&v).or_else(super::abort)?,
+                None => DailyLog {
+                    date,
+                    study_sessions: vec![],
+                    sleep_hours: None,
+                    mood: None,
+                    tags: vec![],
+                    description: String::new(),
+                    notes: String::new(),
+                    updated_at: now,
+                },
+            };
+            log.study_sessions.push(session);
+            log.updated_at = now;
+            logs.insert(k, codec::enc(&log))?;
+            touched.push(log);
+        }
+        Ok(Some((t, touched)))
+    }))
+}
+
+/// Every running timer (for friends' `studying_now` there is a point lookup; this is for backups).
+pub fn all_timers(store: &Store) -> AppResult<Vec<(Uuid, Timer)>> {
+    store
+        .t
+        .timers
+        .iter()
+        .map(|r| {
+            let (k, v) = r.map_err(io)?;
+            Ok((codec::id_at(&k, 0).unwrap_or_default(), codec::dec(&v)?))
+        })
+        .collect()
 }

@@ -46,6 +46,7 @@ enum Line {
     LogEvent(chat::LogEvent),
     SeqReserved(u64),
     Activity { user: uuid::Uuid, log: activity::DailyLog },
+    Timer { user: uuid::Uuid, timer: activity::Timer },
     Blob { sha256: String, data: String },
     End { records: u64, sha256: String },
 }
@@ -130,6 +131,9 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         for item in t.activity_logs.iter() {
             let (k, v) = item.map_err(io)?;
             w.line(&Line::Activity { user: codec::id_at(&k, 0).unwrap_or_default(), log: codec::dec(&v)? })?;
+        }
+        for (user, timer) in activity::all_timers(store)? {
+            w.line(&Line::Timer { user, timer })?;
         }
         let mut hashes = std::collections::BTreeSet::new();
         each(&t.media, |m: media::MediaRecord| {
@@ -218,6 +222,7 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::LogEvent(e) => chat::apply(store, &chat::Change { events: vec![e], ..Default::default() }),
         Line::SeqReserved(n) => chat::reserve_seq(store, n),
         Line::Activity { user, log } => activity::put_all(store, user, &[log]),
+        Line::Timer { user, timer } => activity::start_timer(store, user, &timer).map(|_| ()),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

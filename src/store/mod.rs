@@ -69,6 +69,8 @@ pub struct Trees {
     pub events: sled::Tree,
     /// `activity_logs`: user ‖ YYYY-MM-DD → daily log.
     pub activity_logs: sled::Tree,
+    /// `timers`: user → running study timer.
+    pub timers: sled::Tree,
     /// `chats` (see `store::chat`).
     pub chats: sled::Tree,
     /// `chat_members` (see `store::chat`).
@@ -114,6 +116,7 @@ impl Trees {
             user_counters: db.open_tree("user_counters")?,
             events: db.open_tree("events")?,
             activity_logs: db.open_tree("activity_logs")?,
+            timers: db.open_tree("timers")?,
             chats: db.open_tree("chats")?,
             chat_members: db.open_tree("chat_members")?,
             user_chats: db.open_tree("user_chats")?,

@@ -151,3 +151,54 @@ async fn batches_store_all_days_or_none_and_users_see_only_their_own() {
     let theirs = s.get(&format!("/api/v1/activities?from={}&to={}", days[2], days[0]), &other.access).await;
     assert!(theirs.body.as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_study_timer_adds_sessions_splits_at_midnight_and_is_capped() {
+    use crate::ws_support::Ws;
+    let s = Server::start().await;
+    let u = s.register().await;
+    let friend = s.register().await;
+    let stranger = s.register().await;
+    let r = s.post("/api/v1/friend-requests", Some(&u.access), json!({"to_user_id": friend.id})).await;
+    s.post(&format!("/api/v1/friend-requests/{}/accept", r.body["id"].as_str().unwrap()), Some(&friend.access), json!({})).await;
+    let mut wf = Ws::connect(&s, &friend.access).await;
+    assert_eq!(s.get("/api/v1/study-timer", &u.access).await.body["running"], false);
+    assert_problem(&s.post("/api/v1/study-timer/stop", Some(&u.access), json!({})).await, 409, "conflict");
+    assert_problem(&s.post("/api/v1/study-timer/start", Some(&u.access), json!({"subject": "  "})).await, 422, "validation_failed");
+    let started = s.post("/api/v1/study-timer/start", Some(&u.access), json!({"subject": "chemistry"})).await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(started.body["subject"], "Chemistry");
+    assert_problem(&s.post("/api/v1/study-timer/start", Some(&u.access), json!({"subject": "x"})).await, 409, "conflict");
+    let p = wf.expect("presence").await;
+    assert_eq!(p["studying_now"]["subject"], "Chemistry");
+    let friends = s.get("/api/v1/friends", &friend.access).await;
+    assert_eq!(friends.body["items"][0]["studying_now"]["subject"], "Chemistry");
+    assert!(s.get(&format!("/api/v1/users/{}", u.id), &stranger.access).await.body.get("studying_now").is_none(), "friends only");
+    s.clock.advance(chrono::Duration::minutes(95));
+    let u = s.login(&u.username, &u.password).await; // the access token expired meanwhile
+    let stopped = s.post("/api/v1/study-timer/stop", Some(&u.access), json!({})).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.body);
+    assert_eq!((stopped.body["minutes"].as_i64(), stopped.body["capped"].as_bool()), (Some(95), Some(false)));
+    let total: i64 = stopped.body["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["study_sessions"].as_array().unwrap().last().unwrap()["minutes"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 95, "split pieces add up");
+    assert!(wf.expect("presence").await["studying_now"].is_null());
+    // Left running for ten hours: only six count, flagged.
+    s.post("/api/v1/study-timer/start", Some(&u.access), json!({"subject": "History"})).await;
+    s.clock.advance(chrono::Duration::hours(10));
+    let u = s.login(&u.username, &u.password).await;
+    let status = s.get("/api/v1/study-timer", &u.access).await;
+    assert_eq!((status.body["capped"].as_bool(), status.body["elapsed_minutes"].as_i64()), (Some(true), Some(360)));
+    assert!(
+        s.get("/api/v1/friends", &s.login(&friend.username, &friend.password).await.access).await.body["items"][0]
+            .get("studying_now")
+            .is_none(),
+        "a capped timer is not shown"
+    );
+    let capped = s.post("/api/v1/study-timer/stop", Some(&u.access), json!({})).await;
+    assert_eq!((capped.body["minutes"].as_i64(), capped.body["capped"].as_bool()), (Some(360), Some(true)));
+}

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod chat;
 pub mod extract;
+pub mod goals;
 pub mod hoops;
 pub mod me;
 pub mod media;
@@ -37,6 +38,7 @@ fn api() -> Router {
             .push(chat::router())
             .push(activity::router())
             .push(activity::timer_router())
+            .push(goals::router())
             .push(ws::private())
             .push(me::router())
             .push(media::private())

@@ -268,6 +268,7 @@ pub async fn write(state: &AppState, me: AuthUser, date: &str, input: LogInput, 
     let log = merge(base, &input, now, "")?;
     let saved = log.clone();
     state.store.write(move |s| store::put_all(s, me.id, std::slice::from_ref(&saved))).await?;
+    super::goals::refresh(state, me.id).await?;
     Ok(view(&log))
 }
 
@@ -309,6 +310,7 @@ pub async fn batch(state: &AppState, me: AuthUser, logs: Vec<LogInput>) -> AppRe
     }
     let saved = out.clone();
     state.store.write(move |s| store::put_all(s, me.id, &saved)).await?;
+    super::goals::refresh(state, me.id).await?;
     Ok(out.iter().map(view).collect())
 }
 
@@ -334,6 +336,7 @@ pub fn get(state: &AppState, me: AuthUser, date: &str) -> AppResult<LogView> {
 pub async fn delete(state: &AppState, me: AuthUser, date: &str) -> AppResult<()> {
     let date = parse_date(date, "date")?;
     let gone = state.store.write(move |s| store::delete(s, me.id, date)).await?;
+    super::goals::refresh(state, me.id).await?;
     if gone { Ok(()) } else { Err(AppError::NotFound("activity log")) }
 }
 

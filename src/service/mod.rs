@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod chat;
 pub mod cpu_pool;
+pub mod goals;
 pub mod idempotency;
 pub mod media;
 pub mod passwords;

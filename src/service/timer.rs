@@ -150,6 +150,7 @@ pub async fn stop(state: &Arc<AppState>, me: AuthUser) -> AppResult<StopResult> 
     let stopped = state.store.write(move |s| store::stop_timer(s, me.id, split, now)).await?;
     let (t, days) = stopped.ok_or(AppError::Conflict("no timer is running".into(), vec![]))?;
     crate::realtime::presence::announce_studying(state, me.id);
+    super::goals::refresh(state, me.id).await?;
     let counted = (now.min(t.started_at + limit) - t.started_at).num_minutes();
     Ok(StopResult { days: days.iter().map(view).collect(), minutes: counted, capped: now - t.started_at > limit })
 }

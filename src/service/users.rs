@@ -164,6 +164,7 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: AuthUser, password:
             }
             crate::store::social::forget_user(s, me.id, now)?;
             crate::store::activity::delete_all(s, me.id)?;
+            crate::store::goals::delete_all(s, me.id)?;
             users::tombstone(s, me.id, now)?;
             Ok(orphans)
         })
@@ -194,6 +195,8 @@ pub struct Export {
     pub messages: Vec<super::chat::MessageView>,
     /// Daily activity logs.
     pub activities: Vec<super::activity::LogView>,
+    /// Goals.
+    pub goals: Vec<super::goals::GoalView>,
 }
 
 /// GET /me/export.
@@ -204,6 +207,7 @@ pub fn export(state: &AppState, me: AuthUser) -> AppResult<Export> {
     let social = social::export(state, me.id)?;
     let messages = super::chat::export(state, me.id)?;
     let activities = super::activity::export(state, me.id)?;
+    let goals = super::goals::export(state, me.id)?;
     Ok(Export {
         format_version: 1,
         exported_at: crate::clock::rfc3339(state.clock.now()),
@@ -213,5 +217,6 @@ pub fn export(state: &AppState, me: AuthUser) -> AppResult<Export> {
         social,
         messages,
         activities,
+        goals,
     })
 }

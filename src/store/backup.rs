@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
-use super::{Store, activity, chat, codec, events, invites, io, media, sessions, social, users};
+use super::{Store, activity, chat, codec, events, goals, invites, io, media, sessions, social, users};
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
@@ -47,6 +47,7 @@ enum Line {
     SeqReserved(u64),
     Activity { user: uuid::Uuid, log: activity::DailyLog },
     Timer { user: uuid::Uuid, timer: activity::Timer },
+    Goal { user: uuid::Uuid, goal: goals::GoalRecord },
     Blob { sha256: String, data: String },
     End { records: u64, sha256: String },
 }
@@ -134,6 +135,9 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         }
         for (user, timer) in activity::all_timers(store)? {
             w.line(&Line::Timer { user, timer })?;
+        }
+        for (user, goal) in goals::all(store)? {
+            w.line(&Line::Goal { user, goal })?;
         }
         let mut hashes = std::collections::BTreeSet::new();
         each(&t.media, |m: media::MediaRecord| {
@@ -223,6 +227,7 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::SeqReserved(n) => chat::reserve_seq(store, n),
         Line::Activity { user, log } => activity::put_all(store, user, &[log]),
         Line::Timer { user, timer } => activity::start_timer(store, user, &timer).map(|_| ()),
+        Line::Goal { user, goal } => goals::put(store, user, &goal),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

@@ -48,6 +48,12 @@ pub(crate) fn append_in(
     Ok(())
 }
 
+/// Appends an event outside a transaction.
+pub fn append(store: &Store, e: &EventRecord) -> AppResult<()> {
+    use sled::Transactional;
+    super::tx((&store.t.meta, &store.t.events).transaction(|(meta, events)| append_in(meta, events, e)))
+}
+
 /// Events after `after`, at most `limit`.
 pub fn since(store: &Store, after: u64, limit: usize) -> AppResult<Vec<EventRecord>> {
     let start = (after + 1).to_be_bytes();

@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod chat;
 pub mod codec;
 pub mod events;
+pub mod goals;
 pub mod idempotency;
 pub mod invites;
 pub mod media;
@@ -71,6 +72,8 @@ pub struct Trees {
     pub activity_logs: sled::Tree,
     /// `timers`: user → running study timer.
     pub timers: sled::Tree,
+    /// `goals`: user ‖ goal id → goal.
+    pub goals: sled::Tree,
     /// `chats` (see `store::chat`).
     pub chats: sled::Tree,
     /// `chat_members` (see `store::chat`).
@@ -117,6 +120,7 @@ impl Trees {
             events: db.open_tree("events")?,
             activity_logs: db.open_tree("activity_logs")?,
             timers: db.open_tree("timers")?,
+            goals: db.open_tree("goals")?,
             chats: db.open_tree("chats")?,
             chat_members: db.open_tree("chat_members")?,
             user_chats: db.open_tree("user_chats")?,

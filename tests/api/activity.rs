@@ -202,3 +202,68 @@ async fn the_study_timer_adds_sessions_splits_at_midnight_and_is_capped() {
     let capped = s.post("/api/v1/study-timer/stop", Some(&u.access), json!({})).await;
     assert_eq!((capped.body["minutes"].as_i64(), capped.body["capped"].as_bool()), (Some(360), Some(true)));
 }
+
+#[tokio::test]
+async fn goals_follow_the_logs_complete_and_fail() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let other = s.register().await;
+    let today = day(&s, 0, chrono_tz::UTC);
+    let yesterday = day(&s, -1, chrono_tz::UTC);
+    let g = s
+        .post(
+            "/api/v1/goals",
+            Some(&u.access),
+            json!({"title": "Maths hours", "period": "weekly", "metric": "study_minutes", "subject": "maths", "target_value": 120, "start_date": yesterday}),
+        )
+        .await;
+    assert_eq!(g.status, 201, "{}", g.body);
+    let id = g.body["id"].as_str().unwrap().to_string();
+    assert_eq!(g.body["end_date"], day(&s, 5, chrono_tz::UTC));
+    assert_eq!((g.body["current_progress"].as_f64(), g.body["status"].as_str()), (Some(0.0), Some("active")));
+    s.put(
+        &format!("/api/v1/activities/{yesterday}"),
+        &u.access,
+        json!({"study_sessions": [{"subject": "Maths", "minutes": 60}, {"subject": "Art", "minutes": 90}]}),
+    )
+    .await;
+    let half = s.get(&format!("/api/v1/goals/{id}"), &u.access).await;
+    assert_eq!((half.body["current_progress"].as_f64(), half.body["progress_ratio"].as_f64()), (Some(60.0), Some(0.5)));
+    // Editing the old day counts; reaching the target completes the goal at once.
+    s.put(&format!("/api/v1/activities/{yesterday}"), &u.access, json!({"study_sessions": [{"subject": "maths", "minutes": 80}]})).await;
+    s.put(&format!("/api/v1/activities/{today}"), &u.access, json!({"study_sessions": [{"subject": "Maths", "minutes": 45}]})).await;
+    let done = s.get(&format!("/api/v1/goals/{id}"), &u.access).await;
+    assert_eq!((done.body["status"].as_str(), done.body["progress_ratio"].as_f64()), (Some("completed"), Some(1.0)));
+    assert!(done.body["completed_at"].is_string());
+    // A study-days goal that ends short fails once its period is over.
+    let days = s
+        .post("/api/v1/goals", Some(&u.access), json!({"title": "Every day", "period": "custom", "metric": "study_days", "target_value": 5, "start_date": yesterday, "end_date": today}))
+        .await;
+    let days_id = days.body["id"].as_str().unwrap().to_string();
+    assert_eq!(days.body["current_progress"], 2.0);
+    s.clock.advance(chrono::Duration::days(2));
+    let u = s.login(&u.username, &u.password).await;
+    let other = s.login(&other.username, &other.password).await;
+    let failed = s.get(&format!("/api/v1/goals/{days_id}"), &u.access).await;
+    assert_eq!(failed.body["status"], "failed");
+    assert_eq!(s.get("/api/v1/goals?status=completed", &u.access).await.body.as_array().unwrap().len(), 1);
+    // Custom goals take manual progress; others refuse it.
+    let custom = s.post("/api/v1/goals", Some(&u.access), json!({"title": "Read 3 books", "period": "monthly", "metric": "custom", "target_value": 3, "start_date": day(&s, 0, chrono_tz::UTC)})).await;
+    let cid = custom.body["id"].as_str().unwrap().to_string();
+    let p = s.post(&format!("/api/v1/goals/{cid}/progress"), Some(&u.access), json!({"value": 2})).await;
+    assert_eq!((p.body["current_progress"].as_f64(), p.body["status"].as_str()), (Some(2.0), Some("active")));
+    let p = s.post(&format!("/api/v1/goals/{cid}/progress"), Some(&u.access), json!({"value": 1})).await;
+    assert_eq!(p.body["status"], "completed");
+    assert_problem(&s.post(&format!("/api/v1/goals/{days_id}/progress"), Some(&u.access), json!({"value": 1})).await, 409, "conflict");
+    // Validation, isolation, delete.
+    assert_problem(&s.post("/api/v1/goals", Some(&u.access), json!({"title": "x"})).await, 422, "validation_failed");
+    let bad = json!({"title": "x", "period": "custom", "metric": "sleep_hours", "target_value": 30, "start_date": today});
+    assert_problem(&s.post("/api/v1/goals", Some(&u.access), bad).await, 422, "validation_failed");
+    assert_problem(&s.get(&format!("/api/v1/goals/{cid}"), &other.access).await, 404, "not_found");
+    assert_problem(&s.patch(&format!("/api/v1/goals/{cid}"), &other.access, json!({"title": "mine"})).await, 404, "not_found");
+    let renamed = s.patch(&format!("/api/v1/goals/{cid}"), &u.access, json!({"title": "Read 3 novels"})).await;
+    assert_eq!(renamed.body["title"], "Read 3 novels");
+    assert_eq!(s.delete(&format!("/api/v1/goals/{cid}"), &u.access, None).await.status, 204);
+    assert_problem(&s.get(&format!("/api/v1/goals/{cid}"), &u.access).await, 404, "not_found");
+    assert_problem(&s.get("/api/v1/goals?status=later", &u.access).await, 422, "validation_failed");
+}

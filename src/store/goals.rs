@@ -1,0 +1,125 @@
+//! Goals: `goals` (user ‖ goal id → goal).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Store, codec, io};
+use crate::error::AppResult;
+
+/// weekly | monthly | custom.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, salvo::oapi::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// Seven days from `start_date`.
+    Weekly,
+    /// `start_date` to the end of its month.
+    Monthly,
+    /// `start_date` to `end_date`.
+    Custom,
+}
+
+/// What a goal measures.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, salvo::oapi::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Minutes studied (optionally of one subject).
+    StudyMinutes,
+    /// Average hours slept over the days logged.
+    SleepHours,
+    /// Days with any study.
+    StudyDays,
+    /// Progress reported by hand.
+    Custom,
+}
+
+/// active | completed | failed.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, salvo::oapi::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalStatus {
+    /// Running.
+    Active,
+    /// Target reached.
+    Completed,
+    /// Period ended short of the target.
+    Failed,
+}
+
+/// A stored goal.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GoalRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Period.
+    pub period: Period,
+    /// Metric.
+    pub metric: Metric,
+    /// Subject filter for study minutes.
+    pub subject: Option<String>,
+    /// Target.
+    pub target_value: f64,
+    /// First day.
+    pub start_date: NaiveDate,
+    /// Last day.
+    pub end_date: NaiveDate,
+    /// Progress reported by hand (custom metric).
+    pub manual_progress: f64,
+    /// Status.
+    pub status: GoalStatus,
+    /// When the target was reached.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn key(user: Uuid, id: Uuid) -> Vec<u8> {
+    codec::Key::new().id(user).id(id).build()
+}
+
+/// Reads a goal of a user.
+pub fn get(store: &Store, user: Uuid, id: Uuid) -> AppResult<Option<GoalRecord>> {
+    store.t.goals.get(key(user, id)).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// Writes a goal.
+pub fn put(store: &Store, user: Uuid, g: &GoalRecord) -> AppResult<()> {
+    store.t.goals.insert(key(user, g.id), codec::enc(g)).map_err(io)?;
+    Ok(())
+}
+
+/// Deletes a goal; false if absent.
+pub fn delete(store: &Store, user: Uuid, id: Uuid) -> AppResult<bool> {
+    Ok(store.t.goals.remove(key(user, id)).map_err(io)?.is_some())
+}
+
+/// Every goal of a user, oldest first.
+pub fn list(store: &Store, user: Uuid) -> AppResult<Vec<GoalRecord>> {
+    store.t.goals.scan_prefix(user.as_bytes()).map(|r| codec::dec(&r.map_err(io)?.1)).collect()
+}
+
+/// Every goal of every user (backups).
+pub fn all(store: &Store) -> AppResult<Vec<(Uuid, GoalRecord)>> {
+    store
+        .t
+        .goals
+        .iter()
+        .map(|r| {
+            let (k, v) = r.map_err(io)?;
+            Ok((codec::id_at(&k, 0).unwrap_or_default(), codec::dec(&v)?))
+        })
+        .collect()
+}
+
+/// Removes a user's goals (account deletion).
+pub fn delete_all(store: &Store, user: Uuid) -> AppResult<()> {
+    for g in list(store, user)? {
+        delete(store, user, g.id)?;
+    }
+    Ok(())
+}

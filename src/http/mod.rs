@@ -12,6 +12,7 @@ pub mod media;
 pub mod ops;
 pub mod problem;
 pub mod reply;
+pub mod reports;
 pub mod social;
 pub mod ws;
 
@@ -39,6 +40,7 @@ fn api() -> Router {
             .push(activity::router())
             .push(activity::timer_router())
             .push(goals::router())
+            .push(reports::router())
             .push(ws::private())
             .push(me::router())
             .push(media::private())

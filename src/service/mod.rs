@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod media;
 pub mod passwords;
 pub mod presence;
+pub mod reports;
 pub mod social;
 pub mod throttle;
 pub mod timer;

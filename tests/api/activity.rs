@@ -267,3 +267,59 @@ async fn goals_follow_the_logs_complete_and_fail() {
     assert_problem(&s.get(&format!("/api/v1/goals/{cid}"), &u.access).await, 404, "not_found");
     assert_problem(&s.get("/api/v1/goals?status=later", &u.access).await, 422, "validation_failed");
 }
+
+#[tokio::test]
+async fn weekly_and_monthly_reports_and_csv() {
+    use chrono::Datelike;
+    let s = Server::start().await;
+    let u = s.register().await;
+    let other = s.register().await;
+    let today = s.clock.now().date_naive();
+    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()) + 7);
+    let d = |i: i64| (monday + chrono::Duration::days(i)).format("%Y-%m-%d").to_string();
+    let logs = json!({"logs": [
+        {"date": d(-1), "study_sessions": [{"subject": "Maths", "minutes": 30}], "sleep_hours": 6, "mood": {"score": 2}},
+        {"date": d(0), "study_sessions": [{"subject": "Maths", "minutes": 60}, {"subject": "Art", "minutes": 20}], "sleep_hours": 8, "mood": {"score": 4}},
+        {"date": d(1), "study_sessions": [{"subject": "Physics", "minutes": 90}], "sleep_hours": 7, "mood": {"score": 4},
+         "notes": "quiz, \"hard\"\nbut fine"},
+        {"date": d(2), "sleep_hours": 9}
+    ]});
+    assert_eq!(s.post("/api/v1/activities/batch", Some(&u.access), logs).await.status, 200);
+    let week = monday.iso_week();
+    let label = format!("{}-W{:02}", week.year(), week.week());
+    let r = s.get("/api/v1/reports/weekly", &u.access).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["period"], label.as_str(), "default: the last full week");
+    assert_eq!((r.body["from"].as_str(), r.body["to"].as_str()), (Some(d(0).as_str()), Some(d(6).as_str())));
+    assert_eq!(r.body["study_minutes_total"], 170);
+    assert_eq!(r.body["study_minutes_by_day"].as_array().unwrap().len(), 7);
+    assert_eq!(r.body["by_subject"][0], json!({"subject": "Physics", "minutes": 90}));
+    assert_eq!(r.body["study_days"], 2);
+    assert_eq!(r.body["sleep_hours_avg"], 8.0);
+    assert_eq!(r.body["mood_avg"], 4.0);
+    assert_eq!(r.body["mood_distribution"]["4"], 2);
+    let cmp = &r.body["compared_to_previous"];
+    assert_eq!(
+        (cmp["study_minutes_delta"].as_i64(), cmp["sleep_hours_delta"].as_f64(), cmp["mood_delta"].as_f64()),
+        (Some(140), Some(2.0), Some(2.0))
+    );
+    let same = s.get(&format!("/api/v1/reports/weekly?week={label}"), &u.access).await;
+    assert_eq!(same.body["study_minutes_total"], 170);
+    assert_eq!(s.get(&format!("/api/v1/reports/weekly?week={label}"), &other.access).await.body["study_minutes_total"], 0);
+    assert_problem(&s.get("/api/v1/reports/weekly?week=2026-47", &u.access).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/reports/weekly?week=2999-W01", &u.access).await, 422, "validation_failed");
+    let month = monday.format("%Y-%m").to_string();
+    let m = s.get(&format!("/api/v1/reports/monthly?month={month}"), &u.access).await;
+    assert_eq!(m.status, 200);
+    assert_eq!(m.body["period"], month.as_str());
+    assert!(m.body["study_minutes_total"].as_u64().unwrap() >= 90);
+    assert_problem(&s.get("/api/v1/reports/monthly?month=2026-13", &u.access).await, 422, "validation_failed");
+    let csv =
+        Server::finish(s.http.get(s.url(&format!("/api/v1/reports/export.csv?from={}&to={}", d(-1), d(6)))).bearer_auth(&u.access)).await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = String::from_utf8(csv.bytes).unwrap();
+    assert!(text.starts_with("date,row,subject,minutes"));
+    assert!(text.contains("\"quiz, \"\"hard\"\"\nbut fine\""), "{text}");
+    assert_eq!(text.matches("\r\n").count(), 1 + 4 + 4, "header, 4 days, 4 sessions");
+}

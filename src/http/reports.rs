@@ -1,0 +1,44 @@
+//! `/api/v1/reports/*`.
+
+use salvo::http::{HeaderValue, header};
+use salvo::prelude::*;
+
+use super::extract::{me, state};
+use crate::error::AppError;
+use crate::service::reports::{self as svc, Report};
+
+/// A weekly report (`week=YYYY-Www`, default: the last full week), in the caller's time zone,
+/// compared with the week before.
+#[endpoint(tags("reports"), security(("bearer" = [])), parameters(("week" = Option<String>, Query, description = "ISO week, e.g. 2026-W47")))]
+async fn weekly(req: &mut Request, depot: &mut Depot) -> Result<Json<Report>, AppError> {
+    let week = req.query::<String>("week");
+    Ok(Json(svc::weekly(&state(depot), me(depot)?, week.as_deref())?))
+}
+
+/// A monthly report (`month=YYYY-MM`, default: the last full month), compared with the month before.
+#[endpoint(tags("reports"), security(("bearer" = [])), parameters(("month" = Option<String>, Query, description = "e.g. 2026-11")))]
+async fn monthly(req: &mut Request, depot: &mut Depot) -> Result<Json<Report>, AppError> {
+    let month = req.query::<String>("month");
+    Ok(Json(svc::monthly(&state(depot), me(depot)?, month.as_deref())?))
+}
+
+/// The caller's logs as CSV (RFC 4180, UTF-8): one `day` row per day and one `session` row per
+/// study session.
+#[endpoint(tags("reports"), security(("bearer" = [])), parameters(("from" = String, Query, description = "YYYY-MM-DD"), ("to" = String, Query, description = "YYYY-MM-DD")))]
+async fn export_csv(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
+    let from = req.query::<String>("from").ok_or_else(|| AppError::field("from", "required"))?;
+    let to = req.query::<String>("to").ok_or_else(|| AppError::field("to", "required"))?;
+    let csv = svc::export_csv(&state(depot), me(depot)?, &from, &to)?;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    res.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"friend-activity.csv\""));
+    res.body(csv);
+    Ok(())
+}
+
+/// Routes for signed-in users.
+pub fn router() -> Router {
+    Router::with_path("reports")
+        .push(Router::with_path("weekly").get(weekly))
+        .push(Router::with_path("monthly").get(monthly))
+        .push(Router::with_path("export.csv").get(export_csv))
+}

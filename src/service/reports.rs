@@ -1,0 +1,314 @@
+//! Weekly and monthly reports computed from the activity logs for any past period (ISO weeks and
+//! calendar months in the user's time zone), compared with the previous period; streaks; CSV export.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::activity::{parse_date, today};
+use super::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::activity::{self as logs, DailyLog};
+
+/// Minutes on one day.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct DayMinutes {
+    /// YYYY-MM-DD.
+    pub date: String,
+    /// Minutes.
+    pub minutes: u32,
+}
+
+/// Minutes of one subject.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct SubjectMinutes {
+    /// Subject.
+    pub subject: String,
+    /// Minutes.
+    pub minutes: u32,
+}
+
+/// A goal in a report.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct ReportGoal {
+    /// Id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Status.
+    pub status: crate::store::goals::GoalStatus,
+    /// 0–1.
+    pub progress_ratio: f64,
+}
+
+/// Change from the previous period of the same length.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct Comparison {
+    /// Minutes.
+    pub study_minutes_delta: i64,
+    /// Hours (null when either period has no sleep logged).
+    pub sleep_hours_delta: Option<f64>,
+    /// Mood points (null when either period has no mood logged).
+    pub mood_delta: Option<f64>,
+}
+
+/// A weekly or monthly report.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct Report {
+    /// `2026-W47` or `2026-11`.
+    pub period: String,
+    /// First day.
+    pub from: String,
+    /// Last day.
+    pub to: String,
+    /// Minutes studied.
+    pub study_minutes_total: u32,
+    /// Every day of the period.
+    pub study_minutes_by_day: Vec<DayMinutes>,
+    /// Most studied first.
+    pub by_subject: Vec<SubjectMinutes>,
+    /// Days with study.
+    pub study_days: u32,
+    /// Consecutive study days ending on the period's last day (or yesterday, for the current one).
+    pub streak_days: u32,
+    /// Average hours slept over the days logged.
+    pub sleep_hours_avg: Option<f64>,
+    /// Average mood score.
+    pub mood_avg: Option<f64>,
+    /// Days per mood score `"1"`..`"5"`.
+    #[salvo(schema(value_type = Object))]
+    pub mood_distribution: BTreeMap<String, u32>,
+    /// Goals overlapping the period.
+    pub goals: Vec<ReportGoal>,
+    /// Against the previous period.
+    pub compared_to_previous: Comparison,
+}
+
+struct Totals {
+    minutes: u32,
+    sleep: Option<f64>,
+    mood: Option<f64>,
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn avg(xs: impl Iterator<Item = f64>) -> Option<f64> {
+    let v: Vec<f64> = xs.collect();
+    (!v.is_empty()).then(|| round2(v.iter().sum::<f64>() / v.len() as f64))
+}
+
+fn minutes(d: &DailyLog) -> u32 {
+    d.study_sessions.iter().map(|s| s.minutes).sum()
+}
+
+fn totals(days: &[DailyLog]) -> Totals {
+    Totals {
+        minutes: days.iter().map(minutes).sum(),
+        sleep: avg(days.iter().filter_map(|d| d.sleep_hours)),
+        mood: avg(days.iter().filter_map(|d| d.mood.as_ref().map(|m| f64::from(m.score)))),
+    }
+}
+
+/// Consecutive days with study ending at `end` (a day without study yet on `end == today` does
+/// not break it: the streak is counted up to yesterday).
+pub fn streak(state: &AppState, user: Uuid, end: NaiveDate, today: NaiveDate) -> AppResult<u32> {
+    let from = end - Duration::days(365);
+    let by_day: BTreeMap<NaiveDate, u32> = logs::range(&state.store, user, from, end)?.iter().map(|d| (d.date, minutes(d))).collect();
+    let mut day = end;
+    if day == today && by_day.get(&day).copied().unwrap_or(0) == 0 {
+        day -= Duration::days(1);
+    }
+    let mut n = 0;
+    while by_day.get(&day).copied().unwrap_or(0) > 0 {
+        n += 1;
+        day -= Duration::days(1);
+    }
+    Ok(n)
+}
+
+fn build(
+    state: &AppState,
+    me: AuthUser,
+    period: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    prev: (NaiveDate, NaiveDate),
+) -> AppResult<Report> {
+    let today = today(state, me.id)?;
+    if from > today {
+        return Err(AppError::field("period", "this period has not started yet"));
+    }
+    let days = logs::range(&state.store, me.id, from, to)?;
+    let by_date: BTreeMap<NaiveDate, &DailyLog> = days.iter().map(|d| (d.date, d)).collect();
+    let mut by_day = Vec::new();
+    let mut day = from;
+    while day <= to {
+        by_day.push(DayMinutes { date: day.to_string(), minutes: by_date.get(&day).map_or(0, |d| minutes(d)) });
+        day += Duration::days(1);
+    }
+    let mut subjects: BTreeMap<String, u32> = BTreeMap::new();
+    for s in days.iter().flat_map(|d| &d.study_sessions) {
+        *subjects.entry(s.subject.clone()).or_default() += s.minutes;
+    }
+    let mut by_subject: Vec<SubjectMinutes> = subjects.into_iter().map(|(subject, minutes)| SubjectMinutes { subject, minutes }).collect();
+    by_subject.sort_by(|a, b| b.minutes.cmp(&a.minutes).then(a.subject.cmp(&b.subject)));
+    let mut mood_distribution: BTreeMap<String, u32> = (1..=5).map(|s| (s.to_string(), 0)).collect();
+    for m in days.iter().filter_map(|d| d.mood.as_ref()) {
+        *mood_distribution.entry(m.score.to_string()).or_default() += 1;
+    }
+    let now = totals(&days);
+    let before = totals(&logs::range(&state.store, me.id, prev.0, prev.1)?);
+    let goals = crate::store::goals::list(&state.store, me.id)?
+        .into_iter()
+        .filter(|g| g.start_date <= to && g.end_date >= from)
+        .map(|g| g.id)
+        .collect::<Vec<_>>();
+    let goal_views = super::goals::export(state, me.id)?;
+    Ok(Report {
+        period,
+        from: from.to_string(),
+        to: to.to_string(),
+        study_minutes_total: now.minutes,
+        study_minutes_by_day: by_day,
+        by_subject,
+        study_days: days.iter().filter(|d| minutes(d) > 0).count() as u32,
+        streak_days: streak(state, me.id, to.min(today), today)?,
+        sleep_hours_avg: now.sleep,
+        mood_avg: now.mood,
+        mood_distribution,
+        goals: goal_views
+            .into_iter()
+            .filter(|g| goals.contains(&g.id))
+            .map(|g| ReportGoal { id: g.id, title: g.title, status: g.status, progress_ratio: g.progress_ratio })
+            .collect(),
+        compared_to_previous: Comparison {
+            study_minutes_delta: i64::from(now.minutes) - i64::from(before.minutes),
+            sleep_hours_delta: now.sleep.zip(before.sleep).map(|(a, b)| round2(a - b)),
+            mood_delta: now.mood.zip(before.mood).map(|(a, b)| round2(a - b)),
+        },
+    })
+}
+
+/// Parses `YYYY-Www` into its Monday.
+pub fn parse_week(s: &str) -> AppResult<NaiveDate> {
+    let bad = || AppError::field("week", "must be an ISO week like 2026-W47");
+    let (y, w) = s.split_once("-W").ok_or_else(bad)?;
+    NaiveDate::from_isoywd_opt(y.parse().map_err(|_| bad())?, w.parse().map_err(|_| bad())?, Weekday::Mon).ok_or_else(bad)
+}
+
+/// GET /reports/weekly?week= (default: the last full week).
+pub fn weekly(state: &AppState, me: AuthUser, week: Option<&str>) -> AppResult<Report> {
+    let monday = match week {
+        Some(w) => parse_week(w)?,
+        None => {
+            let t = today(state, me.id)?;
+            t - Duration::days(i64::from(t.weekday().num_days_from_monday()) + 7)
+        }
+    };
+    let iso = monday.iso_week();
+    let label = format!("{}-W{:02}", iso.year(), iso.week());
+    build(state, me, label, monday, monday + Duration::days(6), (monday - Duration::days(7), monday - Duration::days(1)))
+}
+
+fn month_bounds(year: i32, month: u32) -> Option<(NaiveDate, NaiveDate)> {
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1)? } else { NaiveDate::from_ymd_opt(year, month + 1, 1)? };
+    Some((first, next - Duration::days(1)))
+}
+
+/// GET /reports/monthly?month= (default: the last full month).
+pub fn monthly(state: &AppState, me: AuthUser, month: Option<&str>) -> AppResult<Report> {
+    let bad = || AppError::field("month", "must be a month like 2026-11");
+    let (first, last) = match month {
+        Some(m) => {
+            let (y, mo) = m.split_once('-').ok_or_else(bad)?;
+            month_bounds(y.parse().map_err(|_| bad())?, mo.parse().map_err(|_| bad())?).ok_or_else(bad)?
+        }
+        None => {
+            let t = today(state, me.id)?;
+            let prev = NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap_or(t) - Duration::days(1);
+            month_bounds(prev.year(), prev.month()).ok_or_else(bad)?
+        }
+    };
+    let before_last = first - Duration::days(1);
+    let before = month_bounds(before_last.year(), before_last.month()).ok_or_else(bad)?;
+    build(state, me, first.format("%Y-%m").to_string(), first, last, before)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// GET /reports/export.csv?from&to: RFC 4180, one row per day and one per study session.
+pub fn export_csv(state: &AppState, me: AuthUser, from: &str, to: &str) -> AppResult<String> {
+    let (from, to) = (parse_date(from, "from")?, parse_date(to, "to")?);
+    if to < from || (to - from).num_days() > 3660 {
+        return Err(AppError::field("to", "must be on or after `from`, within ten years"));
+    }
+    let mut out = String::from("date,row,subject,minutes,started_at,note,sleep_hours,mood_score,mood_label,tags,description\r\n");
+    for d in logs::range(&state.store, me.id, from, to)? {
+        let date = d.date.to_string();
+        let mood = d.mood.as_ref();
+        let row = [
+            date.clone(),
+            "day".into(),
+            String::new(),
+            minutes(&d).to_string(),
+            String::new(),
+            csv_field(&d.notes),
+            d.sleep_hours.map(|h| h.to_string()).unwrap_or_default(),
+            mood.map(|m| m.score.to_string()).unwrap_or_default(),
+            csv_field(mood.map(|m| m.label.as_str()).unwrap_or("")),
+            csv_field(&d.tags.join(" ")),
+            csv_field(&d.description),
+        ];
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+        for s in &d.study_sessions {
+            let row = [
+                date.clone(),
+                "session".into(),
+                csv_field(&s.subject),
+                s.minutes.to_string(),
+                s.started_at.map(crate::clock::rfc3339).unwrap_or_default(),
+                csv_field(s.note.as_deref().unwrap_or("")),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ];
+            out.push_str(&row.join(","));
+            out.push_str("\r\n");
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_weeks_and_months() {
+        assert_eq!(parse_week("2026-W53").unwrap().to_string(), "2026-12-28", "2026 starts on a Thursday: 53 weeks");
+        assert!(parse_week("2025-W53").is_err(), "2025 has 52");
+        assert_eq!(parse_week("2020-W53").unwrap().to_string(), "2020-12-28");
+        assert_eq!(parse_week("2027-W01").unwrap().to_string(), "2027-01-04");
+        assert!(parse_week("2026-47").is_err());
+        assert_eq!(month_bounds(2028, 2).unwrap().1.to_string(), "2028-02-29", "leap day");
+        assert_eq!(month_bounds(2026, 12).unwrap().1.to_string(), "2026-12-31");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
+    }
+}

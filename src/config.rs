@@ -58,11 +58,13 @@ pub struct Config {
 pub struct ActivityConfig {
     /// A study timer left running counts at most this many hours (and is flagged).
     pub timer_cap_hours: u32,
+    /// How often the report job looks for finished weeks and months, in seconds.
+    pub report_job_secs: u64,
 }
 
 impl Default for ActivityConfig {
     fn default() -> Self {
-        Self { timer_cap_hours: 6 }
+        Self { timer_cap_hours: 6, report_job_secs: 60 }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod control;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod realtime;
@@ -52,6 +53,7 @@ pub async fn run_with_clock(
     }
     let control = control::serve(state.clone());
     let typing = realtime::spawn_typing_sweeper(state.clone());
+    let reports = jobs::spawn(state.clone());
     let acceptor = TcpAcceptor::try_from(listener).map_err(|e| e.to_string())?;
     let server =
         Server::new(acceptor).fuse_config(salvo::fuse::FuseConfig::strict().with_connection_idle_timeout(Duration::from_secs(120)));
@@ -65,6 +67,7 @@ pub async fn run_with_clock(
     let _ = serving.await;
     control.abort();
     typing.abort();
+    reports.abort();
     state.store.flush_now().map_err(|e| e.to_string())?;
     tracing::info!("stopped; storage flushed");
     Ok(())

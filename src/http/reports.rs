@@ -35,10 +35,17 @@ async fn export_csv(req: &mut Request, depot: &mut Depot, res: &mut Response) ->
     Ok(())
 }
 
+/// Reports the weekly/monthly job made for the caller (each also raised a `report_ready` event).
+#[endpoint(tags("reports"), security(("bearer" = [])))]
+async fn ready(depot: &mut Depot) -> Result<Json<Vec<svc::ReadyReport>>, AppError> {
+    Ok(Json(svc::ready(&state(depot), me(depot)?)?))
+}
+
 /// Routes for signed-in users.
 pub fn router() -> Router {
     Router::with_path("reports")
         .push(Router::with_path("weekly").get(weekly))
         .push(Router::with_path("monthly").get(monthly))
         .push(Router::with_path("export.csv").get(export_csv))
+        .push(Router::with_path("ready").get(ready))
 }

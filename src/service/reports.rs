@@ -240,6 +240,31 @@ pub fn monthly(state: &AppState, me: AuthUser, month: Option<&str>) -> AppResult
     build(state, me, first.format("%Y-%m").to_string(), first, last, before)
 }
 
+/// A report the job has produced.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct ReadyReport {
+    /// `2026-W47` or `2026-11`.
+    pub period: String,
+    /// weekly | monthly.
+    pub kind: String,
+    /// When it was made (RFC 3339).
+    pub ready_at: String,
+}
+
+/// GET /reports/ready: the weekly and monthly reports made for the caller, newest first.
+pub fn ready(state: &AppState, me: AuthUser) -> AppResult<Vec<ReadyReport>> {
+    let mut out: Vec<ReadyReport> = crate::store::report_runs::list(&state.store, me.id)?
+        .into_iter()
+        .map(|(period, at)| ReadyReport {
+            kind: if period.contains("-W") { "weekly" } else { "monthly" }.into(),
+            period,
+            ready_at: crate::clock::rfc3339(at),
+        })
+        .collect();
+    out.sort_by(|a, b| b.ready_at.cmp(&a.ready_at).then(b.period.cmp(&a.period)));
+    Ok(out)
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }

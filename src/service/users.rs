@@ -165,6 +165,7 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: AuthUser, password:
             crate::store::social::forget_user(s, me.id, now)?;
             crate::store::activity::delete_all(s, me.id)?;
             crate::store::goals::delete_all(s, me.id)?;
+            crate::store::report_runs::delete_all(s, me.id)?;
             users::tombstone(s, me.id, now)?;
             Ok(orphans)
         })

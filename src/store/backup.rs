@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
-use super::{Store, activity, chat, codec, events, goals, invites, io, media, sessions, social, users};
+use super::{Store, activity, chat, codec, events, goals, invites, io, media, report_runs, sessions, social, users};
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
@@ -48,6 +48,7 @@ enum Line {
     Activity { user: uuid::Uuid, log: activity::DailyLog },
     Timer { user: uuid::Uuid, timer: activity::Timer },
     Goal { user: uuid::Uuid, goal: goals::GoalRecord },
+    ReportRun { user: uuid::Uuid, period: String, at: chrono::DateTime<chrono::Utc> },
     Blob { sha256: String, data: String },
     End { records: u64, sha256: String },
 }
@@ -139,6 +140,12 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         for (user, goal) in goals::all(store)? {
             w.line(&Line::Goal { user, goal })?;
         }
+        for item in t.report_runs.iter() {
+            let (k, v) = item.map_err(io)?;
+            let user = codec::id_at(&k, 0).unwrap_or_default();
+            let period = String::from_utf8_lossy(&k[16..k.len() - 1]).to_string();
+            w.line(&Line::ReportRun { user, period, at: codec::dec(&v)? })?;
+        }
         let mut hashes = std::collections::BTreeSet::new();
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
@@ -228,6 +235,7 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Activity { user, log } => activity::put_all(store, user, &[log]),
         Line::Timer { user, timer } => activity::start_timer(store, user, &timer).map(|_| ()),
         Line::Goal { user, goal } => goals::put(store, user, &goal),
+        Line::ReportRun { user, period, at } => report_runs::restore(store, user, &period, at),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

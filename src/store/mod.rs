@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod invites;
 pub mod media;
 pub mod meta;
+pub mod report_runs;
 pub mod sessions;
 pub mod social;
 pub mod users;
@@ -74,6 +75,8 @@ pub struct Trees {
     pub timers: sled::Tree,
     /// `goals`: user ‖ goal id → goal.
     pub goals: sled::Tree,
+    /// `report_runs`: user ‖ period → when its report was produced.
+    pub report_runs: sled::Tree,
     /// `chats` (see `store::chat`).
     pub chats: sled::Tree,
     /// `chat_members` (see `store::chat`).
@@ -121,6 +124,7 @@ impl Trees {
             activity_logs: db.open_tree("activity_logs")?,
             timers: db.open_tree("timers")?,
             goals: db.open_tree("goals")?,
+            report_runs: db.open_tree("report_runs")?,
             chats: db.open_tree("chats")?,
             chat_members: db.open_tree("chat_members")?,
             user_chats: db.open_tree("user_chats")?,

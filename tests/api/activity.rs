@@ -323,3 +323,45 @@ async fn weekly_and_monthly_reports_and_csv() {
     assert!(text.contains("\"quiz, \"\"hard\"\"\nbut fine\""), "{text}");
     assert_eq!(text.matches("\r\n").count(), 1 + 4 + 4, "header, 4 days, 4 sessions");
 }
+
+#[tokio::test]
+async fn the_report_job_makes_each_report_once_and_catches_up_after_downtime() {
+    let s = Server::start_with(|c| c.activity.report_job_secs = 1).await;
+    let u = s.register().await;
+    let ready = |s: &Server, token: String| {
+        let (http, url) = (s.http.clone(), s.url("/api/v1/reports/ready"));
+        async move { http.get(url).bearer_auth(token).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(ready(&s, u.access.clone()).await, json!([]), "nothing finished yet for a new account");
+    s.clock.advance(chrono::Duration::days(8));
+    let u = s.login(&u.username, &u.password).await;
+    let mut got = json!([]);
+    for _ in 0..50 {
+        got = ready(&s, u.access.clone()).await;
+        if got.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let weekly = |v: &serde_json::Value| v.as_array().unwrap().iter().filter(|r| r["kind"] == "weekly").count();
+    assert_eq!(weekly(&got), 1, "{got}");
+    let total = got.as_array().unwrap().len();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(ready(&s, u.access.clone()).await.as_array().unwrap().len(), total, "once per period");
+    // Down for two weeks: both missed weeks are made on the next start.
+    let clock = s.clock.clone();
+    let dir = s.stop().await;
+    clock.advance(chrono::Duration::days(14));
+    let s = Server::start_in_with_clock(dir, clock, |c| c.activity.report_job_secs = 1).await;
+    let u = s.login(&u.username, &u.password).await;
+    let mut n = 0;
+    for _ in 0..50 {
+        n = ready(&s, u.access.clone()).await.as_array().unwrap().iter().filter(|r| r["kind"] == "weekly").count();
+        if n >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(n, 3);
+}

@@ -70,12 +70,16 @@ impl Server {
 
     /// Starts a server on an existing data directory.
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_in_with_clock(dir, Clock::system(), tweak).await
+    }
+
+    /// Starts a server on an existing data directory with a given clock.
+    pub async fn start_in_with_clock(dir: tempfile::TempDir, clock: Clock, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config { data_dir: dir.path().to_path_buf(), bind: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let clock = Clock::system();
         let c2 = clock.clone();
         let task = tokio::spawn(async move {
             friend::run_with_clock(

@@ -1,0 +1,125 @@
+//! Scheduled work. The report job: for every user, each finished ISO week and calendar month (in
+//! the user's time zone) since the account exists, up to 4 weeks and 2 months back, gets its report
+//! made once (`report_runs` in sled), with a `report_ready` outbox event. Because the state is in
+//! sled, a restart loses nothing and periods missed during downtime are made on the next pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::error::AppResult;
+use crate::service::auth::AuthUser;
+use crate::state::AppState;
+use crate::store::{report_runs, users};
+
+/// Weeks looked back for missed reports.
+const WEEKS_BACK: i64 = 4;
+/// Months looked back for missed reports.
+const MONTHS_BACK: u32 = 2;
+
+/// Finished periods to consider for someone whose today is `today` and who joined on `joined`:
+/// (label, kind, first day, last day).
+pub fn due_periods(today: NaiveDate, joined: NaiveDate) -> Vec<(String, &'static str, NaiveDate)> {
+    let mut out = Vec::new();
+    let this_monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    for k in 1..=WEEKS_BACK {
+        let monday = this_monday - chrono::Duration::weeks(k);
+        if monday + chrono::Duration::days(6) < joined {
+            break;
+        }
+        let w = monday.iso_week();
+        out.push((format!("{}-W{:02}", w.year(), w.week()), "weekly", monday));
+    }
+    let mut first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    for _ in 0..MONTHS_BACK {
+        let last = first - chrono::Duration::days(1);
+        first = NaiveDate::from_ymd_opt(last.year(), last.month(), 1).unwrap_or(last);
+        if last < joined {
+            break;
+        }
+        out.push((first.format("%Y-%m").to_string(), "monthly", first));
+    }
+    out
+}
+
+/// One pass over every user; returns how many reports were made.
+pub fn run_reports(state: &AppState) -> AppResult<usize> {
+    let mut made = 0;
+    let mut after = None;
+    loop {
+        let page = users::list(&state.store, after, 200)?;
+        let Some(last) = page.last() else { return Ok(made) };
+        after = Some(last.id);
+        for u in page.iter().filter(|u| !u.disabled) {
+            let tz: chrono_tz::Tz = u.timezone.parse().unwrap_or(chrono_tz::UTC);
+            let today = state.clock.now().with_timezone(&tz).date_naive();
+            let joined = u.created_at.with_timezone(&tz).date_naive();
+            for (label, kind, _) in due_periods(today, joined) {
+                if report_runs::done(&state.store, u.id, &label)? {
+                    continue;
+                }
+                let me = AuthUser { id: u.id, session_id: uuid::Uuid::nil(), role: u.role };
+                // Computing the report checks that it can be made; clients fetch it on demand.
+                let report = if kind == "weekly" {
+                    crate::service::reports::weekly(state, me, Some(&label))
+                } else {
+                    crate::service::reports::monthly(state, me, Some(&label))
+                };
+                if let Err(e) = report {
+                    tracing::warn!(user = %u.id, period = %label, error = %e, "report failed");
+                    continue;
+                }
+                report_runs::mark(&state.store, u.id, &label, kind, state.clock.now())?;
+                made += 1;
+            }
+        }
+    }
+}
+
+/// Runs the report job every `activity.report_job_secs`, off the async workers.
+pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(state.config.activity.report_job_secs.max(1)));
+        loop {
+            tick.tick().await;
+            let st = state.clone();
+            let result = state
+                .store
+                .blocking(move |_| {
+                    let made = run_reports(&st)?;
+                    if made > 0 {
+                        st.store.flush_now()?;
+                    }
+                    Ok(made)
+                })
+                .await;
+            match result {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reports = n, "weekly/monthly reports ready"),
+                Err(e) => tracing::error!(error = %e, "report job failed"),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn due_periods_stop_at_the_account_creation() {
+        // Friday 27 November 2026; joined long ago.
+        let all = due_periods(d("2026-11-27"), d("2020-01-01"));
+        let labels: Vec<&str> = all.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(labels, ["2026-W47", "2026-W46", "2026-W45", "2026-W44", "2026-10", "2026-09"]);
+        // Joined on Wednesday of week 47: that week counts, earlier ones do not; no full month yet.
+        let new = due_periods(d("2026-11-27"), d("2026-11-18"));
+        let labels: Vec<&str> = new.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(labels, ["2026-W47"]);
+    }
+}

@@ -12,6 +12,7 @@ use super::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::activity::{self as logs, DailyLog};
+use crate::store::users as users_store;
 
 /// Minutes on one day.
 #[derive(Debug, Serialize, salvo::oapi::ToSchema)]
@@ -85,6 +86,49 @@ pub struct Report {
     pub goals: Vec<ReportGoal>,
     /// Against the previous period.
     pub compared_to_previous: Comparison,
+    /// Weekly reports of users with `settings.weekly_ranking`: their place among friends who opted in
+    /// too, by study days then goals completed (not raw hours). Null otherwise.
+    pub friends_rank: Option<FriendsRank>,
+}
+
+/// A place in the weekly ranking among friends.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct FriendsRank {
+    /// 1 is first; ties share a place.
+    pub rank: u32,
+    /// People ranked (the caller included).
+    pub out_of: u32,
+    /// The caller's study days this week.
+    pub study_days: u32,
+    /// The caller's goals completed this week.
+    pub goals_completed: u32,
+}
+
+/// (study days, goals completed) of a user in `[from, to]`.
+fn ranking_score(state: &AppState, user: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<(u32, u32)> {
+    let days = logs::range(&state.store, user, from, to)?.iter().filter(|d| minutes(d) > 0).count() as u32;
+    let goals = crate::store::goals::list(&state.store, user)?
+        .iter()
+        .filter(|g| g.completed_at.is_some_and(|t| (from..=to).contains(&t.date_naive())))
+        .count() as u32;
+    Ok((days, goals))
+}
+
+fn friends_rank(state: &AppState, me: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<Option<FriendsRank>> {
+    let opted =
+        |id: Uuid| users_store::get(&state.store, id).ok().flatten().is_some_and(|u| u.deleted_at.is_none() && u.settings.weekly_ranking);
+    if !opted(me) {
+        return Ok(None);
+    }
+    let mine = ranking_score(state, me, from, to)?;
+    let mut others = Vec::new();
+    for f in crate::store::social::friend_ids(&state.store, me)? {
+        if opted(f) {
+            others.push(ranking_score(state, f, from, to)?);
+        }
+    }
+    let better = others.iter().filter(|s| **s > mine).count() as u32;
+    Ok(Some(FriendsRank { rank: better + 1, out_of: others.len() as u32 + 1, study_days: mine.0, goals_completed: mine.1 }))
 }
 
 struct Totals {
@@ -139,6 +183,7 @@ fn build(
     to: NaiveDate,
     prev: (NaiveDate, NaiveDate),
 ) -> AppResult<Report> {
+    let weekly = period.contains("-W");
     let today = today(state, me.id)?;
     if from > today {
         return Err(AppError::field("period", "this period has not started yet"));
@@ -186,6 +231,7 @@ fn build(
             .filter(|g| goals.contains(&g.id))
             .map(|g| ReportGoal { id: g.id, title: g.title, status: g.status, progress_ratio: g.progress_ratio })
             .collect(),
+        friends_rank: if weekly { friends_rank(state, me.id, from, to)? } else { None },
         compared_to_previous: Comparison {
             study_minutes_delta: i64::from(now.minutes) - i64::from(before.minutes),
             sleep_hours_delta: now.sleep.zip(before.sleep).map(|(a, b)| round2(a - b)),

@@ -23,6 +23,9 @@ pub struct Settings {
     /// Send read receipts (and see others'); off hides both, as in the big chat apps.
     #[serde(default = "yes")]
     pub read_receipts: bool,
+    /// Take part in the weekly ranking among friends who also opted in.
+    #[serde(default)]
+    pub weekly_ranking: bool,
     /// Other client settings, kept verbatim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -30,7 +33,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { theme: Theme::default(), invisible: false, read_receipts: true, extra: serde_json::Map::new() }
+        Self { theme: Theme::default(), invisible: false, read_receipts: true, weekly_ranking: false, extra: serde_json::Map::new() }
     }
 }
 

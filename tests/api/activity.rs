@@ -365,3 +365,33 @@ async fn the_report_job_makes_each_report_once_and_catches_up_after_downtime() {
     }
     assert_eq!(n, 3);
 }
+
+#[tokio::test]
+async fn the_weekly_ranking_is_opt_in_and_counts_study_days() {
+    use chrono::Datelike;
+    let s = Server::start().await;
+    let (a, b, c) = (s.register().await, s.register().await, s.register().await);
+    for (x, y) in [(&a, &b), (&a, &c)] {
+        let r = s.post("/api/v1/friend-requests", Some(&x.access), json!({"to_user_id": y.id})).await;
+        s.post(&format!("/api/v1/friend-requests/{}/accept", r.body["id"].as_str().unwrap()), Some(&y.access), json!({})).await;
+    }
+    let today = s.clock.now().date_naive();
+    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()) + 7);
+    let d = |i: i64| (monday + chrono::Duration::days(i)).format("%Y-%m-%d").to_string();
+    let study = |days: &[i64], minutes: u32| json!({"logs": days.iter().map(|i| json!({"date": d(*i), "study_sessions": [{"subject": "Maths", "minutes": minutes}]})).collect::<Vec<_>>()});
+    // A studies long hours on two days; B a little on three: B ranks first.
+    s.post("/api/v1/activities/batch", Some(&a.access), study(&[0, 1], 600)).await;
+    s.post("/api/v1/activities/batch", Some(&b.access), study(&[0, 2, 4], 30)).await;
+    s.post("/api/v1/activities/batch", Some(&c.access), study(&[0, 1, 2, 3, 4], 60)).await;
+    assert!(s.get("/api/v1/reports/weekly", &a.access).await.body["friends_rank"].is_null(), "off by default");
+    for u in [&a, &b] {
+        s.patch("/api/v1/me", &u.access, json!({"settings": {"weekly_ranking": true}})).await;
+    }
+    let ra = s.get("/api/v1/reports/weekly", &a.access).await;
+    assert_eq!(ra.body["friends_rank"], json!({"rank": 2, "out_of": 2, "study_days": 2, "goals_completed": 0}));
+    let rb = s.get("/api/v1/reports/weekly", &b.access).await;
+    assert_eq!(rb.body["friends_rank"]["rank"], 1);
+    assert!(s.get("/api/v1/reports/weekly", &c.access).await.body["friends_rank"].is_null(), "C did not opt in and is not ranked");
+    let month = monday.format("%Y-%m").to_string();
+    assert!(s.get(&format!("/api/v1/reports/monthly?month={month}"), &a.access).await.body["friends_rank"].is_null(), "weekly only");
+}

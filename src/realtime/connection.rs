@@ -114,17 +114,20 @@ impl Session {
 
     /// Handles one text frame; returns the frames for this socket.
     pub async fn handle(&mut self, text: &str) -> Vec<String> {
-        let reference =
-            serde_json::from_str::<Value>(text).ok().and_then(|v| v.get("client_id").and_then(Value::as_str).map(str::to_string));
+        let value = serde_json::from_str::<Value>(text).ok().filter(Value::is_object);
+        let field = |name: &str| value.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_string);
+        let reference = field("client_id");
         if !self.bucket.take() {
             return vec![error_frame("rate_limited", "too many frames; slow down", reference.as_deref())];
         }
-        let frame: ClientFrame = match serde_json::from_str(text) {
+        let parsed = value
+            .clone()
+            .ok_or_else(|| "not a JSON object".to_string())
+            .and_then(|v| serde_json::from_value::<ClientFrame>(v).map_err(|e| e.to_string()));
+        let frame: ClientFrame = match parsed {
             Ok(f) => f,
             Err(e) => {
-                let known =
-                    serde_json::from_str::<Value>(text).ok().and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
-                let (code, detail) = match known {
+                let (code, detail) = match field("type") {
                     None => ("bad_frame", "frames are JSON objects with a `type`".to_string()),
                     Some(t) if !KNOWN.contains(&t.as_str()) => ("unknown_type", format!("unknown frame type `{t}`")),
                     Some(t) => ("validation_failed", format!("invalid `{t}` frame: {e}")),

@@ -12,15 +12,20 @@ use crate::state::AppState;
 /// How long a user stays online after their last socket closed.
 pub const GRACE: Duration = Duration::from_secs(3);
 
-fn announce(state: &AppState, user: Uuid, online: bool, last_seen: Option<String>) {
-    let Ok(u) = crate::store::users::get(&state.store, user) else { return };
-    if u.as_ref().is_some_and(|u| u.settings.invisible) {
+/// Sends a `presence` frame about `user` to their online friends, unless they are invisible.
+fn to_friends(state: &AppState, user: Uuid, frame: impl FnOnce(&crate::store::users::UserRecord) -> serde_json::Value) {
+    let Ok(Some(u)) = crate::store::users::get(&state.store, user) else { return };
+    if u.settings.invisible {
         return;
     }
     let friends = crate::store::social::friend_ids(&state.store, user).unwrap_or_default();
     let online_friends = state.hub.online(&friends);
-    let frame: Arc<str> = json!({ "type": "presence", "user_id": user, "is_online": online, "last_seen_at": last_seen }).to_string().into();
-    state.hub.send(&online_friends, &frame);
+    let text: Arc<str> = frame(&u).to_string().into();
+    state.hub.send(&online_friends, &text);
+}
+
+fn announce(state: &AppState, user: Uuid, online: bool, last_seen: Option<String>) {
+    to_friends(state, user, |_| json!({ "type": "presence", "user_id": user, "is_online": online, "last_seen_at": last_seen }));
 }
 
 /// A socket of `user` opened.
@@ -48,18 +53,12 @@ pub fn disconnected(state: Arc<AppState>, user: Uuid) {
 
 /// Tells online friends that `user` started or stopped studying.
 pub fn announce_studying(state: &AppState, user: Uuid) {
-    let Ok(Some(u)) = crate::store::users::get(&state.store, user) else { return };
-    if u.settings.invisible {
-        return;
-    }
-    let friends = crate::store::social::friend_ids(&state.store, user).unwrap_or_default();
-    let online_friends = state.hub.online(&friends);
     let now = crate::service::timer::studying_now(state, user);
-    let frame: Arc<str> = json!({
-        "type": "presence", "user_id": user, "is_online": state.presence.is_online(user),
-        "last_seen_at": u.last_seen_at.map(crate::clock::rfc3339), "studying_now": now
-    })
-    .to_string()
-    .into();
-    state.hub.send(&online_friends, &frame);
+    let online = state.presence.is_online(user);
+    to_friends(state, user, |u| {
+        json!({
+            "type": "presence", "user_id": user, "is_online": online,
+            "last_seen_at": u.last_seen_at.map(crate::clock::rfc3339), "studying_now": now
+        })
+    });
 }

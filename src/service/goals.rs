@@ -305,5 +305,14 @@ pub async fn add_progress(state: &AppState, me: AuthUser, id: Uuid, value: f64) 
 
 /// Every goal as stored (no transitions applied), for the data export.
 pub fn export(state: &AppState, me: Uuid) -> AppResult<Vec<GoalView>> {
-    store::list(&state.store, me)?.into_iter().map(|g| Ok(view(&g, progress(state, me, &g)?))).collect()
+    views(state, me, |_| true)
+}
+
+/// Goals overlapping `[from, to]` as stored, for reports.
+pub fn overlapping(state: &AppState, me: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<GoalView>> {
+    views(state, me, |g| g.start_date <= to && g.end_date >= from)
+}
+
+fn views(state: &AppState, me: Uuid, keep: impl Fn(&GoalRecord) -> bool) -> AppResult<Vec<GoalView>> {
+    store::list(&state.store, me)?.into_iter().filter(|g| keep(g)).map(|g| Ok(view(&g, progress(state, me, &g)?))).collect()
 }

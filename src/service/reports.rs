@@ -208,12 +208,7 @@ fn build(
     }
     let now = totals(&days);
     let before = totals(&logs::range(&state.store, me.id, prev.0, prev.1)?);
-    let goals = crate::store::goals::list(&state.store, me.id)?
-        .into_iter()
-        .filter(|g| g.start_date <= to && g.end_date >= from)
-        .map(|g| g.id)
-        .collect::<Vec<_>>();
-    let goal_views = super::goals::export(state, me.id)?;
+    let goal_views = super::goals::overlapping(state, me.id, from, to)?;
     Ok(Report {
         period,
         from: from.to_string(),
@@ -228,7 +223,6 @@ fn build(
         mood_distribution,
         goals: goal_views
             .into_iter()
-            .filter(|g| goals.contains(&g.id))
             .map(|g| ReportGoal { id: g.id, title: g.title, status: g.status, progress_ratio: g.progress_ratio })
             .collect(),
         friends_rank: if weekly { friends_rank(state, me.id, from, to)? } else { None },

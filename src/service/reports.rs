@@ -175,20 +175,19 @@ pub fn streak(state: &AppState, user: Uuid, end: NaiveDate, today: NaiveDate) ->
     Ok(n)
 }
 
-fn build(
-    state: &AppState,
-    me: AuthUser,
-    period: String,
-    from: NaiveDate,
-    to: NaiveDate,
-    prev: (NaiveDate, NaiveDate),
-) -> AppResult<Report> {
-    let weekly = period.contains("-W");
-    let today = today(state, me.id)?;
-    if from > today {
+/// The caller's logs in a period that has started (a future period is a field error).
+pub fn period_logs(state: &AppState, me: Uuid, p: &Period) -> AppResult<Vec<DailyLog>> {
+    if p.from > today(state, me)? {
         return Err(AppError::field("period", "this period has not started yet"));
     }
-    let days = logs::range(&state.store, me.id, from, to)?;
+    logs::range(&state.store, me, p.from, p.to)
+}
+
+fn build(state: &AppState, me: AuthUser, p: Period) -> AppResult<Report> {
+    let days = period_logs(state, me.id, &p)?;
+    let Period { label: period, from, to, prev } = p;
+    let weekly = period.contains("-W");
+    let today = today(state, me.id)?;
     let by_date: BTreeMap<NaiveDate, &DailyLog> = days.iter().map(|d| (d.date, d)).collect();
     let mut by_day = Vec::new();
     let mut day = from;
@@ -241,18 +240,40 @@ pub fn parse_week(s: &str) -> AppResult<NaiveDate> {
     NaiveDate::from_isoywd_opt(y.parse().map_err(|_| bad())?, w.parse().map_err(|_| bad())?, Weekday::Mon).ok_or_else(bad)
 }
 
-/// GET /reports/weekly?week= (default: the last full week).
-pub fn weekly(state: &AppState, me: AuthUser, week: Option<&str>) -> AppResult<Report> {
+/// A report period: its label, first and last day, and the previous period of the same kind.
+pub struct Period {
+    /// `2026-W47` or `2026-11`.
+    pub label: String,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+    /// The period before (first, last day).
+    pub prev: (NaiveDate, NaiveDate),
+}
+
+/// The ISO week `week` (default: the last full week in the caller's zone).
+pub fn week_period(state: &AppState, me: Uuid, week: Option<&str>) -> AppResult<Period> {
     let monday = match week {
         Some(w) => parse_week(w)?,
         None => {
-            let t = today(state, me.id)?;
+            let t = today(state, me)?;
             t - Duration::days(i64::from(t.weekday().num_days_from_monday()) + 7)
         }
     };
     let iso = monday.iso_week();
-    let label = format!("{}-W{:02}", iso.year(), iso.week());
-    build(state, me, label, monday, monday + Duration::days(6), (monday - Duration::days(7), monday - Duration::days(1)))
+    Ok(Period {
+        label: format!("{}-W{:02}", iso.year(), iso.week()),
+        from: monday,
+        to: monday + Duration::days(6),
+        prev: (monday - Duration::days(7), monday - Duration::days(1)),
+    })
+}
+
+/// GET /reports/weekly?week= (default: the last full week).
+pub fn weekly(state: &AppState, me: AuthUser, week: Option<&str>) -> AppResult<Report> {
+    let p = week_period(state, me.id, week)?;
+    build(state, me, p)
 }
 
 fn month_bounds(year: i32, month: u32) -> Option<(NaiveDate, NaiveDate)> {
@@ -261,8 +282,8 @@ fn month_bounds(year: i32, month: u32) -> Option<(NaiveDate, NaiveDate)> {
     Some((first, next - Duration::days(1)))
 }
 
-/// GET /reports/monthly?month= (default: the last full month).
-pub fn monthly(state: &AppState, me: AuthUser, month: Option<&str>) -> AppResult<Report> {
+/// The calendar month `month` (default: the last full month in the caller's zone).
+pub fn month_period(state: &AppState, me: Uuid, month: Option<&str>) -> AppResult<Period> {
     let bad = || AppError::field("month", "must be a month like 2026-11");
     let (first, last) = match month {
         Some(m) => {
@@ -270,14 +291,20 @@ pub fn monthly(state: &AppState, me: AuthUser, month: Option<&str>) -> AppResult
             month_bounds(y.parse().map_err(|_| bad())?, mo.parse().map_err(|_| bad())?).ok_or_else(bad)?
         }
         None => {
-            let t = today(state, me.id)?;
+            let t = today(state, me)?;
             let prev = NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap_or(t) - Duration::days(1);
             month_bounds(prev.year(), prev.month()).ok_or_else(bad)?
         }
     };
     let before_last = first - Duration::days(1);
-    let before = month_bounds(before_last.year(), before_last.month()).ok_or_else(bad)?;
-    build(state, me, first.format("%Y-%m").to_string(), first, last, before)
+    let prev = month_bounds(before_last.year(), before_last.month()).ok_or_else(bad)?;
+    Ok(Period { label: first.format("%Y-%m").to_string(), from: first, to: last, prev })
+}
+
+/// GET /reports/monthly?month= (default: the last full month).
+pub fn monthly(state: &AppState, me: AuthUser, month: Option<&str>) -> AppResult<Report> {
+    let p = month_period(state, me.id, month)?;
+    build(state, me, p)
 }
 
 /// A report the job has produced.

@@ -395,3 +395,73 @@ async fn the_weekly_ranking_is_opt_in_and_counts_study_days() {
     let month = monday.format("%Y-%m").to_string();
     assert!(s.get(&format!("/api/v1/reports/monthly?month={month}"), &a.access).await.body["friends_rank"].is_null(), "weekly only");
 }
+
+#[tokio::test]
+async fn report_charts_are_svg_in_both_themes_and_only_of_the_callers_logs() {
+    use chrono::Datelike;
+    let s = Server::start().await;
+    let u = s.register().await;
+    let other = s.register().await;
+    let today = s.clock.now().date_naive();
+    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()) + 7);
+    let d = |i: i64| (monday + chrono::Duration::days(i)).format("%Y-%m-%d").to_string();
+    let logs = json!({"logs": [
+        {"date": d(0), "study_sessions": [{"subject": "Maths", "minutes": 60}, {"subject": "<b>Art & \"Design\"</b>", "minutes": 20}],
+         "sleep_hours": 8, "mood": {"score": 4}},
+        {"date": d(1), "study_sessions": [{"subject": "Physics", "minutes": 90}], "sleep_hours": 7, "mood": {"score": 2}},
+        {"date": d(3), "sleep_hours": 9}
+    ]});
+    assert_eq!(s.post("/api/v1/activities/batch", Some(&u.access), logs).await.status, 200);
+    let chart = |path: String, token: String| {
+        let req = s.http.get(s.url(&path)).bearer_auth(token);
+        Server::finish(req)
+    };
+    let light = chart("/api/v1/reports/weekly/chart.svg".into(), u.access.clone()).await;
+    assert_eq!(light.status, 200);
+    assert!(light.headers["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
+    assert!(light.headers["cache-control"].to_str().unwrap().starts_with("private"));
+    let svg = String::from_utf8(light.bytes).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG even with markup in a subject");
+    let texts: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).map(str::trim).collect();
+    for label in ["Maths", "Physics", "<b>Art & \"Design\"</b>", "sleep", "mood", "minutes studied"] {
+        assert!(texts.contains(&label), "{label} missing from {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t.contains("2 h 50 min studied")), "title with the total: {texts:?}");
+    let title = doc.descendants().find(|n| n.has_tag_name("title")).and_then(|n| n.text()).unwrap();
+    assert!(title.starts_with("Week "), "{title}");
+    let bars = doc.descendants().filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some("#0072B2")).count();
+    assert!(bars >= 1, "Physics (most studied) bars in the first colour");
+    assert!(svg.contains("#FFFFFF"), "light background");
+
+    let dark = chart(
+        format!("/api/v1/reports/weekly/chart.svg?theme=dark&width=360&week={}", {
+            let w = monday.iso_week();
+            format!("{}-W{:02}", w.year(), w.week())
+        }),
+        u.access.clone(),
+    )
+    .await;
+    assert_eq!(dark.status, 200);
+    let svg = String::from_utf8(dark.bytes).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    assert_eq!(doc.root_element().attribute("width"), Some("360"), "phone width");
+    assert!(svg.contains("#121417") && !svg.contains("#FFFFFF"), "dark background");
+
+    let month = chart(format!("/api/v1/reports/monthly/chart.svg?month={}", monday.format("%Y-%m")), u.access.clone()).await;
+    assert_eq!(month.status, 200);
+    assert!(String::from_utf8(month.bytes).unwrap().contains("Physics"));
+
+    let theirs = chart("/api/v1/reports/weekly/chart.svg".into(), other.access.clone()).await;
+    assert_eq!(theirs.status, 200);
+    let svg = String::from_utf8(theirs.bytes).unwrap();
+    assert!(!svg.contains("Physics") && !svg.contains("Maths"), "another user's chart shows only their own logs");
+    assert!(svg.contains("0 min studied"));
+
+    for (query, field) in [("theme=neon", "theme"), ("width=10", "width"), ("width=wide", "width"), ("week=2999-W01", "period")] {
+        let r = chart(format!("/api/v1/reports/weekly/chart.svg?{query}"), u.access.clone()).await;
+        assert_problem(&r, 422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], field, "{query}");
+    }
+    assert_problem(&chart("/api/v1/reports/monthly/chart.svg?month=2026-13".into(), u.access.clone()).await, 422, "validation_failed");
+    assert_eq!(s.http.get(s.url("/api/v1/reports/weekly/chart.svg")).send().await.unwrap().status(), 401);
+}

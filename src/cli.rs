@@ -1,5 +1,5 @@
 //! Command line: `friend [serve]`, `init`, `check-config`, `admin create|reset-password`,
-//! `backup FILE`, `restore FILE`. Flags override `FRIEND_*` variables, which override the config file.
+//! `backup FILE`, `restore FILE`, `reindex`. Flags override `FRIEND_*` variables, which override the config file.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,6 +57,9 @@ pub enum Command {
         /// Destination file.
         file: PathBuf,
     },
+    /// Rebuild the search indexes from storage (works while the server runs; searches keep
+    /// answering from the old index until the new one is committed).
+    Reindex,
     /// Restore a backup into an empty data directory (server stopped).
     Restore {
         /// Backup file.
@@ -229,10 +232,16 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), String> {
             let file = std::path::absolute(&file).map_err(|e| e.to_string())?;
             offline_or_online(&config, Request::Backup { path: file }).await
         }
+        Command::Reindex => offline_or_online(&config, Request::Reindex).await,
         Command::Restore { file } => {
             let store = crate::store::Store::open(&config.data_dir, config.storage.cache_mb).map_err(|e| e.to_string())?;
             let blobs = crate::store::blobs::Blobs::new(&config.data_dir);
             let s = crate::store::backup::import(&store, &blobs, &file).map_err(|e| control::describe(&e))?;
+            // The search indexes are derived data: the next start rebuilds them from what was restored.
+            let search = config.data_dir.join("search");
+            if search.exists() {
+                std::fs::remove_dir_all(&search).map_err(|e| format!("cannot clear {}: {e}", search.display()))?;
+            }
             println!("restored {} records from {}", s.records, file.display());
             Ok(())
         }

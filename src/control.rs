@@ -37,6 +37,8 @@ pub enum Request {
         /// Role.
         role: Role,
     },
+    /// Rebuild the search indexes (notes and the user directory) from storage.
+    Reindex,
     /// Set a password.
     ResetPassword {
         /// Email or username.
@@ -72,6 +74,17 @@ pub async fn execute(state: &AppState, req: Request) -> AppResult<String> {
         Request::CreateUser { email, username, name, password, role } => {
             let u = admin::create_user(state, NewAccount { email, username, password, name, role }).await?;
             Ok(format!("created {:?} {} ({})", u.role, u.username, u.id))
+        }
+        Request::Reindex => {
+            let started = std::time::Instant::now();
+            crate::service::notes::rebuild_index(state);
+            state.user_index.rebuild(crate::service::social::all_user_docs(state)?);
+            let (notes, users) = (&state.note_index, &state.user_index);
+            tokio::task::block_in_place(|| {
+                notes.flush();
+                users.flush();
+            });
+            Ok(format!("search indexes rebuilt from storage in {} ms", started.elapsed().as_millis()))
         }
         Request::ResetPassword { login, password } => {
             let u = users::find_by_login(&state.store, &login)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;

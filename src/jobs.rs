@@ -84,6 +84,7 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let st = state.clone();
+            let started = std::time::Instant::now();
             let result = state
                 .store
                 .blocking(move |_| {
@@ -96,7 +97,7 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 .await;
             match result {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(reports = n, "weekly/monthly reports ready"),
+                Ok(n) => tracing::info!(reports = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly/monthly reports ready"),
                 Err(e) => tracing::error!(error = %e, "report job failed"),
             }
         }

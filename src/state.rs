@@ -76,6 +76,8 @@ pub struct AppState {
     pub presence: Presence,
     /// The user directory search index.
     pub user_index: UserIndex,
+    /// The notes search index.
+    pub note_index: crate::search::notes::NoteIndex,
     /// Live WebSocket connections.
     pub hub: crate::realtime::Hub,
     /// Event sequence numbers (held while a chat change commits).
@@ -98,6 +100,7 @@ impl AppState {
         let a = &config.auth;
         let cpu = CpuPool::new(a.hash_concurrency, 256);
         let (user_index, rebuild) = UserIndex::open(&config.data_dir)?;
+        let (note_index, rebuild_notes) = crate::search::notes::NoteIndex::open(&config.data_dir)?;
         let store_for_seq = store.clone();
         let state = Self {
             blobs: Blobs::new(&config.data_dir),
@@ -114,12 +117,17 @@ impl AppState {
             config,
             base_url,
             user_index,
+            note_index,
             hub: crate::realtime::Hub::default(),
             sequencer: crate::service::chat::Sequencer::open(&store_for_seq)?,
         };
         if rebuild {
             tracing::info!("building the user directory index from storage");
             state.user_index.rebuild(crate::service::social::all_user_docs(&state)?);
+        }
+        if rebuild_notes {
+            tracing::info!("building the notes search index from storage");
+            crate::service::notes::rebuild_index(&state);
         }
         Ok(state)
     }

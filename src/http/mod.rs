@@ -9,6 +9,7 @@ pub mod goals;
 pub mod hoops;
 pub mod me;
 pub mod media;
+pub mod notes;
 pub mod ops;
 pub mod problem;
 pub mod reply;
@@ -40,6 +41,7 @@ fn api() -> Router {
             .push(activity::router())
             .push(activity::timer_router())
             .push(goals::router())
+            .push(notes::router())
             .push(reports::router())
             .push(ws::private())
             .push(me::router())

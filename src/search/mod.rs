@@ -2,6 +2,8 @@
 //! rebuilt on start when missing or from an older schema. One writer thread per index applies
 //! changes in batches; readers reload on commit.
 
+pub mod notes;
+pub mod text;
 pub mod users;
 
 use std::path::Path;
@@ -24,4 +26,164 @@ pub(crate) fn prepare_dir(dir: &Path, version: u32) -> std::io::Result<bool> {
 /// Writes the schema marker once the first build committed.
 pub(crate) fn mark_built(dir: &Path, version: u32) -> std::io::Result<()> {
     std::fs::write(dir.join("friend_schema_version"), version.to_string())
+}
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tantivy::schema::{Field, Value};
+use tantivy::{DocAddress, IndexReader, IndexWriter, Searcher, TantivyDocument, Term};
+use uuid::Uuid;
+
+/// How long a writer waits for more changes to share one commit.
+const BATCH_PAUSE: Duration = Duration::from_millis(10);
+
+/// Feeds every document of a rebuild to the sink it is given.
+pub(crate) type Producer<D> = Box<dyn FnOnce(&mut dyn FnMut(D)) + Send>;
+
+enum Op<D> {
+    Upsert(Uuid, D),
+    Remove(Uuid),
+    Rebuild(Producer<D>),
+    Flush(mpsc::Sender<()>),
+}
+
+/// The handle of an index's writer thread: changes are queued, applied in batches and committed
+/// once per batch; the reader is reloaded after each commit so a change is searchable at once.
+pub(crate) struct Writer<D> {
+    tx: mpsc::Sender<Op<D>>,
+    reader: IndexReader,
+}
+
+/// What a writer thread needs to know about its index.
+pub(crate) struct WriterSpec<F> {
+    /// Thread and log name (`users`, `notes`).
+    pub name: &'static str,
+    /// The index directory (for the schema marker).
+    pub dir: PathBuf,
+    /// Schema version written to the marker after a rebuild.
+    pub version: u32,
+    /// The stored id field (one document per id).
+    pub id_field: Field,
+    /// Builds a document.
+    pub to_doc: F,
+}
+
+impl<D: Send + 'static> Writer<D> {
+    /// Starts the writer thread.
+    pub(crate) fn spawn<F>(writer: IndexWriter, reader: IndexReader, spec: WriterSpec<F>) -> std::io::Result<Self>
+    where
+        F: Fn(&D) -> TantivyDocument + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel();
+        let r = reader.clone();
+        std::thread::Builder::new().name(format!("friend-index-{}", spec.name)).spawn(move || write_loop(writer, r, spec, rx))?;
+        Ok(Self { tx, reader })
+    }
+
+    /// Adds or replaces the document of `id`.
+    pub(crate) fn upsert(&self, id: Uuid, d: D) {
+        let _ = self.tx.send(Op::Upsert(id, d));
+    }
+
+    /// Removes the document of `id`.
+    pub(crate) fn remove(&self, id: Uuid) {
+        let _ = self.tx.send(Op::Remove(id));
+    }
+
+    /// Replaces every document with what `producer` feeds (queries keep the old ones meanwhile).
+    pub(crate) fn rebuild(&self, producer: Producer<D>) {
+        let _ = self.tx.send(Op::Rebuild(producer));
+    }
+
+    /// Waits until every change queued so far is committed and visible.
+    pub(crate) fn flush(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.tx.send(Op::Flush(tx)).is_ok() {
+            let _ = rx.recv_timeout(Duration::from_secs(600));
+        }
+        let _ = self.reader.reload();
+    }
+}
+
+fn apply<D, F: Fn(&D) -> TantivyDocument>(writer: &mut IndexWriter, spec: &WriterSpec<F>, op: Op<D>, waiters: &mut Vec<mpsc::Sender<()>>) {
+    let id_term = |id: Uuid| Term::from_field_text(spec.id_field, &id.to_string());
+    match op {
+        Op::Upsert(id, d) => {
+            writer.delete_term(id_term(id));
+            if let Err(e) = writer.add_document((spec.to_doc)(&d)) {
+                tracing::error!(index = spec.name, error = %e, "index: add failed");
+            }
+        }
+        Op::Remove(id) => {
+            writer.delete_term(id_term(id));
+        }
+        Op::Rebuild(producer) => {
+            let started = std::time::Instant::now();
+            let _ = writer.delete_all_documents();
+            let mut n = 0u64;
+            producer(&mut |d| {
+                n += 1;
+                if let Err(e) = writer.add_document((spec.to_doc)(&d)) {
+                    tracing::error!(index = spec.name, error = %e, "index: add failed");
+                }
+            });
+            match writer.commit() {
+                Ok(_) => {
+                    let _ = mark_built(&spec.dir, spec.version);
+                    tracing::info!(index = spec.name, docs = n, ms = started.elapsed().as_millis() as u64, "index rebuilt");
+                }
+                Err(e) => tracing::error!(index = spec.name, error = %e, "index: rebuild commit failed"),
+            }
+        }
+        Op::Flush(w) => waiters.push(w),
+    }
+}
+
+/// The writer thread: takes every queued change, applies them, commits once, reloads the reader.
+fn write_loop<D, F: Fn(&D) -> TantivyDocument>(
+    mut writer: IndexWriter,
+    reader: IndexReader,
+    spec: WriterSpec<F>,
+    rx: mpsc::Receiver<Op<D>>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut waiters = Vec::new();
+        apply(&mut writer, &spec, first, &mut waiters);
+        // A short pause lets a burst of changes share one commit.
+        std::thread::sleep(BATCH_PAUSE);
+        while let Ok(op) = rx.try_recv() {
+            apply(&mut writer, &spec, op, &mut waiters);
+        }
+        if let Err(e) = writer.commit() {
+            tracing::error!(index = spec.name, error = %e, "index: commit failed");
+        }
+        let _ = reader.reload();
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// Who searches: their friends may see more; `hidden` users (blocked either way) never appear.
+pub struct Viewer<'a> {
+    /// The caller.
+    pub id: Uuid,
+    /// Their friends.
+    pub friends: &'a [Uuid],
+    /// Users hidden from them.
+    pub hidden: &'a [Uuid],
+}
+
+/// The stored ids of the documents in `top`, in order.
+pub(crate) fn hit_ids<S>(searcher: &Searcher, top: Vec<(S, DocAddress)>, id_field: Field) -> tantivy::Result<Vec<Uuid>> {
+    let mut out = Vec::with_capacity(top.len());
+    for (_, addr) in top {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        if let Some(id) = doc.get_first(id_field).and_then(|v| v.as_str()).and_then(|s| Uuid::try_parse(s).ok()) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }

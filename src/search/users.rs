@@ -3,12 +3,10 @@
 //! so a page of results never loses hits to filtering.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery, TermSetQuery};
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, TextFieldIndexing, TextOptions, Value};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{LowerCaser, NgramTokenizer, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 use uuid::Uuid;
@@ -19,8 +17,6 @@ use crate::error::{AppError, AppResult};
 const SCHEMA_VERSION: u32 = 2;
 /// Longest prefix indexed per word.
 const MAX_PREFIX: usize = 20;
-/// How long the writer waits for more changes to share one commit.
-const BATCH_PAUSE: Duration = Duration::from_millis(10);
 
 /// What the index holds about a user.
 #[derive(Clone, Debug)]
@@ -37,13 +33,6 @@ pub struct UserDoc {
     pub public: bool,
 }
 
-enum Op {
-    Upsert(UserDoc),
-    Remove(Uuid),
-    Rebuild(Vec<UserDoc>),
-    Flush(mpsc::Sender<()>),
-}
-
 #[derive(Clone, Copy)]
 struct Fields {
     id: Field,
@@ -56,21 +45,13 @@ struct Fields {
     prefix: Field,
 }
 
-/// Who searches and whom they must not see.
-pub struct Viewer<'a> {
-    /// The caller (never in their own results).
-    pub id: Uuid,
-    /// Their friends (who may see `friends`-only profiles).
-    pub friends: &'a [Uuid],
-    /// Users hidden from them (blocked either way).
-    pub hidden: &'a [Uuid],
-}
+pub use super::Viewer;
 
 /// The index: a reader for queries and a channel to its writer thread.
 pub struct UserIndex {
     reader: IndexReader,
     fields: Fields,
-    tx: mpsc::Sender<Op>,
+    writer: super::Writer<UserDoc>,
     dir: PathBuf,
 }
 
@@ -112,37 +93,35 @@ impl UserIndex {
         index.tokenizers().register("edge", TextAnalyzer::builder(edge).filter(LowerCaser).build());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into().map_err(search_err)?;
         let writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).map_err(search_err)?;
-        let (tx, rx) = mpsc::channel();
-        let marker_dir = dir.clone();
-        std::thread::Builder::new()
-            .name("friend-index-users".into())
-            .spawn(move || write_loop(writer, fields, rx, marker_dir))
-            .map_err(search_err)?;
-        Ok((Self { reader, fields, tx, dir }, rebuild))
+        let spec = super::WriterSpec {
+            name: "users",
+            dir: dir.clone(),
+            version: SCHEMA_VERSION,
+            id_field: fields.id,
+            to_doc: move |d: &UserDoc| to_doc(fields, d),
+        };
+        let writer = super::Writer::spawn(writer, reader.clone(), spec).map_err(search_err)?;
+        Ok((Self { reader, fields, writer, dir }, rebuild))
     }
 
     /// Adds or replaces a user.
     pub fn upsert(&self, d: UserDoc) {
-        let _ = self.tx.send(Op::Upsert(d));
+        self.writer.upsert(d.id, d);
     }
 
     /// Removes a user (deleted or disabled).
     pub fn remove(&self, id: Uuid) {
-        let _ = self.tx.send(Op::Remove(id));
+        self.writer.remove(id);
     }
 
     /// Replaces the whole index with `docs` (in the writer thread; queries keep working meanwhile).
     pub fn rebuild(&self, docs: Vec<UserDoc>) {
-        let _ = self.tx.send(Op::Rebuild(docs));
+        self.writer.rebuild(Box::new(move |sink| docs.into_iter().for_each(sink)));
     }
 
     /// Waits until every change sent so far is committed and visible.
     pub fn flush(&self) {
-        let (tx, rx) = mpsc::channel();
-        if self.tx.send(Op::Flush(tx)).is_ok() {
-            let _ = rx.recv_timeout(Duration::from_secs(30));
-        }
-        let _ = self.reader.reload();
+        self.writer.flush();
     }
 
     /// Where the index lives.
@@ -198,14 +177,7 @@ impl UserIndex {
         let query = BooleanQuery::new(must);
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score()).map_err(search_err)?;
-        let mut out = Vec::with_capacity(top.len());
-        for (_, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(search_err)?;
-            if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()).and_then(|s| Uuid::try_parse(s).ok()) {
-                out.push(id);
-            }
-        }
-        Ok(out)
+        super::hit_ids(&searcher, top, f.id).map_err(search_err)
     }
 
     /// Ids of public users with this exact study focus (for suggestions), up to `limit`.
@@ -224,14 +196,7 @@ impl UserIndex {
         ]);
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score()).map_err(search_err)?;
-        let mut out = Vec::new();
-        for (_, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(search_err)?;
-            if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()).and_then(|s| Uuid::try_parse(s).ok()) {
-                out.push(id);
-            }
-        }
-        Ok(out)
+        super::hit_ids(&searcher, top, f.id).map_err(search_err)
     }
 }
 
@@ -248,52 +213,4 @@ fn to_doc(f: Fields, d: &UserDoc) -> TantivyDocument {
         doc.add_text(f.prefix, word);
     }
     doc
-}
-
-fn apply(writer: &mut IndexWriter, f: Fields, op: Op, dir: &Path, waiters: &mut Vec<mpsc::Sender<()>>) {
-    match op {
-        Op::Upsert(d) => {
-            writer.delete_term(Term::from_field_text(f.id, &d.id.to_string()));
-            if let Err(e) = writer.add_document(to_doc(f, &d)) {
-                tracing::error!(error = %e, "user index: add failed");
-            }
-        }
-        Op::Remove(id) => {
-            writer.delete_term(Term::from_field_text(f.id, &id.to_string()));
-        }
-        Op::Rebuild(docs) => {
-            let started = std::time::Instant::now();
-            let _ = writer.delete_all_documents();
-            for d in &docs {
-                let _ = writer.add_document(to_doc(f, d));
-            }
-            match writer.commit() {
-                Ok(_) => {
-                    let _ = super::mark_built(dir, SCHEMA_VERSION);
-                    tracing::info!(users = docs.len(), ms = started.elapsed().as_millis() as u64, "user index rebuilt");
-                }
-                Err(e) => tracing::error!(error = %e, "user index: rebuild commit failed"),
-            }
-        }
-        Op::Flush(w) => waiters.push(w),
-    }
-}
-
-/// The writer thread: takes every change that is queued, applies them, commits once.
-fn write_loop(mut writer: IndexWriter, f: Fields, rx: mpsc::Receiver<Op>, dir: PathBuf) {
-    while let Ok(first) = rx.recv() {
-        let mut waiters = Vec::new();
-        apply(&mut writer, f, first, &dir, &mut waiters);
-        // A short pause lets a burst of changes share one commit.
-        std::thread::sleep(BATCH_PAUSE);
-        while let Ok(op) = rx.try_recv() {
-            apply(&mut writer, f, op, &dir, &mut waiters);
-        }
-        if let Err(e) = writer.commit() {
-            tracing::error!(error = %e, "user index: commit failed");
-        }
-        for w in waiters {
-            let _ = w.send(());
-        }
-    }
 }

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, NaiveDate};
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::RangedCoordu32;
 use plotters::prelude::*;
 use uuid::Uuid;
 
@@ -245,18 +247,7 @@ fn draw(out: &mut String, title: &str, subjects: &[String], days: &[Day], theme:
         .y_label_area_size(AXIS)
         .right_y_label_area_size(AXIS)
         .build_cartesian_2d(x_range(), 0u32..top)?;
-    bars.configure_mesh()
-        .disable_x_mesh()
-        .bold_line_style(theme.grid)
-        .light_line_style(TRANSPARENT)
-        .axis_style(theme.grid)
-        .label_style(text(14))
-        .axis_desc_style(text(14))
-        .x_labels(n as usize)
-        .x_label_formatter(&day_label)
-        .y_labels(5)
-        .y_desc("minutes studied")
-        .draw()?;
+    day_mesh(&mut bars.configure_mesh(), theme, n as usize, &day_label).y_labels(5).y_desc("minutes studied").draw()?;
     // A gap of about a sixth of a day's width between bars.
     let gap = (plot_width / n / 6).min(8);
     for k in 0..bar_keys.len() {
@@ -278,16 +269,7 @@ fn draw(out: &mut String, title: &str, subjects: &[String], days: &[Day], theme:
         .right_y_label_area_size(AXIS)
         .build_cartesian_2d(x_range(), 0f64..12f64)?
         .set_secondary_coord(x_range(), 0.5f64..5.5f64);
-    lines
-        .configure_mesh()
-        .disable_x_mesh()
-        .bold_line_style(theme.grid)
-        .light_line_style(TRANSPARENT)
-        .axis_style(theme.grid)
-        .label_style(text(14))
-        .axis_desc_style(text(14))
-        .x_labels(n as usize)
-        .x_label_formatter(&day_label)
+    day_mesh(&mut lines.configure_mesh(), theme, n as usize, &day_label)
         .y_labels(4)
         .y_label_formatter(&whole)
         .y_desc("hours slept")
@@ -313,6 +295,24 @@ fn draw(out: &mut String, title: &str, subjects: &[String], days: &[Day], theme:
     lines.draw_secondary_series(points(&mood).map(|p| Circle::new(p, 4, theme.mood.filled())))?;
     root.present()?;
     Ok(())
+}
+
+/// The house style of a panel: one label per day (or every k-th), horizontal grid lines only.
+fn day_mesh<'a, 'b, 'c, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'c mut MeshStyle<'a, 'b, SegmentedCoord<RangedCoordu32>, Y, DB>,
+    theme: &Theme,
+    n: usize,
+    day_label: &'b dyn Fn(&SegmentValue<u32>) -> String,
+) -> &'c mut MeshStyle<'a, 'b, SegmentedCoord<RangedCoordu32>, Y, DB> {
+    let text = (FONT, 14).into_font().color(&theme.text);
+    mesh.disable_x_mesh()
+        .bold_line_style(theme.grid)
+        .light_line_style(TRANSPARENT)
+        .axis_style(theme.grid)
+        .label_style(text.clone())
+        .axis_desc_style(text)
+        .x_labels(n)
+        .x_label_formatter(day_label)
 }
 
 type Point = (SegmentValue<u32>, f64);

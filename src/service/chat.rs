@@ -606,7 +606,12 @@ fn check_new_message(state: &AppState, me: AuthUser, c: &ChatRecord, input: &New
                 return Err(AppError::field("attachment_id", "an image message needs an image"));
             }
         }
-        MessageKind::Note => return Err(AppError::field("kind", "note messages come with shared notes (not available yet)")),
+        MessageKind::Note => {
+            let id = input.note_id.ok_or_else(|| AppError::field("note_id", "note messages need the id of a note"))?;
+            if super::notes::readable_note(state, me, id).is_err() {
+                return Err(AppError::field("note_id", "no such note that you may share"));
+            }
+        }
         MessageKind::System => return Err(AppError::field("kind", "system messages are written by the server")),
     }
     if let Some(r) = input.reply_to_id
@@ -644,7 +649,7 @@ pub async fn send(state: &Arc<AppState>, me: AuthUser, chat: Uuid, input: NewMes
         kind,
         content: input.content,
         attachment_id: input.attachment_id.filter(|_| kind != MessageKind::Text),
-        note_id: None,
+        note_id: input.note_id.filter(|_| kind == MessageKind::Note),
         reply_to_id: input.reply_to_id,
         created_at: state.clock.now(),
         edited_at: None,
@@ -656,7 +661,12 @@ pub async fn send(state: &Arc<AppState>, me: AuthUser, chat: Uuid, input: NewMes
     let view = message_view(state, &msg);
     let change = Change { chats: vec![c], messages: vec![msg], ..Change::default() };
     match commit(state, change, vec![(Audience::Chat(chat), frame("message.new", json!({ "message": view })))]).await {
-        Ok(_) => Ok((view, true)),
+        Ok(_) => {
+            if let Some(note) = view.note_id {
+                super::notes::count_share(state, note).await?;
+            }
+            Ok((view, true))
+        }
         Err(e) => Err(e),
     }
 }

@@ -296,7 +296,10 @@ pub fn read(state: &AppState, reader: Reader, id: Uuid, thumb: bool) -> AppResul
     let allowed = match reader {
         Reader::Signed => true,
         Reader::User(u) => {
-            m.owner_id == u.id || m.purpose == MediaPurpose::Avatar || crate::store::chat::media_visible_in_chats(&state.store, m.id, u.id)?
+            m.owner_id == u.id
+                || m.purpose == MediaPurpose::Avatar
+                || crate::store::chat::media_visible_in_chats(&state.store, m.id, u.id)?
+                || super::notes::media_readable(state, u, m.id)?
         }
     };
     if !allowed {

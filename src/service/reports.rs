@@ -161,16 +161,23 @@ fn totals(days: &[DailyLog]) -> Totals {
 /// Consecutive days with study ending at `end` (a day without study yet on `end == today` does
 /// not break it: the streak is counted up to yesterday).
 pub fn streak(state: &AppState, user: Uuid, end: NaiveDate, today: NaiveDate) -> AppResult<u32> {
-    let from = end - Duration::days(365);
-    let by_day: BTreeMap<NaiveDate, u32> = logs::range(&state.store, user, from, end)?.iter().map(|d| (d.date, minutes(d))).collect();
-    let mut day = end;
-    if day == today && by_day.get(&day).copied().unwrap_or(0) == 0 {
-        day -= Duration::days(1);
-    }
+    let mut expected = end;
     let mut n = 0;
-    while by_day.get(&day).copied().unwrap_or(0) > 0 {
+    for day in logs::back_from(&state.store, user, end - Duration::days(3660), end) {
+        let day = day?;
+        let studied = minutes(&day) > 0;
+        if n == 0 && expected == today && (day.date < today || !studied) {
+            // Nothing studied yet today: the streak counts up to yesterday.
+            expected = today - Duration::days(1);
+            if day.date == today {
+                continue;
+            }
+        }
+        if day.date != expected || !studied {
+            break;
+        }
         n += 1;
-        day -= Duration::days(1);
+        expected = day.date - Duration::days(1);
     }
     Ok(n)
 }

@@ -282,7 +282,8 @@ pub fn blocks(state: &AppState, me: AuthUser) -> AppResult<Vec<BlockView>> {
 }
 
 /// Users hidden from `me`: blocked either way.
-fn hidden_from(state: &AppState, me: Uuid) -> AppResult<Vec<Uuid>> {
+/// Users hidden from `me`: blocked by them or blocking them.
+pub fn hidden_from(state: &AppState, me: Uuid) -> AppResult<Vec<Uuid>> {
     let mut hidden: Vec<Uuid> = store::blocked_ids(&state.store, me)?.into_iter().map(|(id, _)| id).collect();
     hidden.extend(store::blocker_ids(&state.store, me)?);
     Ok(hidden)

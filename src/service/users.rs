@@ -82,6 +82,7 @@ fn check_patch(p: &ProfilePatch) -> AppResult<()> {
 /// PATCH /me: validated, atomic (username uniqueness holds under races), durable.
 pub async fn patch_me(state: &AppState, me: AuthUser, p: ProfilePatch) -> AppResult<UserView> {
     check_patch(&p)?;
+    let renamed = p.name.is_some() || p.username.is_some();
     let now = state.clock.now();
     let user = state
         .store
@@ -114,6 +115,9 @@ pub async fn patch_me(state: &AppState, me: AuthUser, p: ProfilePatch) -> AppRes
         })
         .await?;
     super::social::index_user(state, &user);
+    if renamed {
+        super::notes::reindex_author(state, &user)?;
+    }
     Ok(user_view(state, &user, Audience::Own))
 }
 
@@ -154,7 +158,8 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: AuthUser, password:
     }
     super::chat::leave_all(state, me).await?;
     let now = state.clock.now();
-    let orphans = state
+    let st = state.clone();
+    let (orphans, notes) = state
         .store
         .write(move |s| {
             sessions::revoke_all(s, me.id, None)?;
@@ -166,10 +171,12 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: AuthUser, password:
             crate::store::activity::delete_all(s, me.id)?;
             crate::store::goals::delete_all(s, me.id)?;
             crate::store::report_runs::delete_all(s, me.id)?;
+            let notes = super::notes::forget(&st, s, me.id)?;
             users::tombstone(s, me.id, now)?;
-            Ok(orphans)
+            Ok((orphans, notes))
         })
         .await?;
+    super::notes::unindex(state, &notes);
     state.user_index.remove(me.id);
     for b in orphans {
         state.blobs.remove(&b);
@@ -198,6 +205,8 @@ pub struct Export {
     pub activities: Vec<super::activity::LogView>,
     /// Goals.
     pub goals: Vec<super::goals::GoalView>,
+    /// Notes written and notes liked.
+    pub notes: super::notes::NotesExport,
 }
 
 /// GET /me/export.
@@ -209,6 +218,7 @@ pub fn export(state: &AppState, me: AuthUser) -> AppResult<Export> {
     let messages = super::chat::export(state, me.id)?;
     let activities = super::activity::export(state, me.id)?;
     let goals = super::goals::export(state, me.id)?;
+    let notes = super::notes::export(state, me.id)?;
     Ok(Export {
         format_version: 1,
         exported_at: crate::clock::rfc3339(state.clock.now()),
@@ -219,5 +229,6 @@ pub fn export(state: &AppState, me: AuthUser) -> AppResult<Export> {
         messages,
         activities,
         goals,
+        notes,
     })
 }

@@ -83,7 +83,12 @@ pub fn range(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDate) -> AppRe
     store.t.activity_logs.range(key(user, from)..=key(user, to)).map(|r| codec::dec(&r.map_err(io)?.1)).collect()
 }
 
-/// Every day of a user (export) .
+/// Logged days from `to` going back to `from`, newest first, read lazily (streaks stop early).
+pub fn back_from(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = AppResult<DailyLog>> {
+    store.t.activity_logs.range(key(user, from)..=key(user, to)).rev().map(|r| codec::dec(&r.map_err(io)?.1))
+}
+
+/// Every day of a user (export).
 pub fn all(store: &Store, user: Uuid) -> AppResult<Vec<DailyLog>> {
     store.t.activity_logs.scan_prefix(user.as_bytes()).map(|r| codec::dec(&r.map_err(io)?.1)).collect()
 }

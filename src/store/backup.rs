@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
-use super::{Store, activity, chat, codec, events, goals, invites, io, media, report_runs, sessions, social, users};
+use super::{Store, activity, chat, codec, events, goals, invites, io, media, notes, report_runs, sessions, social, users};
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
@@ -49,6 +49,9 @@ enum Line {
     Timer { user: uuid::Uuid, timer: activity::Timer },
     Goal { user: uuid::Uuid, goal: goals::GoalRecord },
     ReportRun { user: uuid::Uuid, period: String, at: chrono::DateTime<chrono::Utc> },
+    Note(notes::NoteRecord),
+    NoteShares { note: uuid::Uuid, shares: u64 },
+    NoteLike { note: uuid::Uuid, user: uuid::Uuid, at: chrono::DateTime<chrono::Utc> },
     Blob { sha256: String, data: String },
     End { records: u64, sha256: String },
 }
@@ -146,6 +149,19 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
             let period = String::from_utf8_lossy(&k[16..k.len() - 1]).to_string();
             w.line(&Line::ReportRun { user, period, at: codec::dec(&v)? })?;
         }
+        for n in notes::all(store) {
+            let n = n?;
+            let shares = notes::counts(store, n.id)?.shares;
+            let id = n.id;
+            w.line(&Line::Note(n))?;
+            if shares > 0 {
+                w.line(&Line::NoteShares { note: id, shares })?;
+            }
+        }
+        for like in notes::all_likes(store) {
+            let (note, user, at) = like?;
+            w.line(&Line::NoteLike { note, user, at })?;
+        }
         let mut hashes = std::collections::BTreeSet::new();
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
@@ -236,6 +252,9 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Timer { user, timer } => activity::start_timer(store, user, &timer).map(|_| ()),
         Line::Goal { user, goal } => goals::put(store, user, &goal),
         Line::ReportRun { user, period, at } => report_runs::restore(store, user, &period, at),
+        Line::Note(n) => notes::put(store, &n, None),
+        Line::NoteShares { note, shares } => notes::restore_shares(store, note, shares),
+        Line::NoteLike { note, user, at } => notes::set_like(store, note, user, true, at).map(|_| ()),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

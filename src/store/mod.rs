@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod invites;
 pub mod media;
 pub mod meta;
+pub mod notes;
 pub mod report_runs;
 pub mod sessions;
 pub mod social;
@@ -97,6 +98,20 @@ pub struct Trees {
     pub chat_log: sled::Tree,
     /// `user_log` (see `store::chat`).
     pub user_log: sled::Tree,
+    /// `notes` (see `store::notes`).
+    pub notes: sled::Tree,
+    /// `notes_by_author` (see `store::notes`).
+    pub notes_by_author: sled::Tree,
+    /// `notes_shared` (see `store::notes`).
+    pub notes_shared: sled::Tree,
+    /// `note_media` (see `store::notes`).
+    pub note_media: sled::Tree,
+    /// `note_likes` (see `store::notes`).
+    pub note_likes: sled::Tree,
+    /// `likes_by_user` (see `store::notes`).
+    pub likes_by_user: sled::Tree,
+    /// `note_counters` (see `store::notes`).
+    pub note_counters: sled::Tree,
 }
 
 impl Trees {
@@ -135,6 +150,13 @@ impl Trees {
             event_log: db.open_tree("event_log")?,
             chat_log: db.open_tree("chat_log")?,
             user_log: db.open_tree("user_log")?,
+            notes: db.open_tree("notes")?,
+            notes_by_author: db.open_tree("notes_by_author")?,
+            notes_shared: db.open_tree("notes_shared")?,
+            note_media: db.open_tree("note_media")?,
+            note_likes: db.open_tree("note_likes")?,
+            likes_by_user: db.open_tree("likes_by_user")?,
+            note_counters: db.open_tree("note_counters")?,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Daily activity logs: upserts, merges, validation, time zones, batches, isolation.
 
+use chrono::Datelike;
 use serde_json::json;
 
 use crate::support::{Server, assert_problem};
@@ -268,14 +269,18 @@ async fn goals_follow_the_logs_complete_and_fail() {
     assert_problem(&s.get("/api/v1/goals?status=later", &u.access).await, 422, "validation_failed");
 }
 
+/// The Monday of the last full week on the server's clock.
+fn last_monday(s: &Server) -> chrono::NaiveDate {
+    let today = s.clock.now().date_naive();
+    today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()) + 7)
+}
+
 #[tokio::test]
 async fn weekly_and_monthly_reports_and_csv() {
-    use chrono::Datelike;
     let s = Server::start().await;
     let u = s.register().await;
     let other = s.register().await;
-    let today = s.clock.now().date_naive();
-    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()) + 7);
+    let monday = last_monday(&s);
     let d = |i: i64| (monday + chrono::Duration::days(i)).format("%Y-%m-%d").to_string();
     let logs = json!({"logs": [
         {"date": d(-1), "study_sessions": [{"subject": "Maths", "minutes": 30}], "sleep_hours": 6, "mood": {"score": 2}},
@@ -368,7 +373,6 @@ async fn the_report_job_makes_each_report_once_and_catches_up_after_downtime() {
 
 #[tokio::test]
 async fn the_weekly_ranking_is_opt_in_and_counts_study_days() {
-    use chrono::Datelike;
     let s = Server::start().await;
     let (a, b, c) = (s.register().await, s.register().await, s.register().await);
     for (x, y) in [(&a, &b), (&a, &c)] {
@@ -398,12 +402,10 @@ async fn the_weekly_ranking_is_opt_in_and_counts_study_days() {
 
 #[tokio::test]
 async fn report_charts_are_svg_in_both_themes_and_only_of_the_callers_logs() {
-    use chrono::Datelike;
     let s = Server::start().await;
     let u = s.register().await;
     let other = s.register().await;
-    let today = s.clock.now().date_naive();
-    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()) + 7);
+    let monday = last_monday(&s);
     let d = |i: i64| (monday + chrono::Duration::days(i)).format("%Y-%m-%d").to_string();
     let logs = json!({"logs": [
         {"date": d(0), "study_sessions": [{"subject": "Maths", "minutes": 60}, {"subject": "<b>Art & \"Design\"</b>", "minutes": 20}],
@@ -464,4 +466,24 @@ async fn report_charts_are_svg_in_both_themes_and_only_of_the_callers_logs() {
     }
     assert_problem(&chart("/api/v1/reports/monthly/chart.svg?month=2026-13".into(), u.access.clone()).await, 422, "validation_failed");
     assert_eq!(s.http.get(s.url("/api/v1/reports/weekly/chart.svg")).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn streaks_count_consecutive_study_days_and_today_does_not_break_them() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let today = s.clock.now().date_naive();
+    let d = |i: i64| (today - chrono::Duration::days(i)).format("%Y-%m-%d").to_string();
+    let study = |date: String| json!({"date": date, "study_sessions": [{"subject": "Maths", "minutes": 25}]});
+    let logs = json!({"logs": [study(d(1)), study(d(2)), study(d(3)), {"date": d(4), "sleep_hours": 8}, study(d(5)), study(d(6))]});
+    assert_eq!(s.post("/api/v1/activities/batch", Some(&u.access), logs).await.status, 200);
+    let iso = today.iso_week();
+    let this_week = format!("/api/v1/reports/weekly?week={}-W{:02}", iso.year(), iso.week());
+    assert_eq!(s.get(&this_week, &u.access).await.body["streak_days"], 3, "a day with only sleep breaks it; today not yet");
+    assert_eq!(s.put(&format!("/api/v1/activities/{}", d(0)), &u.access, json!({"sleep_hours": 7})).await.status, 200);
+    assert_eq!(s.get(&this_week, &u.access).await.body["streak_days"], 3, "today without study yet does not break it");
+    assert_eq!(s.put(&format!("/api/v1/activities/{}", d(0)), &u.access, study(d(0))).await.status, 200);
+    assert_eq!(s.get(&this_week, &u.access).await.body["streak_days"], 4);
+    assert_eq!(s.delete(&format!("/api/v1/activities/{}", d(2)), &u.access, None).await.status, 204);
+    assert_eq!(s.get(&this_week, &u.access).await.body["streak_days"], 2, "a missing day breaks it");
 }

@@ -9,9 +9,7 @@ use crate::support::{Server, User, assert_problem, png};
 use crate::ws_support::Ws;
 
 async fn befriend(s: &Server, a: &User, b: &User) {
-    let r = s.post("/api/v1/friend-requests", Some(&a.access), json!({"to_user_id": b.id})).await;
-    let id = r.body["id"].as_str().unwrap().to_string();
-    assert_eq!(s.post(&format!("/api/v1/friend-requests/{id}/accept"), Some(&b.access), json!({})).await.status, 200);
+    s.befriend(a, b).await;
 }
 
 async fn private_chat(s: &Server, a: &User, b: &User) -> String {

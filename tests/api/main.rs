@@ -7,6 +7,7 @@ mod admin_ui;
 mod auth;
 mod chat;
 mod media;
+mod notes;
 mod ops;
 mod profile;
 mod social;

@@ -148,6 +148,12 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let (status, _) =
         server.post(&format!("/api/v1/chats/{chat_id}/messages"), Some(&admin), json!({"content": "welcome", "client_id": "w"})).await;
     assert_eq!(status, 201);
+    let (status, note) =
+        server.post("/api/v1/notes", Some(&student), json!({"title": "Volcano field trip", "visibility": "friends"})).await;
+    assert_eq!(status, 201, "{note}");
+    let note_id = note["id"].as_str().unwrap().to_string();
+    assert_eq!(server.post(&format!("/api/v1/notes/{note_id}/like"), Some(&admin), json!({})).await.0, 200);
+    assert_eq!(server.post(&format!("/api/v1/notes/{note_id}/share"), Some(&admin), json!({"chat_id": chat_id})).await.0, 201);
     let (ok, out) = cli(&["admin", "reset-password", "--login", "kid", "--password-stdin"], dir.path(), Some("kid-new-password\n"));
     assert!(ok, "{out}");
     let student = login(&server, "kid", "kid-new-password").await;
@@ -190,11 +196,18 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let (_, friends) = server.get("/api/v1/friends", &admin).await;
     assert_eq!(friends["items"][0]["username"], "kid");
     let (_, history) = server.get(&format!("/api/v1/chats/{chat_id}/messages"), &student).await;
-    assert_eq!(history[0]["content"], "welcome");
+    assert!(history.as_array().unwrap().iter().any(|m| m["content"] == "welcome"), "{history}");
+    assert!(history.as_array().unwrap().iter().any(|m| m["note_id"] == note_id.as_str()), "the shared note message survives");
     let (status, again) = server.post("/api/v1/chats", Some(&admin), json!({"type": "private", "user_id": kid["id"]})).await;
     assert_eq!((status, again["id"].as_str()), (200, Some(chat_id.as_str())), "the private pair survives");
     let (_, found) = server.get("/api/v1/users?q=kid", &admin).await;
     assert_eq!(found["items"][0]["username"], "kid", "the search index is rebuilt from the restored data");
+    let (ok, out) = cli(&["reindex"], restored.path(), None);
+    assert!(ok && out.contains("rebuilt"), "reindex while the server runs: {out}");
+    let (_, notes) = server.get("/api/v1/notes/search?q=volcano", &admin).await;
+    let hit = &notes["items"][0]["note"];
+    assert_eq!(hit["id"], note_id.as_str(), "notes are restored and searchable: {notes}");
+    assert_eq!((hit["likes_count"].as_u64(), hit["shares_count"].as_u64(), hit["liked_by_me"].as_bool()), (Some(1), Some(1), Some(true)));
     server.terminate();
 
     // The restored data backs up to the same records (offline backup, server stopped).
@@ -214,8 +227,9 @@ async fn cli_admin_backup_and_restore_round_trip() {
     assert!(s1.iter().all(|s| s2.contains(s)), "original sessions survive the round trip");
     assert_eq!(
         r1.len(),
-        20,
-        "2 users, invite, media, 2 blobs, friendship, request, 2 outbox events, chat, 2 members, pair, message, 4 log events, sequence"
+        25,
+        "2 users, invite, media, 2 blobs, friendship, request, 2 outbox events, chat, 2 members, pair, 2 messages, 5 log events, \
+         sequence, note, its share count, like"
     );
 }
 

@@ -192,6 +192,15 @@ impl Server {
         self.login(&username, &password).await
     }
 
+    /// Makes `a` and `b` friends (a request from `a`, accepted by `b`).
+    pub async fn befriend(&self, a: &User, b: &User) {
+        let r = self.post("/api/v1/friend-requests", Some(&a.access), json!({"to_user_id": b.id})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let acc = self.post(&format!("/api/v1/friend-requests/{id}/accept"), Some(&b.access), json!({})).await;
+        assert_eq!(acc.status, 200, "{}", acc.body);
+    }
+
     /// Signs in.
     pub async fn login(&self, login: &str, password: &str) -> User {
         let r = self.post("/api/v1/auth/login", None, json!({ "login": login, "password": password })).await;

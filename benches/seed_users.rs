@@ -5,7 +5,11 @@
 //! HUB_FRIENDS. With DAYS, every user joined DAYS days ago, logged about six days in seven since
 //! (0–4 study sessions, sleep, mood), has three goals (one spanning the whole time), opted in to the
 //! weekly ranking, and has every report made except last week's: the next report-job pass is
-//! exactly the start-of-week run.
+//! exactly the start-of-week run. With NOTES, that many generated notes (see `seed/notes.rs`) by
+//! random authors: `cargo bench --bench seed_users -- DATA_DIR N FRIENDSHIPS HUB DAYS NOTES`.
+
+#[path = "seed/notes.rs"]
+mod notes;
 
 use friend::model::{ProfileVisibility, Role};
 use friend::store::Store;
@@ -76,6 +80,13 @@ fn main() {
             }
             store.flush_now().unwrap();
             println!("seeded {made} friendships in {:.1} s", started.elapsed().as_secs_f64());
+        }
+        let note_count: usize = args.get(6).and_then(|s| s.parse().ok()).unwrap_or(0);
+        if note_count > 0 {
+            let started = std::time::Instant::now();
+            let public = notes::seed(&store, &ids, note_count);
+            store.flush_now().unwrap();
+            println!("seeded {note_count} notes ({public} public) in {:.1} s", started.elapsed().as_secs_f64());
         }
         if days > 0 {
             let started = std::time::Instant::now();

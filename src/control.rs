@@ -79,11 +79,13 @@ pub async fn execute(state: &AppState, req: Request) -> AppResult<String> {
             let started = std::time::Instant::now();
             crate::service::notes::rebuild_index(state);
             state.user_index.rebuild(crate::service::social::all_user_docs(state)?);
-            let (notes, users) = (&state.note_index, &state.user_index);
-            tokio::task::block_in_place(|| {
+            let (notes, users) = (state.note_index.clone(), state.user_index.clone());
+            tokio::task::spawn_blocking(move || {
                 notes.flush();
                 users.flush();
-            });
+            })
+            .await
+            .map_err(AppError::internal)?;
             Ok(format!("search indexes rebuilt from storage in {} ms", started.elapsed().as_millis()))
         }
         Request::ResetPassword { login, password } => {

@@ -69,6 +69,14 @@ pub async fn run_with_clock(
     typing.abort();
     reports.abort();
     state.store.flush_now().map_err(|e| e.to_string())?;
+    let (notes, users) = (state.note_index.clone(), state.user_index.clone());
+    let indexed =
+        tokio::task::spawn_blocking(move || notes.flush_within(Duration::from_secs(5)) & users.flush_within(Duration::from_secs(5)))
+            .await
+            .unwrap_or(false);
+    if !indexed {
+        tracing::warn!("search indexes not fully committed; the next start re-applies recent changes");
+    }
     tracing::info!("stopped; storage flushed");
     Ok(())
 }

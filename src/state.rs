@@ -128,6 +128,8 @@ impl AppState {
         if rebuild_notes {
             tracing::info!("building the notes search index from storage");
             crate::service::notes::rebuild_index(&state);
+        } else if let Some(at) = state.note_index.last_commit() {
+            crate::service::notes::catch_up(&state, at);
         }
         Ok(state)
     }

@@ -23,6 +23,11 @@ pub(crate) fn prepare_dir(dir: &Path, version: u32) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// When the index in `dir` last committed (tantivy rewrites `meta.json` on every commit).
+pub(crate) fn last_commit(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(dir.join("meta.json")).and_then(|m| m.modified()).ok()
+}
+
 /// Writes the schema marker once the first build committed.
 pub(crate) fn mark_built(dir: &Path, version: u32) -> std::io::Result<()> {
     std::fs::write(dir.join("friend_schema_version"), version.to_string())
@@ -54,6 +59,12 @@ enum Op<D> {
 pub(crate) struct Writer<D> {
     tx: mpsc::Sender<Op<D>>,
     reader: IndexReader,
+}
+
+impl<D> Clone for Writer<D> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone(), reader: self.reader.clone() }
+    }
 }
 
 /// What a writer thread needs to know about its index.
@@ -97,13 +108,13 @@ impl<D: Send + 'static> Writer<D> {
         let _ = self.tx.send(Op::Rebuild(producer));
     }
 
-    /// Waits until every change queued so far is committed and visible.
-    pub(crate) fn flush(&self) {
+    /// Waits (up to `limit`) until every change queued so far is committed and visible; false if
+    /// the writer did not get there in time (a rebuild can take a while).
+    pub(crate) fn flush_within(&self, limit: Duration) -> bool {
         let (tx, rx) = mpsc::channel();
-        if self.tx.send(Op::Flush(tx)).is_ok() {
-            let _ = rx.recv_timeout(Duration::from_secs(600));
-        }
+        let done = self.tx.send(Op::Flush(tx)).is_ok() && rx.recv_timeout(limit).is_ok();
         let _ = self.reader.reload();
+        done
     }
 }
 

@@ -76,11 +76,13 @@ pub struct Highlight {
     pub snippet: String,
 }
 
-/// The index: a reader for queries and the writer thread's handle.
+/// The index: a reader for queries and the writer thread's handle (clones share both).
+#[derive(Clone)]
 pub struct NoteIndex {
     reader: IndexReader,
     fields: Fields,
     writer: super::Writer<NoteDoc>,
+    last_commit: Option<std::time::SystemTime>,
 }
 
 fn search_err(e: impl std::fmt::Display) -> AppError {
@@ -231,6 +233,7 @@ impl NoteIndex {
         index.tokenizers().register(text::NAME, text::analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(search_err)?;
         let writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000).map_err(search_err)?;
+        let last_commit = if rebuild { None } else { super::last_commit(&dir) };
         let spec = super::WriterSpec {
             name: "notes",
             dir,
@@ -239,7 +242,7 @@ impl NoteIndex {
             to_doc: move |d: &NoteDoc| to_doc(fields, d),
         };
         let writer = super::Writer::spawn(writer, reader.clone(), spec).map_err(search_err)?;
-        Ok((Self { reader, fields, writer }, rebuild))
+        Ok((Self { reader, fields, writer, last_commit }, rebuild))
     }
 
     /// Adds or replaces a note.
@@ -259,7 +262,17 @@ impl NoteIndex {
 
     /// Waits until every change sent so far is searchable.
     pub fn flush(&self) {
-        self.writer.flush();
+        self.writer.flush_within(std::time::Duration::from_secs(600));
+    }
+
+    /// Waits up to `limit` for queued changes to be committed (shutdown); false if not done.
+    pub fn flush_within(&self, limit: std::time::Duration) -> bool {
+        self.writer.flush_within(limit)
+    }
+
+    /// When the index found on start last committed (None when it was created or rebuilt).
+    pub fn last_commit(&self) -> Option<std::time::SystemTime> {
+        self.last_commit
     }
 
     /// Note ids matching `s` that `reader` may see, best first, skipping `offset`.

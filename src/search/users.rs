@@ -48,6 +48,7 @@ struct Fields {
 pub use super::Viewer;
 
 /// The index: a reader for queries and a channel to its writer thread.
+#[derive(Clone)]
 pub struct UserIndex {
     reader: IndexReader,
     fields: Fields,
@@ -121,7 +122,12 @@ impl UserIndex {
 
     /// Waits until every change sent so far is committed and visible.
     pub fn flush(&self) {
-        self.writer.flush();
+        self.writer.flush_within(std::time::Duration::from_secs(600));
+    }
+
+    /// Waits up to `limit` for queued changes to be committed (shutdown); false if not done.
+    pub fn flush_within(&self, limit: std::time::Duration) -> bool {
+        self.writer.flush_within(limit)
     }
 
     /// Where the index lives.

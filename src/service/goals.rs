@@ -78,15 +78,19 @@ fn progress(state: &AppState, user: Uuid, g: &GoalRecord) -> AppResult<f64> {
     if g.metric == Metric::Custom {
         return Ok(g.manual_progress);
     }
-    let days = logs::range(&state.store, user, g.start_date, g.end_date)?;
-    Ok(match g.metric {
-        Metric::StudyMinutes => days
+    if let (Metric::StudyMinutes, Some(subject)) = (g.metric, &g.subject) {
+        let days = logs::range(&state.store, user, g.start_date, g.end_date)?;
+        return Ok(days
             .iter()
             .flat_map(|d| &d.study_sessions)
-            .filter(|s| g.subject.as_ref().is_none_or(|subj| s.subject.eq_ignore_ascii_case(subj)))
+            .filter(|s| s.subject.eq_ignore_ascii_case(subject))
             .map(|s| f64::from(s.minutes))
-            .sum(),
-        Metric::StudyDays => days.iter().filter(|d| d.study_sessions.iter().any(|s| s.minutes > 0)).count() as f64,
+            .sum());
+    }
+    let days = logs::totals(&state.store, user, g.start_date, g.end_date)?;
+    Ok(match g.metric {
+        Metric::StudyMinutes => days.iter().map(|d| f64::from(d.minutes)).sum(),
+        Metric::StudyDays => days.iter().filter(|d| d.minutes > 0).count() as f64,
         Metric::SleepHours => {
             let slept: Vec<f64> = days.iter().filter_map(|d| d.sleep_hours).collect();
             if slept.is_empty() { 0.0 } else { slept.iter().sum::<f64>() / slept.len() as f64 }

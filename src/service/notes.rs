@@ -328,6 +328,36 @@ pub fn rebuild_index(state: &AppState) {
     }));
 }
 
+/// After a start on an existing index: re-applies, in the background, every note changed since
+/// shortly before the index's last commit, so that changes stored just before a crash (written to
+/// sled, not yet committed to the index) are searchable again.
+pub fn catch_up(state: &AppState, since: std::time::SystemTime) {
+    let since: chrono::DateTime<chrono::Utc> = since.into();
+    let since = since - chrono::Duration::seconds(60);
+    let (store, index) = (state.store.clone(), state.note_index.clone());
+    let spawned = std::thread::Builder::new().name("friend-index-catch-up".into()).spawn(move || {
+        let mut n = 0;
+        for note in store::all(&store).flatten() {
+            if note.updated_at.max(note.deleted_at.unwrap_or(note.updated_at)) < since {
+                continue;
+            }
+            n += 1;
+            if note.deleted_at.is_some() {
+                index.remove(note.id);
+            } else {
+                let author = users_store::get(&store, note.author_id).ok().flatten();
+                index.upsert(doc(&note, author.as_ref()));
+            }
+        }
+        if n > 0 {
+            tracing::info!(notes = n, "notes index: re-applied recent changes");
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "notes index: catch-up not started");
+    }
+}
+
 /// Re-indexes an author's notes (after a change of username or name).
 pub fn reindex_author(state: &AppState, author: &users_store::UserRecord) -> AppResult<()> {
     for n in store::all_of(&state.store, author.id)? {

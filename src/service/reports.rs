@@ -11,7 +11,7 @@ use super::activity::{parse_date, today};
 use super::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::activity::{self as logs, DailyLog};
+use crate::store::activity::{self as logs, DailyLog, DayTotals};
 use crate::store::users as users_store;
 
 /// Minutes on one day.
@@ -106,7 +106,7 @@ pub struct FriendsRank {
 
 /// (study days, goals completed) of a user in `[from, to]`.
 fn ranking_score(state: &AppState, user: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<(u32, u32)> {
-    let days = logs::range(&state.store, user, from, to)?.iter().filter(|d| minutes(d) > 0).count() as u32;
+    let days = logs::totals(&state.store, user, from, to)?.iter().filter(|d| d.minutes > 0).count() as u32;
     let goals = crate::store::goals::list(&state.store, user)?
         .iter()
         .filter(|g| g.completed_at.is_some_and(|t| (from..=to).contains(&t.date_naive())))
@@ -150,11 +150,11 @@ fn minutes(d: &DailyLog) -> u32 {
     d.study_sessions.iter().map(|s| s.minutes).sum()
 }
 
-fn totals(days: &[DailyLog]) -> Totals {
+fn totals(days: &[DayTotals]) -> Totals {
     Totals {
-        minutes: days.iter().map(minutes).sum(),
+        minutes: days.iter().map(|d| d.minutes).sum(),
         sleep: avg(days.iter().filter_map(|d| d.sleep_hours)),
-        mood: avg(days.iter().filter_map(|d| d.mood.as_ref().map(|m| f64::from(m.score)))),
+        mood: avg(days.iter().filter_map(|d| d.mood.map(f64::from))),
     }
 }
 
@@ -163,9 +163,9 @@ fn totals(days: &[DailyLog]) -> Totals {
 pub fn streak(state: &AppState, user: Uuid, end: NaiveDate, today: NaiveDate) -> AppResult<u32> {
     let mut expected = end;
     let mut n = 0;
-    for day in logs::back_from(&state.store, user, end - Duration::days(3660), end) {
+    for day in logs::totals_back_from(&state.store, user, end - Duration::days(3660), end) {
         let day = day?;
-        let studied = minutes(&day) > 0;
+        let studied = day.minutes > 0;
         if n == 0 && expected == today && (day.date < today || !studied) {
             // Nothing studied yet today: the streak counts up to yesterday.
             expected = today - Duration::days(1);
@@ -212,8 +212,8 @@ fn build(state: &AppState, me: AuthUser, p: Period) -> AppResult<Report> {
     for m in days.iter().filter_map(|d| d.mood.as_ref()) {
         *mood_distribution.entry(m.score.to_string()).or_default() += 1;
     }
-    let now = totals(&days);
-    let before = totals(&logs::range(&state.store, me.id, prev.0, prev.1)?);
+    let now = totals(&days.iter().map(DayTotals::of).collect::<Vec<_>>());
+    let before = totals(&logs::totals(&state.store, me.id, prev.0, prev.1)?);
     let goal_views = super::goals::overlapping(state, me.id, from, to)?;
     Ok(Report {
         period,

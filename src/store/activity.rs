@@ -1,12 +1,15 @@
-//! Daily activity logs: `activity_logs` (user ‖ YYYY-MM-DD → log). Dates are calendar days in the
+//! Daily activity logs: `activity_logs` (user ‖ YYYY-MM-DD → log) and `activity_days` (same key →
+//! the day's totals, 8 bytes, written in the same transaction). Dates are calendar days in the
 //! user's own time zone, so a range scan of one user's keys is a date range.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
 use uuid::Uuid;
 
 use super::{Store, codec, io};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// One study session of a day.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -64,28 +67,107 @@ pub fn get(store: &Store, user: Uuid, date: NaiveDate) -> AppResult<Option<Daily
     store.t.activity_logs.get(key(user, date)).map_err(io)?.map(|v| codec::dec(&v)).transpose()
 }
 
-/// Writes days (one batch, atomically).
-pub fn put_all(store: &Store, user: Uuid, logs: &[DailyLog]) -> AppResult<()> {
-    let mut batch = sled::Batch::default();
-    for l in logs {
-        batch.insert(key(user, l.date), codec::enc(l));
+/// What a day adds up to, kept beside each log in `activity_days` (8 bytes) so that streaks,
+/// goal progress, comparisons and rankings read long ranges without decoding whole logs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DayTotals {
+    /// The day.
+    pub date: NaiveDate,
+    /// Minutes studied.
+    pub minutes: u32,
+    /// Hours slept (to the hundredth).
+    pub sleep_hours: Option<f64>,
+    /// Mood score.
+    pub mood: Option<u8>,
+}
+
+impl DayTotals {
+    /// The totals of a log.
+    pub fn of(l: &DailyLog) -> Self {
+        Self {
+            date: l.date,
+            minutes: l.study_sessions.iter().map(|s| s.minutes).sum(),
+            sleep_hours: l.sleep_hours,
+            mood: l.mood.as_ref().map(|m| m.score),
+        }
     }
-    store.t.activity_logs.apply_batch(batch).map_err(io)
+
+    fn encode(&self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&self.minutes.to_be_bytes());
+        let sleep = self.sleep_hours.map_or(u16::MAX, |h| (h * 100.0).round().clamp(0.0, 65_000.0) as u16);
+        b[4..6].copy_from_slice(&sleep.to_be_bytes());
+        b[6] = self.mood.unwrap_or(0);
+        b
+    }
+
+    fn decode(date: NaiveDate, b: &[u8]) -> Self {
+        let minutes = b.get(..4).and_then(|x| x.try_into().ok()).map_or(0, u32::from_be_bytes);
+        let sleep = b.get(4..6).and_then(|x| x.try_into().ok()).map_or(u16::MAX, u16::from_be_bytes);
+        let mood = b.get(6).copied().unwrap_or(0);
+        Self { date, minutes, sleep_hours: (sleep != u16::MAX).then(|| f64::from(sleep) / 100.0), mood: (mood != 0).then_some(mood) }
+    }
+}
+
+fn date_at(key: &[u8]) -> NaiveDate {
+    // user (16 bytes) ‖ YYYY-MM-DD ‖ 0xFF
+    std::str::from_utf8(key.get(16..26).unwrap_or_default()).ok().and_then(|s| s.parse().ok()).unwrap_or_default()
+}
+
+/// Writes days and their totals (one transaction).
+pub fn put_all(store: &Store, user: Uuid, logs: &[DailyLog]) -> AppResult<()> {
+    let t = &store.t;
+    super::tx((&t.activity_logs, &t.activity_days).transaction(|(days, totals)| {
+        for l in logs {
+            days.insert(key(user, l.date), codec::enc(l))?;
+            totals.insert(key(user, l.date), &DayTotals::of(l).encode())?;
+        }
+        Ok::<_, ConflictableTransactionError<AppError>>(())
+    }))
 }
 
 /// Deletes a day; false if there was none.
 pub fn delete(store: &Store, user: Uuid, date: NaiveDate) -> AppResult<bool> {
-    Ok(store.t.activity_logs.remove(key(user, date)).map_err(io)?.is_some())
+    let t = &store.t;
+    super::tx((&t.activity_logs, &t.activity_days).transaction(|(days, totals)| {
+        totals.remove(key(user, date))?;
+        Ok::<_, ConflictableTransactionError<AppError>>(days.remove(key(user, date))?.is_some())
+    }))
+}
+
+/// Totals of the logged days from `from` to `to`, oldest first.
+pub fn totals(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<DayTotals>> {
+    store
+        .t
+        .activity_days
+        .range(key(user, from)..=key(user, to))
+        .map(|r| r.map(|(k, v)| DayTotals::decode(date_at(&k), &v)).map_err(io))
+        .collect()
+}
+
+/// Totals of the logged days from `to` back to `from`, newest first, read lazily.
+pub fn totals_back_from(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = AppResult<DayTotals>> {
+    store
+        .t
+        .activity_days
+        .range(key(user, from)..=key(user, to))
+        .rev()
+        .map(|r| r.map(|(k, v)| DayTotals::decode(date_at(&k), &v)).map_err(io))
+}
+
+/// Fills `activity_days` from the logs (migration to schema 2).
+pub fn build_totals(store: &Store) -> AppResult<()> {
+    for item in store.t.activity_logs.iter() {
+        let (k, v) = item.map_err(io)?;
+        let log: DailyLog = codec::dec(&v)?;
+        store.t.activity_days.insert(k, &DayTotals::of(&log).encode()).map_err(io)?;
+    }
+    Ok(())
 }
 
 /// Days from `from` to `to`, inclusive, oldest first.
 pub fn range(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<DailyLog>> {
     store.t.activity_logs.range(key(user, from)..=key(user, to)).map(|r| codec::dec(&r.map_err(io)?.1)).collect()
-}
-
-/// Logged days from `to` going back to `from`, newest first, read lazily (streaks stop early).
-pub fn back_from(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = AppResult<DailyLog>> {
-    store.t.activity_logs.range(key(user, from)..=key(user, to)).rev().map(|r| codec::dec(&r.map_err(io)?.1))
 }
 
 /// Every day of a user (export).
@@ -96,12 +178,15 @@ pub fn all(store: &Store, user: Uuid) -> AppResult<Vec<DailyLog>> {
 /// Removes every day of a user (account deletion).
 pub fn delete_all(store: &Store, user: Uuid) -> AppResult<()> {
     store.t.timers.remove(user.as_bytes()).map_err(io)?;
-    let keys: Vec<sled::IVec> = store.t.activity_logs.scan_prefix(user.as_bytes()).keys().collect::<Result<_, _>>().map_err(io)?;
-    let mut batch = sled::Batch::default();
-    for k in keys {
-        batch.remove(k);
+    for tree in [&store.t.activity_logs, &store.t.activity_days] {
+        let keys: Vec<sled::IVec> = tree.scan_prefix(user.as_bytes()).keys().collect::<Result<_, _>>().map_err(io)?;
+        let mut batch = sled::Batch::default();
+        for k in keys {
+            batch.remove(k);
+        }
+        tree.apply_batch(batch).map_err(io)?;
     }
-    store.t.activity_logs.apply_batch(batch).map_err(io)
+    Ok(())
 }
 
 /// A running study timer.
@@ -130,8 +215,7 @@ pub fn stop_timer(
     days: impl Fn(&Timer) -> Vec<(NaiveDate, StudySession)>,
     now: DateTime<Utc>,
 ) -> AppResult<Option<(Timer, Vec<DailyLog>)>> {
-    use sled::Transactional;
-    super::tx((&store.t.timers, &store.t.activity_logs).transaction(|(timers, logs)| {
+    super::tx((&store.t.timers, &store.t.activity_logs, &store.t.activity_days).transaction(|(timers, logs, totals)| {
         let Some(raw) = timers.get(user.as_bytes())? else { return Ok(None) };
         let t: Timer = codec::dec(&raw).or_else(super::abort)?;
         timers.remove(user.as_bytes())?;
@@ -153,6 +237,7 @@ pub fn stop_timer(
             };
             log.study_sessions.push(session);
             log.updated_at = now;
+            totals.insert(k.clone(), &DayTotals::of(&log).encode())?;
             logs.insert(k, codec::enc(&log))?;
             touched.push(log);
         }
@@ -171,4 +256,44 @@ pub fn all_timers(store: &Store) -> AppResult<Vec<(Uuid, Timer)>> {
             Ok((codec::id_at(&k, 0).unwrap_or_default(), codec::dec(&v)?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_totals_round_trip_in_eight_bytes() {
+        let date = NaiveDate::from_ymd_opt(2028, 2, 29).unwrap();
+        let full = DayTotals { date, minutes: 1440, sleep_hours: Some(7.25), mood: Some(5) };
+        assert_eq!(DayTotals::decode(date, &full.encode()), full);
+        let empty = DayTotals { date, minutes: 0, sleep_hours: None, mood: None };
+        assert_eq!(DayTotals::decode(date, &empty.encode()), empty);
+        assert_eq!(date_at(&key(Uuid::nil(), date)), date);
+    }
+
+    #[tokio::test]
+    async fn migration_2_builds_the_totals_of_existing_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let (user, date) = (crate::ids::new_id(), NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+        let session = StudySession { id: Uuid::nil(), subject: "Maths".into(), minutes: 45, started_at: None, note: None };
+        let log = DailyLog {
+            date,
+            study_sessions: vec![session.clone(), session],
+            sleep_hours: Some(8.5),
+            mood: None,
+            tags: vec![],
+            description: String::new(),
+            notes: String::new(),
+            updated_at: Utc::now(),
+        };
+        put_all(&store, user, &[log]).unwrap();
+        store.t.activity_days.clear().unwrap();
+        store.t.meta.insert(super::super::meta::SCHEMA_KEY, &1u64.to_be_bytes()).unwrap();
+        super::super::meta::migrate(&store).unwrap();
+        let t = totals(&store, user, date, date).unwrap();
+        assert_eq!(t, vec![DayTotals { date, minutes: 90, sleep_hours: Some(8.5), mood: None }]);
+        assert_eq!(super::super::meta::schema_version(&store).unwrap(), Some(2));
+    }
 }

@@ -33,7 +33,10 @@ struct Migration {
 }
 
 /// Ordered migrations. Version 1 is the first layout and needs none.
-const MIGRATIONS: &[Migration] = &[];
+const MIGRATIONS: &[Migration] = &[
+    // 2: per-day totals beside the activity logs.
+    Migration { version: 2, run: super::activity::build_totals },
+];
 
 /// Reads the schema version; `None` for a fresh database.
 pub fn schema_version(store: &Store) -> AppResult<Option<u64>> {

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{AppError, AppResult};
 
 /// The schema version this binary writes. Data from a newer version is refused.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Every tree of the database, opened once.
 #[derive(Clone)]
@@ -72,6 +72,8 @@ pub struct Trees {
     pub events: sled::Tree,
     /// `activity_logs`: user ‖ YYYY-MM-DD → daily log.
     pub activity_logs: sled::Tree,
+    /// `activity_days`: user ‖ YYYY-MM-DD → the day's totals (see `store::activity`).
+    pub activity_days: sled::Tree,
     /// `timers`: user → running study timer.
     pub timers: sled::Tree,
     /// `goals`: user ‖ goal id → goal.
@@ -137,6 +139,7 @@ impl Trees {
             user_counters: db.open_tree("user_counters")?,
             events: db.open_tree("events")?,
             activity_logs: db.open_tree("activity_logs")?,
+            activity_days: db.open_tree("activity_days")?,
             timers: db.open_tree("timers")?,
             goals: db.open_tree("goals")?,
             report_runs: db.open_tree("report_runs")?,

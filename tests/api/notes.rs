@@ -354,6 +354,31 @@ async fn edits_and_deletions_reach_search_and_a_lost_index_is_rebuilt() {
     let a = s.login(&a.username, &a.password).await;
     let r = search_until(&s, &a, "q=tectonic%20", |ids| ids.len() == 1).await;
     assert_eq!(ids(&r), vec![id], "rebuilt from storage on start");
+
+    // A note stored but never committed to the index (as after a crash) is indexed on the next start.
+    let dir = s.stop().await;
+    {
+        let store = friend::store::Store::open(dir.path(), 8).unwrap();
+        let now = chrono::Utc::now();
+        let lost = friend::store::notes::NoteRecord {
+            id: friend::ids::new_id(),
+            author_id: a.id.parse().unwrap(),
+            title: "Subduction zones".into(),
+            content: String::new(),
+            tags: vec![],
+            visibility: friend::store::notes::Visibility::Private,
+            attachment_ids: vec![],
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        friend::store::notes::put(&store, &lost, None).unwrap();
+        store.flush_now().unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await; // the store's flush task lets the database go
+    let s = Server::start_in(dir, |_| {}).await;
+    let a = s.login(&a.username, &a.password).await;
+    assert_eq!(search_until(&s, &a, "q=subduction%20", |ids| ids.len() == 1).await.body["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]

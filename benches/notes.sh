@@ -19,8 +19,8 @@ du -sh "$WORK/data"
 FRIEND_LOG__LEVEL=info $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >"$WORK/log" 2>&1 & pid=$!
 for _ in $(seq 1 500); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.01; done
 echo "== rebuilding the notes index from storage (first start)"
-for _ in $(seq 1 600); do grep -q '"index":"notes".*index rebuilt\|index=notes.*index rebuilt\|index rebuilt.*index=notes\|index rebuilt.*"index":"notes"' "$WORK/log" && break; sleep 0.5; done
-grep 'index rebuilt' "$WORK/log" | grep notes | sed -E 's/.*(docs[^,} ]*[,} ]+ms[^,} ]*).*/\1/'
+for _ in $(seq 1 600); do grep -q 'index rebuilt index="notes"' "$WORK/log" && break; sleep 0.5; done
+grep 'index rebuilt index="notes"' "$WORK/log" | sed -E 's/.*(docs=[0-9]+ ms=[0-9]+).*/\1/'
 du -sh "$WORK/data/search/notes"
 TOKENS=""
 for i in 1 2 3 4 5 6 7 8; do
@@ -28,9 +28,9 @@ for i in 1 2 3 4 5 6 7 8; do
     -d "{\"login\":\"seed$i\",\"password\":\"bench-password\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')"
 done
 export TOKENS
-QUERIES="photosynthesis mitochondria%20membrane derivative%20equation french%20revolution%20treaty \
-  %22krebs%20cycle%22 energy%20momentum photosyntesis%20 polynom renaissance%20poetry \
-  exam%20review%20notes gravity %E5%85%89%E5%90%88%E4%BD%9C%E7%94%A8"
+QUERIES="photosynthesis mitochondria%20membrane derivative%20equation french%20revolution %22krebs%20cycle%22 \
+  energy%20momentum photosyntesis%20 polynom shakespeare%20sonnet tectonic%20plate gravity \
+  %E5%85%89%E5%90%88%E4%BD%9C%E7%94%A8"
 SEARCH=""; for q in $QUERIES; do SEARCH="$SEARCH /api/v1/notes/search?q=$q"; done
 SEARCH="$SEARCH /api/v1/notes/search?q=energy&tag=physics /api/v1/notes/search?q=matrix&tag=exam"
 curl -sf "$BASE$(echo $SEARCH | cut -d' ' -f1)" -H "authorization: Bearer $(echo $TOKENS | cut -d' ' -f1)" \

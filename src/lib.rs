@@ -42,6 +42,11 @@ pub async fn run_with_clock(
     clock: Clock,
 ) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Accepted sockets inherit TCP_NODELAY on Linux: answers written in several pieces are not
+    // held back waiting for the client's delayed ACK (about 40 ms).
+    if let Err(e) = socket2::SockRef::from(&listener).set_tcp_nodelay(true) {
+        tracing::warn!(error = %e, "could not set TCP_NODELAY");
+    }
     let base_url = config.display_url(addr);
     let state = Arc::new(state::AppState::open(config, clock, base_url.clone()).map_err(|e| e.to_string())?);
     if let Some(code) = service::admin::ensure_setup_code(&state).await.map_err(|e| e.to_string())? {

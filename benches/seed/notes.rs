@@ -1,99 +1,64 @@
-//! Generated study notes: titles of 2–7 words, Markdown bodies of 40–640 words (about 1.9 KB on
-//! average) drawn from a study vocabulary with a long tail of rarer words, 0–4 tags, one in twenty
-//! in Chinese, and visibility private 30 % / friends 40 % / public 30 %.
+//! Generated study notes with a realistic word distribution: each note is about one of eight
+//! subjects; its words are 55 % common English (Zipf over 100 words), 30 % its subject's terms
+//! (Zipf over 24) and 15 % a long tail (Zipf over 20,000 generated words). Titles have 2–7 words,
+//! bodies 40–640 (about 1.9 KB on average), 0–4 tags, one note in twenty is in Chinese, and
+//! visibility is private 30 % / friends 40 % / public 30 %.
 
 use chrono::{Duration, Utc};
 use friend::store::Store;
 use friend::store::notes::{self, NoteRecord, Visibility};
 use uuid::Uuid;
 
-const TOPICS: [&str; 40] = [
-    "photosynthesis",
-    "mitochondria",
-    "enzyme",
-    "membrane",
-    "chromosome",
-    "evolution",
-    "ecosystem",
-    "respiration",
-    "derivative",
-    "integral",
-    "equation",
-    "polynomial",
-    "matrix",
-    "probability",
-    "geometry",
-    "logarithm",
-    "newton",
-    "momentum",
-    "energy",
-    "electricity",
-    "magnetism",
-    "optics",
-    "thermodynamics",
-    "gravity",
-    "revolution",
-    "empire",
-    "treaty",
-    "parliament",
-    "monarchy",
-    "industrial",
-    "colonial",
-    "renaissance",
-    "grammar",
-    "poetry",
-    "novel",
-    "essay",
-    "vocabulary",
-    "pronunciation",
-    "literature",
-    "rhetoric",
+const COMMON: &str = "the of and to a in is that for it as was with be by on not he this are or his from at which but have an they \
+    you were her she there one all we their can has more do if will what up would about out so when them some could into \
+    than other time only new these two may first then any like over such our how most also did many before must through \
+    back years where much way well down should because each just those people how too little state good very make world \
+    still own see men work long get here between both life being under never day same another know while last might us";
+
+const SUBJECTS: [(&str, &str); 8] = [
+    (
+        "biology",
+        "photosynthesis cell mitochondria membrane enzyme protein dna chromosome evolution species ecosystem \
+        respiration nucleus organism genetics bacteria virus tissue organ hormone neuron chlorophyll krebs cycle",
+    ),
+    (
+        "maths",
+        "equation derivative integral function polynomial matrix vector probability geometry triangle theorem \
+        proof logarithm fraction algebra calculus limit sequence series graph angle circle statistics variance",
+    ),
+    (
+        "physics",
+        "force energy momentum velocity acceleration gravity newton electricity magnetism wave optics light \
+        thermodynamics entropy quantum particle atom nuclear circuit voltage current resistance friction pressure",
+    ),
+    (
+        "history",
+        "revolution empire treaty parliament monarchy war industrial colonial renaissance king queen republic \
+        constitution battle independence reform medieval ancient dynasty trade slavery democracy french roman",
+    ),
+    (
+        "english",
+        "grammar poetry novel essay vocabulary metaphor character narrative theme shakespeare sonnet tragedy \
+        comedy plot symbolism rhetoric argument paragraph thesis quotation author reader analysis imagery",
+    ),
+    (
+        "chemistry",
+        "molecule reaction acid base ion bond electron periodic element compound solution oxidation \
+        catalyst equilibrium mole carbon organic polymer salt isotope valence titration enthalpy alkane",
+    ),
+    (
+        "geography",
+        "climate river mountain volcano earthquake plate tectonic erosion population migration urban rural \
+        weather rainfall desert glacier continent ocean latitude longitude map resource settlement coast",
+    ),
+    (
+        "music",
+        "rhythm melody harmony chord scale tempo composer symphony orchestra piano violin note octave \
+        baroque classical romantic jazz beat meter key minor major interval dynamics",
+    ),
 ];
-const COMMON: [&str; 40] = [
-    "the",
-    "a",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "that",
-    "for",
-    "it",
-    "as",
-    "with",
-    "on",
-    "this",
-    "by",
-    "are",
-    "we",
-    "be",
-    "from",
-    "at",
-    "or",
-    "an",
-    "which",
-    "can",
-    "how",
-    "why",
-    "when",
-    "what",
-    "remember",
-    "example",
-    "important",
-    "exam",
-    "chapter",
-    "teacher",
-    "summary",
-    "question",
-    "answer",
-    "review",
-    "practice",
-    "notes",
-];
-const TAGS: [&str; 12] =
-    ["biology", "maths", "physics", "history", "english", "exam", "homework", "revision", "lab", "chapter-1", "chapter-2", "group"];
 const CHINESE: [&str; 8] = ["光合作用", "细胞", "数学", "方程", "历史", "革命", "能量", "学习笔记"];
+const TAGS: [&str; 6] = ["exam", "homework", "revision", "lab", "group", "summary"];
 
 /// A small deterministic generator (xorshift) so that runs are comparable.
 pub struct Rng(u64);
@@ -111,43 +76,97 @@ impl Rng {
     }
 }
 
-fn word(r: &mut Rng) -> String {
-    match r.below(10) {
-        0..=5 => COMMON[r.below(40) as usize].to_string(),
-        6..=8 => TOPICS[r.below(40) as usize].to_string(),
-        // The long tail: rarer words that make the dictionary realistic.
-        _ => format!("{}{}", TOPICS[r.below(40) as usize], r.below(500)),
+/// Samples ranks 0..n with probability proportional to 1 / (rank + 1).
+struct Zipf(Vec<f64>);
+
+impl Zipf {
+    fn new(n: usize) -> Self {
+        let mut acc = 0.0;
+        Self(
+            (0..n)
+                .map(|k| {
+                    acc += 1.0 / (k + 1) as f64;
+                    acc
+                })
+                .collect(),
+        )
+    }
+
+    fn sample(&self, r: &mut Rng) -> usize {
+        let x = r.below(1 << 30) as f64 / (1u64 << 30) as f64 * self.0.last().copied().unwrap_or(1.0);
+        self.0.partition_point(|c| *c < x).min(self.0.len() - 1)
     }
 }
 
-fn text(r: &mut Rng, words: u64) -> String {
-    let mut out = String::new();
-    for i in 0..words {
-        if i % 60 == 0 && i > 0 {
-            out.push_str("\n\n## ");
-        } else if i > 0 {
-            out.push(' ');
+struct Vocabulary {
+    common: Vec<&'static str>,
+    subjects: Vec<Vec<&'static str>>,
+    tail: Vec<String>,
+    zipf_common: Zipf,
+    zipf_subject: Zipf,
+    zipf_tail: Zipf,
+}
+
+impl Vocabulary {
+    fn new() -> Self {
+        const SYLLABLES: [&str; 20] = [
+            "ka", "lo", "mer", "tin", "sa", "ve", "ro", "pel", "qui", "dan", "fo", "gri", "nel", "bu", "zor", "hi", "mu", "tec", "ay",
+            "rus",
+        ];
+        let tail =
+            (0..20_000).map(|i: usize| format!("{}{}{}", SYLLABLES[i % 20], SYLLABLES[(i / 20) % 20], SYLLABLES[(i / 400) % 20])).collect();
+        let subjects: Vec<Vec<&str>> = SUBJECTS.iter().map(|(_, w)| w.split_whitespace().collect()).collect();
+        Self {
+            common: COMMON.split_whitespace().collect(),
+            zipf_subject: Zipf::new(subjects[0].len()),
+            subjects,
+            tail,
+            zipf_common: Zipf::new(100),
+            zipf_tail: Zipf::new(20_000),
         }
-        out.push_str(&word(r));
     }
-    out
+
+    fn word(&self, r: &mut Rng, subject: usize) -> &str {
+        match r.below(20) {
+            0..=10 => self.common[self.zipf_common.sample(r).min(self.common.len() - 1)],
+            11..=16 => {
+                let words = &self.subjects[subject];
+                words[self.zipf_subject.sample(r).min(words.len() - 1)]
+            }
+            _ => &self.tail[self.zipf_tail.sample(r)],
+        }
+    }
+
+    fn text(&self, r: &mut Rng, subject: usize, words: u64) -> String {
+        let mut out = String::new();
+        for i in 0..words {
+            if i % 60 == 0 && i > 0 {
+                out.push_str("\n\n## ");
+            } else if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(self.word(r, subject));
+        }
+        out
+    }
 }
 
 /// Writes `n` notes by `authors` through the store; returns how many are public.
 pub fn seed(store: &Store, authors: &[Uuid], n: usize) -> usize {
     let mut r = Rng::new(42);
+    let v = Vocabulary::new();
     let now = Utc::now();
     let mut public = 0;
     for i in 0..n {
         let author = authors[r.below(authors.len() as u64) as usize];
-        let chinese = r.below(20) == 0;
-        let (title, content) = if chinese {
+        let subject = r.below(SUBJECTS.len() as u64) as usize;
+        let (title, content) = if r.below(20) == 0 {
             let t = CHINESE[r.below(8) as usize];
-            (format!("{t}复习"), format!("今天我们学习了{t}和{}。{}", CHINESE[r.below(8) as usize], text(&mut r, 20)))
+            (format!("{t}复习"), format!("今天我们学习了{t}和{}。{}", CHINESE[r.below(8) as usize], v.text(&mut r, subject, 20)))
         } else {
             let title_words = 2 + r.below(6);
             let body_words = 40 + r.below(600);
-            (text(&mut r, title_words), text(&mut r, body_words))
+            (v.text(&mut r, subject, title_words), v.text(&mut r, subject, body_words))
         };
         let visibility = match r.below(10) {
             0..=2 => Visibility::Private,
@@ -155,7 +174,8 @@ pub fn seed(store: &Store, authors: &[Uuid], n: usize) -> usize {
             _ => Visibility::Public,
         };
         public += usize::from(visibility == Visibility::Public);
-        let tags = (0..r.below(5)).map(|_| TAGS[r.below(12) as usize].to_string()).collect::<std::collections::BTreeSet<_>>();
+        let mut tags = std::collections::BTreeSet::from([SUBJECTS[subject].0.to_string()]);
+        tags.extend((0..r.below(4)).map(|_| TAGS[r.below(6) as usize].to_string()));
         let at = now - Duration::minutes((n - i) as i64);
         let note = NoteRecord {
             id: friend::ids::new_id(),

@@ -4,13 +4,11 @@
 //! character is a token; a run of them is matched as a phrase). Who may read what is part of the
 //! query, so a page of hits never loses results to filtering afterwards.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 use uuid::Uuid;
 
@@ -18,7 +16,7 @@ use super::{Viewer, text};
 use crate::error::{AppError, AppResult};
 
 /// Bump when the schema or tokenization changes: the index is then rebuilt on start.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 /// Longest query accepted, in characters.
 pub const MAX_QUERY: usize = 200;
 /// Words in a query that are used (the rest are ignored).
@@ -49,7 +47,8 @@ pub struct NoteDoc {
 struct Fields {
     id: Field,
     author: Field,
-    visibility: Field,
+    /// Who may read: `public`, `a:<author>` (always) and `f:<author>` (friends-only notes).
+    audience: Field,
     tag: Field,
     title: Field,
     content: Field,
@@ -65,6 +64,14 @@ pub struct Search<'a> {
     pub tag: Option<&'a str>,
     /// Only notes of this author.
     pub author: Option<Uuid>,
+}
+
+/// Ranked ids and whether the query had to be relaxed (prefix while typing, typos) to find them.
+pub struct Hits {
+    /// Note ids, best first.
+    pub ids: Vec<Uuid>,
+    /// True when typed prefixes and one-typo matches were used.
+    pub relaxed: bool,
 }
 
 /// The matched words of a hit in one field, as HTML-escaped text with `<mark>` around matches.
@@ -97,7 +104,7 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
         author: b.add_text_field("author", STRING),
-        visibility: b.add_text_field("visibility", STRING),
+        audience: b.add_text_field("audience", STRING),
         tag: b.add_text_field("tag", STRING),
         title: b.add_text_field("title", words.clone()),
         content: b.add_text_field("content", words.clone()),
@@ -111,12 +118,17 @@ fn to_doc(f: Fields, d: &NoteDoc) -> TantivyDocument {
     let mut doc = doc!(
         f.id => d.id.to_string(),
         f.author => d.author.to_string(),
-        f.visibility => d.visibility,
+        f.audience => format!("a:{}", d.author),
         f.title => d.title.clone(),
         f.content => d.content.clone(),
         f.tags_text => d.tags.join(" "),
         f.author_text => d.author_names.clone(),
     );
+    match d.visibility {
+        "public" => doc.add_text(f.audience, "public"),
+        "friends" => doc.add_text(f.audience, format!("f:{}", d.author)),
+        _ => {}
+    }
     for t in &d.tags {
         doc.add_text(f.tag, t);
     }
@@ -126,12 +138,19 @@ fn to_doc(f: Fields, d: &NoteDoc) -> TantivyDocument {
 /// One part of a query: a word (maybe a prefix) or a phrase.
 #[derive(Debug, PartialEq)]
 enum Part {
-    Word { text: String, prefix: bool },
+    /// `prefix`: written as `word*`; `typing`: the last word, still being typed (a prefix only
+    /// when exact words do not fill the page).
+    Word {
+        text: String,
+        prefix: bool,
+        typing: bool,
+    },
     Phrase(Vec<String>),
 }
 
 /// Splits what the user typed into words and phrases. A quoted text and a run of CJK characters
-/// are phrases; `word*` is a prefix, and so is the last word unless the query ends with a space.
+/// are phrases; `word*` is a prefix, and so is the last word (of 4+ letters) unless the query ends
+/// with a space.
 fn parse(q: &str) -> Vec<Part> {
     let mut parts = Vec::new();
     for (i, chunk) in q.split('"').enumerate() {
@@ -139,7 +158,7 @@ fn parse(q: &str) -> Vec<Part> {
             let terms = text::terms(chunk);
             match terms.len() {
                 0 => {}
-                1 => parts.push(Part::Word { text: terms[0].clone(), prefix: false }),
+                1 => parts.push(Part::Word { text: terms[0].clone(), prefix: false, typing: false }),
                 _ => parts.push(Part::Phrase(terms)),
             }
             continue;
@@ -151,14 +170,14 @@ fn parse(q: &str) -> Vec<Part> {
                 parts.push(Part::Phrase(terms));
             } else {
                 for t in terms {
-                    parts.push(Part::Word { text: t, prefix: star });
+                    parts.push(Part::Word { text: t, prefix: star, typing: false });
                 }
             }
         }
     }
     let typing = !q.ends_with(char::is_whitespace) && q.matches('"').count().is_multiple_of(2) && !q.ends_with('"');
-    if typing && let Some(Part::Word { text, prefix }) = parts.last_mut() {
-        *prefix |= text.chars().count() >= 3;
+    if typing && let Some(Part::Word { text, typing, .. }) = parts.last_mut() {
+        *typing = text.chars().count() >= 4;
     }
     parts.truncate(MAX_WORDS);
     parts
@@ -173,20 +192,21 @@ fn boxed(q: impl Query) -> Box<dyn Query> {
     Box::new(q)
 }
 
-fn part_query(f: Fields, part: &Part) -> Box<dyn Query> {
+/// The query of one part; `relaxed` adds the typing prefix and one-typo matches.
+fn part_query(f: Fields, part: &Part, relaxed: bool) -> Box<dyn Query> {
     let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for (field, weight) in weighted(f) {
         match part {
-            Part::Word { text, prefix } => {
+            Part::Word { text, prefix, typing } => {
                 let term = Term::from_field_text(field, text);
                 any.push((
                     Occur::Should,
                     boxed(BoostQuery::new(boxed(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), weight * 2.0)),
                 ));
-                if *prefix {
+                if *prefix || (relaxed && *typing) {
                     any.push((Occur::Should, boxed(BoostQuery::new(boxed(FuzzyTermQuery::new_prefix(term.clone(), 0, true)), weight))));
                 }
-                if text.chars().count() >= 5 && !text.chars().any(text::is_cjk) {
+                if relaxed && text.chars().count() >= 5 && !text.chars().any(text::is_cjk) {
                     any.push((Occur::Should, boxed(BoostQuery::new(boxed(FuzzyTermQuery::new(term, 1, true)), weight * 0.5))));
                 }
             }
@@ -207,19 +227,12 @@ fn term(field: Field, value: &str) -> Box<dyn Query> {
     boxed(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
 }
 
-/// The notes `reader` may see: their own, public ones, and friends-only ones of their friends;
-/// never those of hidden authors.
+/// The notes `reader` may see: their own, public ones, and friends-only ones of their friends
+/// (one set of `audience` terms); never those of hidden authors.
 fn readable(f: Fields, reader: &Viewer) -> Vec<(Occur, Box<dyn Query>)> {
-    let friends_only = BooleanQuery::new(vec![
-        (Occur::Must, term(f.visibility, "friends")),
-        (Occur::Must, boxed(TermSetQuery::new(id_terms(f.author, reader.friends)))),
-    ]);
-    let any = BooleanQuery::new(vec![
-        (Occur::Should, term(f.author, &reader.id.to_string())),
-        (Occur::Should, term(f.visibility, "public")),
-        (Occur::Should, boxed(friends_only)),
-    ]);
-    vec![(Occur::Must, boxed(any)), (Occur::MustNot, boxed(TermSetQuery::new(id_terms(f.author, reader.hidden))))]
+    let mut audience = vec![Term::from_field_text(f.audience, "public"), Term::from_field_text(f.audience, &format!("a:{}", reader.id))];
+    audience.extend(reader.friends.iter().map(|id| Term::from_field_text(f.audience, &format!("f:{id}"))));
+    vec![(Occur::Must, boxed(TermSetQuery::new(audience))), (Occur::MustNot, boxed(TermSetQuery::new(id_terms(f.author, reader.hidden))))]
 }
 
 impl NoteIndex {
@@ -275,10 +288,22 @@ impl NoteIndex {
         self.last_commit
     }
 
-    /// Note ids matching `s` that `reader` may see, best first, skipping `offset`.
-    pub fn search(&self, reader: &Viewer, s: &Search, limit: usize, offset: usize) -> AppResult<Vec<Uuid>> {
+    /// Note ids matching `s` that `reader` may see, best first, skipping `offset`. Exact words
+    /// (and `word*` prefixes) first; only when they do not fill the page is the query relaxed:
+    /// the word being typed becomes a prefix and words of 5+ letters match with one typo.
+    pub fn search(&self, reader: &Viewer, s: &Search, limit: usize, offset: usize) -> AppResult<Hits> {
+        let parts = parse(s.q);
+        let ids = self.run(reader, s, &parts, limit, offset, false)?;
+        let relaxable = parts.iter().any(|p| matches!(p, Part::Word { text, typing, .. } if *typing || text.chars().count() >= 5));
+        if ids.len() >= limit || !relaxable {
+            return Ok(Hits { ids, relaxed: false });
+        }
+        Ok(Hits { ids: self.run(reader, s, &parts, limit, offset, true)?, relaxed: true })
+    }
+
+    fn run(&self, reader: &Viewer, s: &Search, parts: &[Part], limit: usize, offset: usize, relaxed: bool) -> AppResult<Vec<Uuid>> {
         let f = self.fields;
-        let mut must: Vec<(Occur, Box<dyn Query>)> = parse(s.q).iter().map(|p| (Occur::Must, part_query(f, p))).collect();
+        let mut must: Vec<(Occur, Box<dyn Query>)> = parts.iter().map(|p| (Occur::Must, part_query(f, p, relaxed))).collect();
         if let Some(tag) = s.tag {
             must.push((Occur::Must, term(f.tag, tag)));
         }
@@ -296,35 +321,86 @@ impl NoteIndex {
         super::hit_ids(&searcher, top, f.id).map_err(search_err)
     }
 
-    /// Excerpts of `title` and `content` with the words that matched `q` marked (exact words,
-    /// prefixes and one-typo matches alike).
-    pub fn highlights(&self, q: &str, title: &str, content: &str) -> Vec<Highlight> {
+    /// Excerpts of `title` and `content` with the words that matched `q` marked: exact words and
+    /// prefixes, and, when the search was `relaxed`, typed prefixes and one-typo matches.
+    pub fn highlights(&self, q: &str, relaxed: bool, title: &str, content: &str) -> Vec<Highlight> {
         let parts = parse(q);
         let matches = |word: &str| {
             parts.iter().any(|p| match p {
-                Part::Word { text, prefix } => {
+                Part::Word { text, prefix, typing } => {
                     word == text
-                        || (*prefix && word.starts_with(text.as_str()))
-                        || (text.chars().count() >= 5 && text::within_one_edit(word, text))
+                        || ((*prefix || (relaxed && *typing)) && word.starts_with(text.as_str()))
+                        || (relaxed && text.chars().count() >= 5 && text::within_one_edit(word, text))
                 }
                 Part::Phrase(words) => words.iter().any(|w| w == word),
             })
         };
         let mut out = Vec::new();
-        for (name, field, body) in [("title", self.fields.title, title), ("content", self.fields.content, content)] {
-            let words: BTreeMap<String, f32> = text::terms(body).into_iter().filter(|w| matches(w)).map(|w| (w, 1.0)).collect();
-            if words.is_empty() {
-                continue;
-            }
-            let generator = SnippetGenerator::new(words, text::analyzer(), field, SNIPPET_CHARS);
-            let mut snippet = generator.snippet(body);
-            snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
-            if !snippet.is_empty() {
-                out.push(Highlight { field: name, snippet: snippet.to_html() });
+        for (field, body) in [("title", title), ("content", content)] {
+            let mut marks = Vec::new();
+            text::each_term(body, |t| {
+                if matches(&t.text) {
+                    marks.push((t.offset_from, t.offset_to));
+                }
+            });
+            if !marks.is_empty() {
+                out.push(Highlight { field, snippet: snippet(body, &marks) });
             }
         }
         out
     }
+}
+
+/// Escapes text for HTML.
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// About [`SNIPPET_CHARS`] of `body` around the densest run of `marks` (byte ranges, in order),
+/// HTML-escaped, with each mark in `<mark>` and `…` where the text was cut.
+fn snippet(body: &str, marks: &[(usize, usize)]) -> String {
+    let window = SNIPPET_CHARS * 2; // bytes: most text is one or two bytes a character
+    let best = (0..marks.len())
+        .max_by_key(|&i| (marks[i..].iter().take_while(|m| m.1 - marks[i].0 <= window).count(), usize::MAX - i))
+        .unwrap_or(0);
+    let floor = |mut i: usize| {
+        while !body.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    // Start a little before the first mark, at a word boundary.
+    let lead = floor(marks[best].0.saturating_sub(30));
+    let start = if lead == 0 { 0 } else { body[lead..marks[best].0].find(char::is_whitespace).map_or(marks[best].0, |i| lead + i + 1) };
+    let end = body[start..].char_indices().nth(SNIPPET_CHARS).map_or(body.len(), |(i, _)| start + i).max(marks[best].1);
+    let end =
+        if end >= body.len() { body.len() } else { body[..end].rfind(char::is_whitespace).filter(|i| *i >= marks[best].1).unwrap_or(end) };
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut at = start;
+    for &(from, to) in marks.iter().filter(|m| m.0 >= start && m.1 <= end) {
+        escape_into(&mut out, &body[at..from]);
+        out.push_str("<mark>");
+        escape_into(&mut out, &body[from..to]);
+        out.push_str("</mark>");
+        at = to;
+    }
+    escape_into(&mut out, &body[at..end]);
+    if end < body.len() {
+        out.push('…');
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -332,16 +408,32 @@ mod tests {
     use super::*;
 
     fn word(t: &str, prefix: bool) -> Part {
-        Part::Word { text: t.into(), prefix }
+        Part::Word { text: t.into(), prefix, typing: false }
     }
 
     #[test]
     fn queries_split_into_words_prefixes_and_phrases() {
         assert_eq!(parse("cell biology "), [word("cell", false), word("biology", false)]);
-        assert_eq!(parse("cell biol"), [word("cell", false), word("biol", true)], "the last word while typing");
+        assert_eq!(
+            parse("cell biol"),
+            [word("cell", false), Part::Word { text: "biol".into(), prefix: false, typing: true }],
+            "the last word while typing"
+        );
         assert_eq!(parse("ph*"), [word("ph", true)]);
         assert_eq!(parse("\"krebs cycle\" notes "), [Part::Phrase(vec!["krebs".into(), "cycle".into()]), word("notes", false)]);
         assert_eq!(parse("学习笔记"), [Part::Phrase(vec!["学".into(), "习".into(), "笔".into(), "记".into()])]);
         assert!(parse("  !! ").is_empty());
+    }
+
+    #[test]
+    fn snippets_mark_matches_escape_text_and_cut_at_words() {
+        let body = "Intro <b>x</b> & more. ".repeat(20) + "The Krebs cycle happens in mitochondria. " + &"Filler words here. ".repeat(20);
+        let at = body.find("Krebs").unwrap();
+        let m = body.find("mitochondria").unwrap();
+        let s = snippet(&body, &[(at, at + 5), (m, m + 12)]);
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(s.contains("<mark>Krebs</mark> cycle happens in <mark>mitochondria</mark>"), "{s}");
+        assert!(!s.contains("<b>") && s.chars().count() < SNIPPET_CHARS + 80, "{s}");
+        assert_eq!(snippet("a <i> b", &[(0, 1)]), "<mark>a</mark> &lt;i&gt; b");
     }
 }

@@ -16,65 +16,56 @@ pub fn is_cjk(c: char) -> bool {
 #[derive(Clone, Default)]
 pub struct WordsAndCjk;
 
-/// The tokens of one text.
-pub struct Tokens {
-    tokens: Vec<Token>,
-    next: usize,
+/// The tokens of one text, found one at a time (one reused buffer, no allocation per token).
+pub struct Tokens<'a> {
+    text: &'a str,
+    cursor: usize,
+    token: Token,
 }
 
-impl TokenStream for Tokens {
+impl TokenStream for Tokens<'_> {
     fn advance(&mut self) -> bool {
-        self.next += 1;
-        self.next <= self.tokens.len()
+        let Some((from, to)) = next_span(self.text, self.cursor) else { return false };
+        self.cursor = to;
+        self.token.offset_from = from;
+        self.token.offset_to = to;
+        self.token.position = self.token.position.wrapping_add(1);
+        self.token.text.clear();
+        self.token.text.push_str(&self.text[from..to]);
+        true
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self.next - 1]
+        &self.token
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.next - 1]
+        &mut self.token
     }
+}
+
+/// The byte range of the first token at or after byte `from`.
+fn next_span(text: &str, from: usize) -> Option<(usize, usize)> {
+    let rest = &text[from..];
+    let mut chars = rest.char_indices();
+    let (start, c) = chars.find(|(_, c)| is_cjk(*c) || c.is_alphanumeric())?;
+    if is_cjk(c) {
+        return Some((from + start, from + start + c.len_utf8()));
+    }
+    let end = chars.find(|(_, c)| is_cjk(*c) || !c.is_alphanumeric()).map_or(rest.len(), |(i, _)| i);
+    Some((from + start, from + end))
 }
 
 /// Byte ranges of the tokens of `text`.
 pub fn spans(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut word: Option<usize> = None;
-    for (i, c) in text.char_indices() {
-        if is_cjk(c) {
-            if let Some(start) = word.take() {
-                out.push((start, i));
-            }
-            out.push((i, i + c.len_utf8()));
-        } else if c.is_alphanumeric() {
-            word.get_or_insert(i);
-        } else if let Some(start) = word.take() {
-            out.push((start, i));
-        }
-    }
-    if let Some(start) = word {
-        out.push((start, text.len()));
-    }
-    out
+    std::iter::successors(next_span(text, 0), |(_, to)| next_span(text, *to)).collect()
 }
 
 impl Tokenizer for WordsAndCjk {
-    type TokenStream<'a> = Tokens;
+    type TokenStream<'a> = Tokens<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens {
-        let tokens = spans(text)
-            .into_iter()
-            .enumerate()
-            .map(|(position, (from, to))| Token {
-                offset_from: from,
-                offset_to: to,
-                position,
-                text: text[from..to].to_string(),
-                position_length: 1,
-            })
-            .collect();
-        Tokens { tokens, next: 0 }
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens<'a> {
+        Tokens { text, cursor: 0, token: Token::default() }
     }
 }
 
@@ -85,20 +76,36 @@ pub fn analyzer() -> TextAnalyzer {
 
 /// The analyzed tokens of `text`.
 pub fn terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    each_term(text, |t| out.push(t.text.clone()));
+    out
+}
+
+/// Calls `f` with each analyzed token of `text` (offsets point into `text`).
+pub fn each_term(text: &str, mut f: impl FnMut(&Token)) {
     let mut a = analyzer();
     let mut stream = a.token_stream(text);
-    let mut out = Vec::new();
     while let Some(t) = stream.next() {
-        out.push(t.text.clone());
+        f(t);
     }
-    out
 }
 
 /// True when `a` and `b` differ by at most one insertion, deletion, substitution or swap of
 /// neighbours.
 pub fn within_one_edit(a: &str, b: &str) -> bool {
+    // One edit changes the length by at most one character (four bytes).
+    if a.len().abs_diff(b.len()) > 4 {
+        return false;
+    }
+    if a.is_ascii() && b.is_ascii() {
+        return one_edit(a.as_bytes(), b.as_bytes());
+    }
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    one_edit(&a, &b)
+}
+
+fn one_edit<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     if long.len() - short.len() > 1 {
         return false;
     }

@@ -19,8 +19,12 @@ pub fn preview(md: &str) -> String {
             Some((n, rest)) if !n.is_empty() && n.len() <= 3 && n.chars().all(|c| c.is_ascii_digit()) => rest,
             _ => l,
         };
+        let l = &l[..l.char_indices().nth(PREVIEW_CHARS * 2).map_or(l.len(), |(i, _)| i)];
         text.push_str(&inline(l));
         text.push(' ');
+        if text.len() > PREVIEW_CHARS * 4 {
+            break; // enough for a preview, whatever the script
+        }
     }
     let words: Vec<&str> = text.split_whitespace().collect();
     let one_line = words.join(" ");

@@ -41,7 +41,7 @@ pub const MAX_ATTACHMENTS: usize = 10;
 const SCAN_BUDGET: usize = 2_000;
 
 /// The author of a note, as readers see them.
-#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+#[derive(Clone, Debug, Serialize, salvo::oapi::ToSchema)]
 pub struct Author {
     /// Id.
     pub id: Uuid,
@@ -247,43 +247,71 @@ pub fn media_readable(state: &AppState, viewer: AuthUser, media: Uuid) -> AppRes
     Ok(false)
 }
 
-fn author(state: &AppState, id: Uuid) -> AppResult<Author> {
-    let u = users_store::get(&state.store, id)?;
-    Ok(match u {
-        Some(u) => Author {
-            id,
-            username: u.username,
-            name: u.name,
-            profile_photo_url: u.avatar_id.map(|a| super::media::signed_url(state, a, false)),
-        },
-        None => Author { id, username: String::new(), name: String::new(), profile_photo_url: None },
-    })
+/// Builds views of notes for one reader, looking each author up once.
+pub struct Views<'a> {
+    state: &'a AppState,
+    viewer: Uuid,
+    /// Author view and whether the account is live (not deleted or disabled).
+    authors: HashMap<Uuid, (Author, bool)>,
+}
+
+impl<'a> Views<'a> {
+    /// Views for `viewer`.
+    pub fn new(state: &'a AppState, viewer: Uuid) -> Self {
+        Self { state, viewer, authors: HashMap::new() }
+    }
+
+    fn author(&mut self, id: Uuid) -> AppResult<&(Author, bool)> {
+        if !self.authors.contains_key(&id) {
+            let entry = match users_store::get(&self.state.store, id)? {
+                Some(u) => {
+                    let live = u.deleted_at.is_none() && !u.disabled;
+                    let photo = u.avatar_id.map(|a| super::media::signed_url(self.state, a, false));
+                    (Author { id, username: u.username, name: u.name, profile_photo_url: photo }, live)
+                }
+                None => (Author { id, username: String::new(), name: String::new(), profile_photo_url: None }, false),
+            };
+            self.authors.insert(id, entry);
+        }
+        Ok(&self.authors[&id])
+    }
+
+    /// Whether the author's account is live.
+    pub fn author_live(&mut self, id: Uuid) -> AppResult<bool> {
+        Ok(self.author(id)?.1)
+    }
+
+    /// The view of `n`.
+    pub fn note(&mut self, n: &NoteRecord) -> AppResult<NoteView> {
+        let state = self.state;
+        let counts = store::counts(&state.store, n.id)?;
+        let mut attachments = Vec::new();
+        for id in &n.attachment_ids {
+            if let Some(m) = media_store::get(&state.store, *id)? {
+                attachments.push(media::view(state, &m));
+            }
+        }
+        Ok(NoteView {
+            id: n.id,
+            author: self.author(n.author_id)?.0.clone(),
+            title: n.title.clone(),
+            content: n.content.clone(),
+            preview: markdown::preview(&n.content),
+            tags: n.tags.clone(),
+            visibility: n.visibility,
+            attachments,
+            likes_count: counts.likes,
+            shares_count: counts.shares,
+            liked_by_me: store::liked(&state.store, n.id, self.viewer)?,
+            created_at: rfc3339(n.created_at),
+            updated_at: rfc3339(n.updated_at),
+        })
+    }
 }
 
 /// The view of `n` for `viewer`.
 pub fn view(state: &AppState, viewer: Uuid, n: &NoteRecord) -> AppResult<NoteView> {
-    let counts = store::counts(&state.store, n.id)?;
-    let mut attachments = Vec::new();
-    for id in &n.attachment_ids {
-        if let Some(m) = media_store::get(&state.store, *id)? {
-            attachments.push(media::view(state, &m));
-        }
-    }
-    Ok(NoteView {
-        id: n.id,
-        author: author(state, n.author_id)?,
-        title: n.title.clone(),
-        content: n.content.clone(),
-        preview: markdown::preview(&n.content),
-        tags: n.tags.clone(),
-        visibility: n.visibility,
-        attachments,
-        likes_count: counts.likes,
-        shares_count: counts.shares,
-        liked_by_me: store::liked(&state.store, n.id, viewer)?,
-        created_at: rfc3339(n.created_at),
-        updated_at: rfc3339(n.updated_at),
-    })
+    Views::new(state, viewer).note(n)
 }
 
 /// The search document of a note.
@@ -481,6 +509,7 @@ pub fn list(
         }
     }
     let tag = tag.map(normalize_tag).filter(|t| !t.is_empty());
+    let mut views = Views::new(state, me.id);
     let mut items = Vec::new();
     for (scanned, id) in store::by_author(&state.store, author, parse_cursor(cursor)?).enumerate() {
         let id = id?;
@@ -488,7 +517,7 @@ pub fn list(
             && tag.as_ref().is_none_or(|t| n.tags.contains(t))
             && may_read(state, me.id, &n, false)?
         {
-            items.push(view(state, me.id, &n)?);
+            items.push(views.note(&n)?);
         }
         if items.len() == limit || scanned + 1 == SCAN_BUDGET {
             return Ok((items, Some(id.to_string())));
@@ -502,24 +531,17 @@ pub fn list(
 /// a page.
 pub fn feed(state: &AppState, me: AuthUser, cursor: Option<&str>, limit: usize) -> AppResult<(Vec<NoteView>, Option<String>)> {
     let rel = relations(state, me.id)?;
-    let mut live_authors: HashMap<Uuid, bool> = HashMap::new();
+    let mut views = Views::new(state, me.id);
     let mut items = Vec::new();
     for (scanned, entry) in store::shared_before(&state.store, parse_cursor(cursor)?).enumerate() {
         let (id, author, visibility) = entry?;
         let related =
             author == me.id || (!rel.hidden.contains(&author) && (visibility == Visibility::Public || rel.friends.contains(&author)));
-        if related {
-            let live = match live_authors.get(&author) {
-                Some(l) => *l,
-                None => {
-                    let l = users_store::get(&state.store, author)?.is_some_and(|u| u.deleted_at.is_none() && !u.disabled);
-                    live_authors.insert(author, l);
-                    l
-                }
-            };
-            if live && let Some(n) = store::get(&state.store, id)? {
-                items.push(view(state, me.id, &n)?);
-            }
+        if related
+            && views.author_live(author)?
+            && let Some(n) = store::get(&state.store, id)?
+        {
+            items.push(views.note(&n)?);
         }
         if items.len() == limit || scanned + 1 == SCAN_BUDGET {
             return Ok((items, Some(id.to_string())));
@@ -557,16 +579,26 @@ pub fn search(
     let friends = social_store::friend_ids(&state.store, me.id)?;
     let hidden = super::social::hidden_from(state, me.id)?;
     let reader = Viewer { id: me.id, friends: &friends, hidden: &hidden };
-    let ids = state.note_index.search(&reader, &Search { q, tag: tag.as_deref(), author }, limit + 1, offset)?;
-    let next = (ids.len() > limit).then(|| (offset + limit).to_string());
+    let hits = state.note_index.search(&reader, &Search { q, tag: tag.as_deref(), author }, limit + 1, offset)?;
+    let next = (hits.ids.len() > limit).then(|| (offset + limit).to_string());
+    let rel = Relations { friends: friends.into_iter().collect(), hidden: hidden.into_iter().collect() };
+    let mut views = Views::new(state, me.id);
     let mut items = Vec::with_capacity(limit);
-    for id in ids.into_iter().take(limit) {
-        // Only a note edited or an author disabled since the last commit can fail this check.
-        if let Some(n) = store::get(&state.store, id)?
-            && may_read(state, me.id, &n, false)?
-        {
-            let highlights = state.note_index.highlights(q, &n.title, &n.content);
-            items.push(SearchHit { note: view(state, me.id, &n)?, highlights });
+    for id in hits.ids.into_iter().take(limit) {
+        // The index already filtered; this only catches a change made since its last commit.
+        let Some(n) = store::get(&state.store, id)? else { continue };
+        let may = n.deleted_at.is_none()
+            && (n.author_id == me.id
+                || (!rel.hidden.contains(&n.author_id)
+                    && match n.visibility {
+                        Visibility::Public => true,
+                        Visibility::Friends => rel.friends.contains(&n.author_id),
+                        Visibility::Private => false,
+                    }
+                    && views.author_live(n.author_id)?));
+        if may {
+            let highlights = state.note_index.highlights(q, hits.relaxed, &n.title, &n.content);
+            items.push(SearchHit { note: views.note(&n)?, highlights });
         }
     }
     Ok((items, next))

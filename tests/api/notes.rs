@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{Resp, Server, User, assert_problem, png, unique};
+use crate::ws_support::Ws;
 
 async fn note(s: &Server, u: &User, body: Value) -> String {
     let r = s.post("/api/v1/notes", Some(&u.access), body).await;
@@ -211,6 +212,13 @@ async fn sharing_posts_a_note_message_that_only_readers_can_open() {
     let msgs = s.get(&format!("/api/v1/chats/{chat}/messages"), &c.access).await;
     assert!(msgs.body.as_array().unwrap().iter().any(|m| m["note_id"] == friends_note.as_str()), "{}", msgs.body);
     assert_eq!(s.get(&format!("/api/v1/notes/{friends_note}"), &a.access).await.body["shares_count"], 1);
+    // The same over the socket: `message.send` with kind note.
+    let (mut wa, mut wb) = (Ws::connect(&s, &a.access).await, Ws::connect(&s, &b.access).await);
+    wa.send(json!({"type": "message.send", "chat_id": chat, "client_id": "ws-note", "kind": "note", "note_id": friends_note})).await;
+    wa.expect("message.ack").await;
+    let got = wb.expect("message.new").await;
+    assert_eq!((got["message"]["kind"].as_str(), got["message"]["note_id"].as_str()), (Some("note"), Some(friends_note.as_str())));
+    assert_eq!(s.get(&format!("/api/v1/notes/{friends_note}"), &a.access).await.body["shares_count"], 2);
     // c unfriends a: the message stays, the note does not open.
     assert_eq!(s.delete(&format!("/api/v1/friends/{}", a.id), &c.access, None).await.status, 204);
     assert_problem(&s.get(&format!("/api/v1/notes/{friends_note}"), &c.access).await, 404, "not_found");

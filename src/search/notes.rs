@@ -16,7 +16,7 @@ use super::{Viewer, text};
 use crate::error::{AppError, AppResult};
 
 /// Bump when the schema or tokenization changes: the index is then rebuilt on start.
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 3;
 /// Longest query accepted, in characters.
 pub const MAX_QUERY: usize = 200;
 /// Words in a query that are used (the rest are ignored).
@@ -50,10 +50,11 @@ struct Fields {
     /// Who may read: `public`, `a:<author>` (always) and `f:<author>` (friends-only notes).
     audience: Field,
     tag: Field,
+    /// Title, tags, author names and content: what every word must match.
+    all: Field,
+    /// Title and tags again, to rank matches there higher.
     title: Field,
-    content: Field,
     tags_text: Field,
-    author_text: Field,
 }
 
 /// A search: text plus optional filters.
@@ -106,10 +107,9 @@ fn schema() -> (Schema, Fields) {
         author: b.add_text_field("author", STRING),
         audience: b.add_text_field("audience", STRING),
         tag: b.add_text_field("tag", STRING),
+        all: b.add_text_field("all", words.clone()),
         title: b.add_text_field("title", words.clone()),
-        content: b.add_text_field("content", words.clone()),
-        tags_text: b.add_text_field("tags_text", words.clone()),
-        author_text: b.add_text_field("author_text", words),
+        tags_text: b.add_text_field("tags_text", words),
     };
     (b.build(), fields)
 }
@@ -120,10 +120,11 @@ fn to_doc(f: Fields, d: &NoteDoc) -> TantivyDocument {
         f.author => d.author.to_string(),
         f.audience => format!("a:{}", d.author),
         f.title => d.title.clone(),
-        f.content => d.content.clone(),
         f.tags_text => d.tags.join(" "),
-        f.author_text => d.author_names.clone(),
     );
+    for part in [&d.title, &d.tags.join(" "), &d.author_names, &d.content] {
+        doc.add_text(f.all, part);
+    }
     match d.visibility {
         "public" => doc.add_text(f.audience, "public"),
         "friends" => doc.add_text(f.audience, format!("f:{}", d.author)),
@@ -183,40 +184,47 @@ fn parse(q: &str) -> Vec<Part> {
     parts
 }
 
-/// Fields searched and their weights: the title counts most.
-fn weighted(f: Fields) -> [(Field, f32); 4] {
-    [(f.title, 3.0), (f.tags_text, 2.0), (f.author_text, 1.5), (f.content, 1.0)]
-}
-
 fn boxed(q: impl Query) -> Box<dyn Query> {
     Box::new(q)
 }
 
-/// The query of one part; `relaxed` adds the typing prefix and one-typo matches.
+fn boost(q: impl Query, by: f32) -> Box<dyn Query> {
+    boxed(BoostQuery::new(boxed(q), by))
+}
+
+/// Matches of one part in the title and tags, which rank a note higher (BM25 per field).
+fn ranking(f: Fields) -> [(Field, f32); 2] {
+    [(f.title, 3.0), (f.tags_text, 2.0)]
+}
+
+/// The query of one part: it must match somewhere (`all`), and matches in the title or tags add
+/// to the score. `relaxed` adds the typing prefix and one-typo matches.
 fn part_query(f: Fields, part: &Part, relaxed: bool) -> Box<dyn Query> {
-    let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for (field, weight) in weighted(f) {
-        match part {
-            Part::Word { text, prefix, typing } => {
-                let term = Term::from_field_text(field, text);
-                any.push((
-                    Occur::Should,
-                    boxed(BoostQuery::new(boxed(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), weight * 2.0)),
-                ));
-                if *prefix || (relaxed && *typing) {
-                    any.push((Occur::Should, boxed(BoostQuery::new(boxed(FuzzyTermQuery::new_prefix(term.clone(), 0, true)), weight))));
-                }
-                if relaxed && text.chars().count() >= 5 && !text.chars().any(text::is_cjk) {
-                    any.push((Occur::Should, boxed(BoostQuery::new(boxed(FuzzyTermQuery::new(term, 1, true)), weight * 0.5))));
-                }
+    let (main, ranking): (Box<dyn Query>, Vec<Box<dyn Query>>) = match part {
+        Part::Word { text, prefix, typing } => {
+            let term = Term::from_field_text(f.all, text);
+            let mut any = vec![(Occur::Should, boost(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs), 2.0))];
+            if *prefix || (relaxed && *typing) {
+                any.push((Occur::Should, boxed(FuzzyTermQuery::new_prefix(term.clone(), 0, true))));
             }
-            Part::Phrase(words) => {
-                let terms = words.iter().map(|w| Term::from_field_text(field, w)).collect();
-                any.push((Occur::Should, boxed(BoostQuery::new(boxed(PhraseQuery::new(terms)), weight * 2.0))));
+            if relaxed && text.chars().count() >= 5 && !text.chars().any(text::is_cjk) {
+                any.push((Occur::Should, boost(FuzzyTermQuery::new(term, 1, true), 0.5)));
             }
+            let main = if any.len() == 1 { any.remove(0).1 } else { boxed(BooleanQuery::new(any)) };
+            let ranking = ranking(f)
+                .into_iter()
+                .map(|(field, by)| boost(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs), by))
+                .collect();
+            (main, ranking)
         }
-    }
-    boxed(BooleanQuery::new(any))
+        Part::Phrase(words) => {
+            let phrase = |field: Field| PhraseQuery::new(words.iter().map(|w| Term::from_field_text(field, w)).collect());
+            (boost(phrase(f.all), 2.0), ranking(f).into_iter().map(|(field, by)| boost(phrase(field), by)).collect())
+        }
+    };
+    let mut clauses = vec![(Occur::Must, main)];
+    clauses.extend(ranking.into_iter().map(|q| (Occur::Should, q)));
+    boxed(BooleanQuery::new(clauses))
 }
 
 fn id_terms(field: Field, ids: &[Uuid]) -> Vec<Term> {

@@ -304,6 +304,8 @@ async fn search_ranks_matches_phrases_prefixes_typos_filters_and_cjk() {
         note(&s, &b, json!({"title": "Markup", "content": "mitochondria <script>alert(1)</script> mitochondria", "visibility": "public"}))
             .await;
 
+    // Changes reach the index in order: once the last note is searchable, all are.
+    search_until(&s, &b, "q=markup%20", |ids| ids.len() == 1).await;
     let r = search_until(&s, &b, "q=photosynthesis%20", |ids| ids.len() == 2).await;
     assert_eq!(ids(&r), vec![title_hit.clone(), body_hit.clone()], "a title hit ranks above a body hit");
     let hl = &r.body["items"][1]["highlights"];

@@ -49,7 +49,8 @@ async fn delete(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppEr
 }
 
 /// An author's notes that the caller may see, newest first (`author`: `me`, the default, or a
-/// user id; `tag` filters). The cursor is a note id.
+/// user id; `tag` filters). The cursor is a note id; a page may hold fewer than `limit` notes when
+/// many were skipped: follow `next_cursor` until null.
 #[endpoint(tags("notes"), security(("bearer" = [])),
     parameters(("author" = Option<String>, Query, description = "me (default) or a user id"),
         ("tag" = Option<String>, Query, description = "only notes with this tag"),

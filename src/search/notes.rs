@@ -345,11 +345,13 @@ impl NoteIndex {
         };
         let mut out = Vec::new();
         for (field, body) in [("title", title), ("content", content)] {
-            let mut marks = Vec::new();
-            text::each_term(body, |t| {
+            let mut marks: Vec<(usize, usize)> = Vec::new();
+            // The snippet shows the first place that matches: no need to read past its window.
+            text::each_term_while(body, |t| {
                 if matches(&t.text) {
                     marks.push((t.offset_from, t.offset_to));
                 }
+                marks.first().is_none_or(|first| t.offset_to < first.0 + SNIPPET_CHARS * 4)
             });
             if !marks.is_empty() {
                 out.push(Highlight { field, snippet: snippet(body, &marks) });

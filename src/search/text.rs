@@ -83,10 +83,20 @@ pub fn terms(text: &str) -> Vec<String> {
 
 /// Calls `f` with each analyzed token of `text` (offsets point into `text`).
 pub fn each_term(text: &str, mut f: impl FnMut(&Token)) {
+    each_term_while(text, |t| {
+        f(t);
+        true
+    });
+}
+
+/// Calls `f` with each analyzed token of `text` until it returns false.
+pub fn each_term_while(text: &str, mut f: impl FnMut(&Token) -> bool) {
     let mut a = analyzer();
     let mut stream = a.token_stream(text);
     while let Some(t) = stream.next() {
-        f(t);
+        if !f(t) {
+            break;
+        }
     }
 }
 

@@ -214,20 +214,46 @@ pub fn readable(state: &AppState, viewer: AuthUser, n: &NoteRecord) -> AppResult
 
 /// Whether `viewer` may read `n` as a user (`staff` widens it to every non-private note).
 fn may_read(state: &AppState, viewer: Uuid, n: &NoteRecord, staff: bool) -> AppResult<bool> {
-    if n.deleted_at.is_some() {
+    let (st, author) = (&state.store, n.author_id);
+    allowed(
+        Reading { viewer, author, visibility: n.visibility, deleted: n.deleted_at.is_some(), staff },
+        || social_store::blocked_either(st, viewer, author),
+        || social_store::are_friends(st, viewer, author),
+        || Ok(users_store::get(st, author)?.is_some_and(|u| u.deleted_at.is_none() && !u.disabled)),
+    )
+}
+
+/// One reader looking at one note.
+struct Reading {
+    viewer: Uuid,
+    author: Uuid,
+    visibility: Visibility,
+    deleted: bool,
+    staff: bool,
+}
+
+/// The rule for reading a note, in one place. The lookups are asked only when needed: whether
+/// a block stands between reader and author, whether they are friends, whether the author's
+/// account is live.
+fn allowed(
+    r: Reading,
+    blocked: impl FnOnce() -> AppResult<bool>,
+    friends: impl FnOnce() -> AppResult<bool>,
+    author_live: impl FnOnce() -> AppResult<bool>,
+) -> AppResult<bool> {
+    if r.deleted {
         return Ok(false);
     }
-    if n.author_id == viewer {
+    if r.author == r.viewer {
         return Ok(true);
     }
-    if n.visibility == Visibility::Private || social_store::blocked_either(&state.store, viewer, n.author_id)? {
+    if r.visibility == Visibility::Private || blocked()? {
         return Ok(false);
     }
-    if staff {
+    if r.staff {
         return Ok(true);
     }
-    let author_live = users_store::get(&state.store, n.author_id)?.is_some_and(|u| u.deleted_at.is_none() && !u.disabled);
-    Ok(author_live && (n.visibility == Visibility::Public || social_store::are_friends(&state.store, viewer, n.author_id)?))
+    Ok((r.visibility == Visibility::Public || friends()?) && author_live()?)
 }
 
 /// The note if `viewer` may read it; 404 otherwise (as if it did not exist).
@@ -535,10 +561,8 @@ pub fn feed(state: &AppState, me: AuthUser, cursor: Option<&str>, limit: usize) 
     let mut items = Vec::new();
     for (scanned, entry) in store::shared_before(&state.store, parse_cursor(cursor)?).enumerate() {
         let (id, author, visibility) = entry?;
-        let related =
-            author == me.id || (!rel.hidden.contains(&author) && (visibility == Visibility::Public || rel.friends.contains(&author)));
-        if related
-            && views.author_live(author)?
+        let reading = Reading { viewer: me.id, author, visibility, deleted: false, staff: false };
+        if allowed(reading, || Ok(rel.hidden.contains(&author)), || Ok(rel.friends.contains(&author)), || views.author_live(author))?
             && let Some(n) = store::get(&state.store, id)?
         {
             items.push(views.note(&n)?);
@@ -587,16 +611,9 @@ pub fn search(
     for id in hits.ids.into_iter().take(limit) {
         // The index already filtered; this only catches a change made since its last commit.
         let Some(n) = store::get(&state.store, id)? else { continue };
-        let may = n.deleted_at.is_none()
-            && (n.author_id == me.id
-                || (!rel.hidden.contains(&n.author_id)
-                    && match n.visibility {
-                        Visibility::Public => true,
-                        Visibility::Friends => rel.friends.contains(&n.author_id),
-                        Visibility::Private => false,
-                    }
-                    && views.author_live(n.author_id)?));
-        if may {
+        let (author, deleted) = (n.author_id, n.deleted_at.is_some());
+        let reading = Reading { viewer: me.id, author, visibility: n.visibility, deleted, staff: false };
+        if allowed(reading, || Ok(rel.hidden.contains(&author)), || Ok(rel.friends.contains(&author)), || views.author_live(author))? {
             let highlights = state.note_index.highlights(q, hits.relaxed, &n.title, &n.content);
             items.push(SearchHit { note: views.note(&n)?, highlights });
         }

@@ -23,7 +23,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let store = Store::open(&dir, 64).unwrap();
-        let hasher = friend::service::passwords::Hasher::new(friend::service::cpu_pool::CpuPool::new(1, 4));
+        let hasher = friend::infra::passwords::Hasher::new(friend::infra::cpu_pool::CpuPool::new(1, 4));
         let hash = hasher.hash("bench-password".into()).await.unwrap();
         let started = std::time::Instant::now();
         let now = chrono::Utc::now();
@@ -173,8 +173,9 @@ mod activity {
             goals::put(store, user, &g).unwrap();
         }
         let now = Utc::now();
-        for (label, _, _) in friend::jobs::due_periods(today, start).into_iter().skip(1) {
-            friend::store::report_runs::mark(store, user, &label, if label.contains("-W") { "weekly" } else { "monthly" }, now).unwrap();
-        }
+        let made: Vec<friend::store::report_runs::Made> =
+            friend::jobs::due_periods(today, start).into_iter().skip(1).map(|(label, kind, _)| (user, label, kind)).collect();
+        let first = friend::store::event_log::high_water(store).unwrap() + 1;
+        friend::store::report_runs::mark(store, &made, now, first).unwrap();
     }
 }

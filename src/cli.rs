@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, Registration};
 use crate::control::{self, Request};
+use crate::infra::tokens::random_secret;
 use crate::model::Role;
-use crate::service::tokens::random_secret;
 
 /// The Friend server.
 #[derive(Parser, Debug)]
@@ -254,7 +254,7 @@ async fn offline_or_online(config: &Config, req: Request) -> Result<(), String> 
         println!("{}", resp.message);
         return if resp.ok { Ok(()) } else { Err(resp.message) };
     }
-    let state = crate::state::AppState::open(config.clone(), crate::Clock::system(), String::new()).map_err(|e| e.to_string())?;
+    let state = crate::open_state(config.clone(), crate::Clock::system(), String::new()).map_err(|e| e.to_string())?;
     let result = control::execute(&state, req).await.map_err(|e| control::describe(&e));
     state.store.flush_now().map_err(|e| e.to_string())?;
     println!("{}", result?);

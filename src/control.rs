@@ -72,7 +72,7 @@ pub async fn execute(state: &AppState, req: Request) -> AppResult<String> {
             Ok(format!("backup written to {} ({} records, {} bytes, verified)", path.display(), s.records, s.bytes))
         }
         Request::CreateUser { email, username, name, password, role } => {
-            let u = admin::create_user(state, NewAccount { email, username, password, name, role }).await?;
+            let u = admin::create_by_operator(state, NewAccount { email, username, password, name, role }).await?;
             Ok(format!("created {:?} {} ({})", u.role, u.username, u.id))
         }
         Request::Reindex => {

@@ -23,6 +23,10 @@ pub enum AppError {
     /// 422 `validation_failed`: fields are invalid; `errors` lists them.
     #[error("some fields are invalid")]
     Validation(Vec<FieldError>),
+    /// 422 `idempotency_key_reused`: the `Idempotency-Key` was already used for a different
+    /// request (another method, path or body); use a new key for a new request.
+    #[error("this Idempotency-Key was already used for a different request; use a new key for a new request")]
+    IdempotencyKeyReused,
     /// 400 `bad_request`: the request cannot be understood (malformed JSON, bad query).
     #[error("{0}")]
     BadRequest(String),
@@ -71,7 +75,7 @@ impl AppError {
     /// HTTP status code.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Validation(_) => 422,
+            Self::Validation(_) | Self::IdempotencyKeyReused => 422,
             Self::BadRequest(_) => 400,
             Self::InvalidCredentials | Self::Unauthorized(_) | Self::InvalidToken(_) => 401,
             Self::AccountDisabled | Self::Forbidden(_) | Self::RegistrationClosed(_) => 403,
@@ -89,6 +93,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "validation_failed",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::BadRequest(_) => "bad_request",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthorized(_) => "unauthorized",

@@ -2,6 +2,8 @@
 //! the user's time zone) since the account exists, up to 4 weeks and 2 months back, gets its report
 //! made once (`report_runs` in sled), with a `report_ready` outbox event. Because the state is in
 //! sled, a restart loses nothing and periods missed during downtime are made on the next pass.
+//! Each page of users' markers is stored in one transaction with their `report_ready` events.
+//! Also the typing sweeper, which ends indicators nobody refreshed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +11,9 @@ use std::time::Duration;
 use chrono::{Datelike, NaiveDate};
 
 use crate::error::AppResult;
-use crate::service::auth::AuthUser;
 use crate::state::AppState;
-use crate::store::{report_runs, users};
+use crate::store::report_runs::{self, Made};
+use crate::store::users;
 
 /// Weeks looked back for missed reports.
 const WEEKS_BACK: i64 = 4;
@@ -43,63 +45,74 @@ pub fn due_periods(today: NaiveDate, joined: NaiveDate) -> Vec<(String, &'static
     out
 }
 
-/// One pass over every user; returns how many reports were made.
-pub fn run_reports(state: &AppState) -> AppResult<usize> {
-    let mut made = 0;
-    let mut after = None;
-    loop {
-        let page = users::list(&state.store, after, 200)?;
-        let Some(last) = page.last() else { return Ok(made) };
-        after = Some(last.id);
-        for u in page.iter().filter(|u| !u.disabled) {
-            let tz: chrono_tz::Tz = u.timezone.parse().unwrap_or(chrono_tz::UTC);
-            let today = state.clock.now().with_timezone(&tz).date_naive();
-            let joined = u.created_at.with_timezone(&tz).date_naive();
-            for (label, kind, _) in due_periods(today, joined) {
-                if report_runs::done(&state.store, u.id, &label)? {
-                    continue;
-                }
-                let me = AuthUser { id: u.id, session_id: uuid::Uuid::nil(), role: u.role };
-                // Computing the report checks that it can be made; clients fetch it on demand.
-                let report = if kind == "weekly" {
-                    crate::service::reports::weekly(state, me, Some(&label))
-                } else {
-                    crate::service::reports::monthly(state, me, Some(&label))
-                };
-                if let Err(e) = report {
-                    tracing::warn!(user = %u.id, period = %label, error = %e, "report failed");
-                    continue;
-                }
-                report_runs::mark(&state.store, u.id, &label, kind, state.clock.now())?;
-                made += 1;
+/// The reports due for one page of users (after `after`): what to mark, and the last user id.
+fn due_page(state: &AppState, after: Option<uuid::Uuid>) -> AppResult<(Vec<Made>, Option<uuid::Uuid>)> {
+    let page = users::list(&state.store, after, 200)?;
+    let mut due = Vec::new();
+    for u in page.iter().filter(|u| !u.disabled && u.deleted_at.is_none()) {
+        let tz: chrono_tz::Tz = u.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let today = state.clock.now().with_timezone(&tz).date_naive();
+        let joined = u.created_at.with_timezone(&tz).date_naive();
+        for (label, kind, _) in due_periods(today, joined) {
+            if report_runs::done(&state.store, u.id, &label)? {
+                continue;
+            }
+            // Computing the report checks that it can be made; clients fetch it on demand.
+            let report = if kind == "weekly" {
+                crate::service::reports::weekly(state, u.id, Some(&label))
+            } else {
+                crate::service::reports::monthly(state, u.id, Some(&label))
+            };
+            match report {
+                Ok(_) => due.push((u.id, label, kind)),
+                Err(e) => tracing::warn!(user = %u.id, period = %label, error = %e, "report failed"),
             }
         }
     }
+    Ok((due, page.last().map(|u| u.id)))
 }
 
-/// Runs the report job every `activity.report_job_secs`, off the async workers.
+/// One pass over every user; returns how many reports were made.
+pub async fn run_reports(state: &Arc<AppState>) -> AppResult<usize> {
+    let mut made = 0;
+    let mut after = None;
+    loop {
+        let st = state.clone();
+        let (due, last) = state.store.blocking(move |_| due_page(&st, after)).await?;
+        let Some(last) = last else { return Ok(made) };
+        after = Some(last);
+        if due.is_empty() {
+            continue;
+        }
+        made += due.len();
+        let now = state.clock.now();
+        state.events.commit(due.len(), move |s, first| report_runs::mark(s, &due, now, first).map(|e| ((), e))).await?;
+    }
+}
+
+/// Runs the report job every `activity.report_job_secs`.
 pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(state.config.activity.report_job_secs.max(1)));
         loop {
             tick.tick().await;
-            let st = state.clone();
             let started = std::time::Instant::now();
-            let result = state
-                .store
-                .blocking(move |_| {
-                    let made = run_reports(&st)?;
-                    if made > 0 {
-                        st.store.flush_now()?;
-                    }
-                    Ok(made)
-                })
-                .await;
-            match result {
+            match run_reports(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(reports = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly/monthly reports ready"),
                 Err(e) => tracing::error!(error = %e, "report job failed"),
             }
+        }
+    })
+}
+
+/// Ends typing indicators nobody refreshed (every second).
+pub fn spawn_typing_sweeper(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            crate::service::chat::expire_typing(&state);
         }
     })
 }

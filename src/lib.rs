@@ -2,13 +2,17 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod control;
 pub mod error;
+pub mod events;
+pub mod failpoint;
 pub mod http;
 pub mod ids;
+pub mod infra;
 pub mod jobs;
 pub mod metrics;
 pub mod model;
@@ -48,7 +52,9 @@ pub async fn run_with_clock(
         tracing::warn!(error = %e, "could not set TCP_NODELAY");
     }
     let base_url = config.display_url(addr);
-    let state = Arc::new(state::AppState::open(config, clock, base_url.clone()).map_err(|e| e.to_string())?);
+    let state = Arc::new(open_state(config, clock, base_url.clone()).map_err(|e| e.to_string())?);
+    let hub = Arc::new(realtime::Hub::new(Arc::downgrade(&state)));
+    state.events.subscribe(hub.clone());
     if let Some(code) = service::admin::ensure_setup_code(&state).await.map_err(|e| e.to_string())? {
         let url = format!("{base_url}/admin/?setup={code}");
         tracing::warn!("no admin account yet: open {url} (one-time code {code}, valid 24 h) or run `friend admin create`");
@@ -57,14 +63,14 @@ pub async fn run_with_clock(
         );
     }
     let control = control::serve(state.clone());
-    let typing = realtime::spawn_typing_sweeper(state.clone());
+    let typing = jobs::spawn_typing_sweeper(state.clone());
     let reports = jobs::spawn(state.clone());
     let acceptor = TcpAcceptor::try_from(listener).map_err(|e| e.to_string())?;
     let server =
         Server::new(acceptor).fuse_config(salvo::fuse::FuseConfig::strict().with_connection_idle_timeout(Duration::from_secs(120)));
     let handle = server.handle();
     tracing::info!("listening on http://{addr}");
-    let service = http::service(state.clone());
+    let service = http::service(state.clone(), hub);
     let serving = tokio::spawn(async move { server.serve(service).await });
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
@@ -84,6 +90,23 @@ pub async fn run_with_clock(
     }
     tracing::info!("stopped; storage flushed");
     Ok(())
+}
+
+/// Opens the state and brings the derived search indexes up to date with storage (rebuilt in the
+/// background when missing or outdated; recent changes re-applied after a crash).
+pub fn open_state(config: Config, clock: Clock, base_url: String) -> error::AppResult<state::AppState> {
+    let (state, rebuild) = state::AppState::open(config, clock, base_url)?;
+    if rebuild.users {
+        tracing::info!("building the user directory index from storage");
+        state.user_index.rebuild(service::social::all_user_docs(&state)?);
+    }
+    if rebuild.notes {
+        tracing::info!("building the notes search index from storage");
+        service::notes::rebuild_index(&state);
+    } else if let Some(at) = state.note_index.last_commit() {
+        service::notes::catch_up(&state, at);
+    }
+    Ok(state)
 }
 
 /// Completes on SIGINT or SIGTERM. The handlers are installed when this is called, so a signal

@@ -1,4 +1,6 @@
-//! The application state shared by every request: config, storage, keys, pools and metrics.
+//! The application state shared by every request: config, storage, the event log, keys, pools
+//! and metrics. It sits below the services: it opens things, it decides nothing (`lib.rs`
+//! composes the server: rebuilds indexes, registers subscribers, starts jobs).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,13 +10,16 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
+use crate::events::Log;
+use crate::infra::cpu_pool::CpuPool;
+use crate::infra::passwords::Hasher;
+use crate::infra::presence::Presence;
+use crate::infra::throttle::Throttle;
+use crate::infra::tokens::{TokenKeys, random_secret};
+use crate::infra::typing::Typing;
 use crate::metrics::Metrics;
+use crate::search::notes::NoteIndex;
 use crate::search::users::UserIndex;
-use crate::service::cpu_pool::CpuPool;
-use crate::service::passwords::Hasher;
-use crate::service::presence::Presence;
-use crate::service::throttle::Throttle;
-use crate::service::tokens::{TokenKeys, random_secret};
 use crate::store::Store;
 use crate::store::blobs::Blobs;
 
@@ -74,34 +79,43 @@ pub struct AppState {
     pub login_by_ip: Throttle,
     /// Who is connected.
     pub presence: Presence,
+    /// Who is typing where.
+    pub typing: Typing,
     /// The user directory search index.
     pub user_index: UserIndex,
     /// The notes search index.
-    pub note_index: crate::search::notes::NoteIndex,
-    /// Live WebSocket connections.
-    pub hub: crate::realtime::Hub,
-    /// Event sequence numbers (held while a chat change commits).
-    pub sequencer: tokio::sync::Mutex<crate::service::chat::Sequencer>,
+    pub note_index: NoteIndex,
+    /// The one event log and its subscribers.
+    pub events: Log,
     /// Metrics.
     pub metrics: Metrics,
     /// The URL people use to reach this server (set once bound).
     pub base_url: String,
 }
 
+/// Derived indexes that [`AppState::open`] found missing or outdated.
+#[derive(Clone, Copy, Debug)]
+pub struct Rebuild {
+    /// The user directory.
+    pub users: bool,
+    /// The notes search index.
+    pub notes: bool,
+}
+
 /// Shared handle.
 pub type State = Arc<AppState>;
 
 impl AppState {
-    /// Opens storage and builds the state for `config`.
-    pub fn open(config: Config, clock: Clock, base_url: String) -> AppResult<Self> {
+    /// Opens storage and the search indexes and builds the state for `config`. Also returns
+    /// whether the user directory and the notes index must be rebuilt (they were missing or old).
+    pub fn open(config: Config, clock: Clock, base_url: String) -> AppResult<(Self, Rebuild)> {
         let store = Store::open(&config.data_dir, config.storage.cache_mb)?;
         let secrets = Secrets::load_or_create(&config.data_dir)?;
         let jwt = if config.auth.jwt_secret.is_empty() { secrets.jwt_secret.clone() } else { config.auth.jwt_secret.clone() };
         let a = &config.auth;
         let cpu = CpuPool::new(a.hash_concurrency, 256);
         let (user_index, rebuild) = UserIndex::open(&config.data_dir)?;
-        let (note_index, rebuild_notes) = crate::search::notes::NoteIndex::open(&config.data_dir)?;
-        let store_for_seq = store.clone();
+        let (note_index, rebuild_notes) = NoteIndex::open(&config.data_dir)?;
         let state = Self {
             blobs: Blobs::new(&config.data_dir),
             tokens: TokenKeys::new(jwt.as_bytes(), a.access_ttl_secs as i64),
@@ -111,6 +125,8 @@ impl AppState {
             login_by_account: Throttle::new(a.max_failed_logins_per_account, a.lockout_window_secs),
             login_by_ip: Throttle::new(a.max_logins_per_ip, a.lockout_window_secs),
             presence: Presence::default(),
+            typing: Typing::default(),
+            events: Log::open(&store)?,
             metrics: Metrics::default(),
             store,
             clock,
@@ -118,19 +134,7 @@ impl AppState {
             base_url,
             user_index,
             note_index,
-            hub: crate::realtime::Hub::default(),
-            sequencer: crate::service::chat::Sequencer::open(&store_for_seq)?,
         };
-        if rebuild {
-            tracing::info!("building the user directory index from storage");
-            state.user_index.rebuild(crate::service::social::all_user_docs(&state)?);
-        }
-        if rebuild_notes {
-            tracing::info!("building the notes search index from storage");
-            crate::service::notes::rebuild_index(&state);
-        } else if let Some(at) = state.note_index.last_commit() {
-            crate::service::notes::catch_up(&state, at);
-        }
-        Ok(state)
+        Ok((state, Rebuild { users: rebuild, notes: rebuild_notes }))
     }
 }

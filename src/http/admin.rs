@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Page, client, json, me, paging, path_id, state};
+use super::extract::{Page, admin, client, json, paging, path_id, staff, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::model::Role;
@@ -22,7 +22,7 @@ async fn setup(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthRespo
 /// Server statistics.
 #[endpoint(tags("admin"), security(("bearer" = [])))]
 async fn stats(depot: &mut Depot) -> Result<Json<Stats>, AppError> {
-    Ok(Json(svc::stats(&state(depot), me(depot)?)?))
+    Ok(Json(svc::stats(&state(depot), staff(depot)?)?))
 }
 
 /// Accounts, filtered by `q` (username, name or email contains), paginated.
@@ -34,7 +34,7 @@ async fn list_users(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<Us
         None => None,
     };
     let q = req.query::<String>("q").unwrap_or_default();
-    let (items, next) = svc::list_users(&state(depot), me(depot)?, &q, after, p.limit)?;
+    let (items, next) = svc::list_users(&state(depot), staff(depot)?, &q, after, p.limit)?;
     Ok(Json(Page { items, next_cursor: next.map(|n| n.to_string()) }))
 }
 
@@ -58,15 +58,10 @@ pub struct AdminNewUser {
 #[endpoint(tags("admin"), security(("bearer" = [])), request_body = AdminNewUser)]
 async fn create_user(req: &mut Request, depot: &mut Depot) -> Result<Created<UserView>, AppError> {
     let st = state(depot);
-    let caller = me(depot)?;
-    svc::require_staff(caller)?;
     let input: AdminNewUser = json(req, &st).await?;
     let role = input.role.unwrap_or(Role::Student);
-    if role != Role::Student {
-        svc::require_admin(caller)?;
-    }
     let account = NewAccount { email: input.email, username: input.username, password: input.password, name: input.name, role };
-    Ok(Created(svc::create_user(&st, account).await?))
+    Ok(Created(svc::create_user(&st, staff(depot)?, account).await?))
 }
 
 /// Change a user's role (admins) or disable/enable the account (staff). Disabling signs it out.
@@ -75,7 +70,7 @@ async fn patch_user(req: &mut Request, depot: &mut Depot) -> Result<Json<UserVie
     let st = state(depot);
     let id = path_id(req, "id", "user")?;
     let patch: AdminUserPatch = json(req, &st).await?;
-    Ok(Json(svc::patch_user(&st, me(depot)?, id, patch).await?))
+    Ok(Json(svc::patch_user(&st, staff(depot)?, id, patch).await?))
 }
 
 /// A new one-time password.
@@ -89,14 +84,14 @@ pub struct ResetOutput {
 #[endpoint(tags("admin"), security(("bearer" = [])), parameters(("id" = String, Path, description = "User id")))]
 async fn reset_password(req: &mut Request, depot: &mut Depot) -> Result<Json<ResetOutput>, AppError> {
     let id = path_id(req, "id", "user")?;
-    let p = svc::reset_password(&state(depot), me(depot)?, id).await?;
+    let p = svc::reset_password(&state(depot), admin(depot)?, id).await?;
     Ok(Json(ResetOutput { temporary_password: p }))
 }
 
 /// Invite codes.
 #[endpoint(tags("admin"), security(("bearer" = [])))]
 async fn list_invites(depot: &mut Depot) -> Result<Json<Vec<InviteView>>, AppError> {
-    Ok(Json(svc::list_invites(&state(depot), me(depot)?)?))
+    Ok(Json(svc::list_invites(&state(depot), staff(depot)?)?))
 }
 
 /// Create an invite code (optional expiry, use limit, group chat).
@@ -104,14 +99,14 @@ async fn list_invites(depot: &mut Depot) -> Result<Json<Vec<InviteView>>, AppErr
 async fn create_invite(req: &mut Request, depot: &mut Depot) -> Result<Created<InviteView>, AppError> {
     let st = state(depot);
     let input: NewInvite = json(req, &st).await?;
-    Ok(Created(svc::create_invite(&st, me(depot)?, input).await?))
+    Ok(Created(svc::create_invite(&st, staff(depot)?, input).await?))
 }
 
 /// Delete an invite code.
 #[endpoint(tags("admin"), security(("bearer" = [])), parameters(("code" = String, Path, description = "Invite code")))]
 async fn delete_invite(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
     let code = req.param::<String>("code").unwrap_or_default();
-    svc::delete_invite(&state(depot), me(depot)?, code).await?;
+    svc::delete_invite(&state(depot), staff(depot)?, code).await?;
     Ok(NoContent)
 }
 
@@ -120,9 +115,11 @@ pub fn public() -> Router {
     Router::with_path("setup").post(setup)
 }
 
-/// `/admin/*` (staff; each handler checks the role it needs).
+/// `/admin/*`: staff only (the hoop answers 403 to others and puts the [`crate::access::Staff`]
+/// handle in the depot); admin-only handlers ask for [`crate::access::Admin`].
 pub fn private() -> Router {
     Router::with_path("admin")
+        .hoop(super::hoops::require_staff)
         .push(Router::with_path("stats").get(stats))
         .push(Router::with_path("users").get(list_users).post(create_user))
         .push(Router::with_path("users/{id}").patch(patch_user))

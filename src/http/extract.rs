@@ -6,8 +6,10 @@ use salvo::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Admin, Caller, Staff};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::service::auth::{AuthUser, ClientInfo};
+use crate::realtime::Hub;
+use crate::service::auth::ClientInfo;
 use crate::state::AppState;
 
 /// The application state put in the depot by the root hoop.
@@ -15,9 +17,37 @@ pub fn state(depot: &Depot) -> Arc<AppState> {
     depot.get_typed::<Arc<AppState>>().expect("state hoop runs first").clone()
 }
 
+/// The WebSocket hub put in the depot by the root hoop.
+pub fn hub(depot: &Depot) -> Arc<Hub> {
+    depot.get_typed::<Arc<Hub>>().expect("state hoop runs first").clone()
+}
+
 /// The verified caller put in the depot by the auth hoop.
-pub fn me(depot: &Depot) -> AppResult<AuthUser> {
-    depot.get_typed::<AuthUser>().copied().map_err(|_| AppError::Unauthorized("sign in first".into()))
+pub fn me(depot: &Depot) -> AppResult<Caller> {
+    depot.get_typed::<Caller>().copied().map_err(|_| AppError::Unauthorized("sign in first".into()))
+}
+
+/// The staff handle put in the depot by the staff hoop of `/admin`.
+pub fn staff(depot: &Depot) -> AppResult<Staff> {
+    depot.get_typed::<Staff>().copied().map_err(|_| AppError::Forbidden("only staff may do this".into()))
+}
+
+/// Admin rights of the staff caller, or 403.
+pub fn admin(depot: &Depot) -> AppResult<Admin> {
+    staff(depot)?.admin()
+}
+
+/// The token of an `Authorization` header value with the `Bearer` scheme (case-insensitive, as
+/// RFC 7235 says; spaces around the token ignored). `None` for any other scheme or an empty token.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
+}
+
+/// The bearer token of a request, if it sent one.
+pub fn bearer_token(req: &Request) -> Option<String> {
+    req.headers().get(salvo::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer).map(str::to_string)
 }
 
 /// Reads a JSON body with the configured size limit; clear 400/413/415/422 errors.
@@ -115,4 +145,20 @@ pub fn paging(req: &Request) -> AppResult<Paging> {
         },
     };
     Ok(Paging { limit, cursor: req.query::<String>("cursor").filter(|c| !c.is_empty()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Bearerabc"), None);
+    }
 }

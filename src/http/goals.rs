@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::extract::{json, me, path_id, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
+use crate::service::goals::GoalStatus;
 use crate::service::goals::{self as svc, GoalInput, GoalView};
-use crate::store::goals::GoalStatus;
 
 /// `POST /goals/{id}/progress` body.
 #[derive(Deserialize, ToSchema)]

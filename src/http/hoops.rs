@@ -9,18 +9,20 @@ use salvo::prelude::*;
 use super::extract;
 use super::problem::write_error;
 use crate::error::AppError;
+use crate::realtime::Hub;
 use crate::state::AppState;
 
 /// Depot key of the request id.
 pub const REQUEST_ID: &str = "request_id";
 
-/// Puts the shared state in every request's depot.
-pub struct InjectState(pub Arc<AppState>);
+/// Puts the shared state and the WebSocket hub in every request's depot.
+pub struct InjectState(pub Arc<AppState>, pub Arc<Hub>);
 
 #[async_trait]
 impl Handler for InjectState {
     async fn handle(&self, req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
         depot.insert_typed(self.0.clone());
+        depot.insert_typed(self.1.clone());
         ctrl.call_next(req, depot, res).await;
     }
 }
@@ -65,19 +67,13 @@ pub async fn observe(req: &mut Request, depot: &mut Depot, res: &mut Response, c
     tracing::debug!(target: "friend::access", request_id = %rid, method = %req.method(), path = %req.uri().path(), status, micros = elapsed.as_micros() as u64, "request");
 }
 
-/// Requires a valid bearer token; puts the [`crate::service::auth::AuthUser`] in the depot.
+/// Requires a valid bearer token; puts the [`crate::access::Caller`] in the depot.
 #[handler]
 pub async fn require_auth(req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
     let state = extract::state(depot);
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    let result = match token {
+    let result = match extract::bearer_token(req) {
         None => Err(AppError::Unauthorized("send `Authorization: Bearer <access_token>`".into())),
-        Some(t) => crate::service::auth::authenticate(&state, t),
+        Some(t) => crate::service::auth::authenticate(&state, &t),
     };
     match result {
         Ok(user) => {
@@ -88,6 +84,20 @@ pub async fn require_auth(req: &mut Request, depot: &mut Depot, res: &mut Respon
             if e.status() == 401 {
                 res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            write_error(e, depot, res);
+            ctrl.skip_rest();
+        }
+    }
+}
+
+/// Requires a staff role (after [`require_auth`]); puts the [`crate::access::Staff`] handle in the depot.
+#[handler]
+pub async fn require_staff(depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+    match extract::me(depot).and_then(|me| me.require_staff()) {
+        Ok(staff) => {
+            depot.insert_typed(staff);
+        }
+        Err(e) => {
             write_error(e, depot, res);
             ctrl.skip_rest();
         }
@@ -113,14 +123,24 @@ pub async fn idempotency(req: &mut Request, depot: &mut Depot, res: &mut Respons
             return;
         }
     };
-    let fingerprint = format!(
-        "{} {} {} {}",
-        req.method(),
-        req.uri().path(),
-        req.header::<String>("content-type").unwrap_or_default(),
-        req.header::<String>("content-length").unwrap_or_default()
-    );
-    match svc::begin(&state, me.id, &key, fingerprint.clone()).await {
+    // The body is read once here (bounded like every body) and cached for the handler, which
+    // parses the same bytes; its hash tells a retry from a different request under the same key.
+    let limit = state.config.media.max_upload_bytes.max(state.config.http.max_json_bytes) as usize + 128 * 1024;
+    let body = match req.payload_with_max_size(limit).await {
+        Ok(b) => b.clone(),
+        Err(e) => {
+            let err = match e {
+                salvo::http::ParseError::PayloadTooLarge => AppError::PayloadTooLarge(format!("bodies may be at most {limit} bytes")),
+                other => AppError::BadRequest(format!("could not read the body: {other}")),
+            };
+            write_error(err, depot, res);
+            ctrl.skip_rest();
+            return;
+        }
+    };
+    let content_type = req.header::<String>("content-type").unwrap_or_default();
+    let fingerprint = svc::fingerprint(req.method().as_str(), req.uri().path(), &content_type, &body);
+    match svc::begin(&state, me.id(), &key, fingerprint.clone()).await {
         Err(e) => {
             write_error(e, depot, res);
             ctrl.skip_rest();
@@ -148,16 +168,10 @@ pub async fn idempotency(req: &mut Request, depot: &mut Depot, res: &mut Respons
             let outcome = match body {
                 Some(body) if status.is_success() => {
                     let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                    let record = crate::store::idempotency::IdempotencyRecord {
-                        fingerprint,
-                        status: Some(status.as_u16()),
-                        content_type,
-                        body,
-                        created_at: state.clock.now(),
-                    };
-                    svc::remember(&state, me.id, &key, record).await
+                    let record = svc::answer(&state, fingerprint, status.as_u16(), content_type, body);
+                    svc::remember(&state, me.id(), &key, record).await
                 }
-                _ => svc::forget(&state, me.id, &key).await,
+                _ => svc::forget(&state, me.id(), &key).await,
             };
             if let Err(e) = outcome {
                 tracing::warn!(error = %e, "could not store the idempotent answer");

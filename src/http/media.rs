@@ -3,13 +3,12 @@
 use salvo::http::{HeaderValue, header};
 use salvo::prelude::*;
 
-use super::extract::{me, path_id, state};
+use super::extract::{bearer_token, me, path_id, state};
 use super::reply::Created;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::authenticate;
-use crate::service::media::{self as svc, MediaView, Reader};
+use crate::service::media::{self as svc, MediaPurpose, MediaView, Reader};
 use crate::state::AppState;
-use crate::store::media::MediaPurpose;
 
 /// Reads an upload: multipart field `file`, or the raw body. Returns the bytes and a file name.
 pub async fn read_upload(req: &mut Request, st: &AppState) -> AppResult<(Vec<u8>, String)> {
@@ -32,6 +31,10 @@ pub async fn read_upload(req: &mut Request, st: &AppState) -> AppResult<(Vec<u8>
             salvo::http::ParseError::PayloadTooLarge => too_large(),
             other => AppError::BadRequest(format!("could not read the body: {other}")),
         })?;
+        // The body may have been read already (Idempotency-Key) with a larger limit.
+        if bytes.len() > max {
+            return Err(too_large());
+        }
         Ok((bytes.to_vec(), String::new()))
     }
 }
@@ -43,7 +46,7 @@ pub async fn read_upload(req: &mut Request, st: &AppState) -> AppResult<(Vec<u8>
 async fn upload(req: &mut Request, depot: &mut Depot) -> Result<Created<MediaView>, AppError> {
     let st = state(depot);
     let (bytes, name) = read_upload(req, &st).await?;
-    let m = svc::upload(&st, me(depot)?.id, bytes, &name, MediaPurpose::Upload).await?;
+    let m = svc::upload(&st, me(depot)?.id(), bytes, &name, MediaPurpose::Upload).await?;
     Ok(Created(svc::view(&st, &m)))
 }
 
@@ -66,11 +69,8 @@ async fn read(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Resul
         (Some(exp), Some(sig)) if svc::check_signature(&st, id, thumb, exp, &sig) => Reader::Signed,
         (Some(_), Some(_)) => return Err(AppError::NotFound("media")),
         _ => {
-            let token = req
-                .header::<String>("authorization")
-                .and_then(|v| v.strip_prefix("Bearer ").map(str::to_string))
-                .ok_or_else(|| AppError::Unauthorized("send a bearer token or use the signed URL".into()))?;
-            Reader::User(authenticate(&st, token.trim())?)
+            let token = bearer_token(req).ok_or_else(|| AppError::Unauthorized("send a bearer token or use the signed URL".into()))?;
+            Reader::User(authenticate(&st, &token)?)
         }
     };
     let (m, bytes) = svc::read(&st, reader, id, thumb)?;

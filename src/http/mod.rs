@@ -58,8 +58,9 @@ pub fn openapi(router: &Router) -> OpenApi {
          with `?limit=` (1–100, default 20) and `?cursor=`. IDs are UUIDv7 strings; timestamps RFC 3339 UTC. \
          Mutations of signed-in users accept an `Idempotency-Key` header (1–255 visible ASCII characters, \
          per user, kept 24 h): a retry with the same key gets the first successful answer again, with \
-         `Idempotent-Replayed: true`; the same key for a different request is refused (422); a failed \
-         request does not keep its key.",
+         `Idempotent-Replayed: true`; the same key for a different request (another method, path or \
+         body) is refused with 422 `idempotency_key_reused`; a failed request does not keep its key. \
+         The `Authorization` scheme `Bearer` is case-insensitive (RFC 7235).",
     );
     OpenApi::with_info(info)
         .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer).bearer_format("JWT")))
@@ -92,8 +93,8 @@ fn cors(origins: &[String]) -> Option<Cors> {
     )
 }
 
-/// The whole HTTP service for `state`.
-pub fn service(state: Arc<AppState>) -> Service {
+/// The whole HTTP service for `state`, with the WebSocket `hub`.
+pub fn service(state: Arc<AppState>, hub: Arc<crate::realtime::Hub>) -> Service {
     let router = Router::new().push(api()).push(ops::router());
     let doc = openapi(&router);
     let router =
@@ -102,7 +103,7 @@ pub fn service(state: Arc<AppState>) -> Service {
     let timeout = Duration::from_secs(state.config.http.request_timeout_secs.max(1));
     let mut service = Service::new(router)
         .catcher(Catcher::default().hoop(problem::catch_errors))
-        .hoop(hoops::InjectState(state.clone()))
+        .hoop(hoops::InjectState(state.clone(), hub))
         .hoop(hoops::observe);
     if let Some(c) = cors(&state.config.http.cors_origins) {
         service = service.hoop(c.into_handler());

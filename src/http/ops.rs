@@ -6,7 +6,6 @@ use salvo::prelude::*;
 use serde::Serialize;
 
 use super::extract::state;
-use crate::store::meta::{self, Counter};
 
 /// Health answer.
 #[derive(Serialize, ToSchema)]
@@ -26,7 +25,7 @@ async fn healthz() -> Json<Health> {
 /// Ready: storage answers (503 otherwise).
 #[endpoint(tags("operations"))]
 async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Health> {
-    if state(depot).store.is_ready() {
+    if crate::service::ops::ready(&state(depot)) {
         Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
     } else {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
@@ -37,9 +36,7 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Health> {
 /// Prometheus text format.
 #[endpoint(tags("operations"))]
 async fn metrics(depot: &mut Depot, res: &mut Response) {
-    let st = state(depot);
-    let users = meta::count(&st.store, Counter::Users).unwrap_or(0);
-    let text = st.metrics.render(st.store.size_on_disk(), users);
+    let text = crate::service::ops::metrics_text(&state(depot));
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     res.render(text);
 }

@@ -13,14 +13,14 @@ use crate::service::reports::{self as svc, Report};
 #[endpoint(tags("reports"), security(("bearer" = [])), parameters(("week" = Option<String>, Query, description = "ISO week, e.g. 2026-W47")))]
 async fn weekly(req: &mut Request, depot: &mut Depot) -> Result<Json<Report>, AppError> {
     let week = req.query::<String>("week");
-    Ok(Json(svc::weekly(&state(depot), me(depot)?, week.as_deref())?))
+    Ok(Json(svc::weekly(&state(depot), me(depot)?.id(), week.as_deref())?))
 }
 
 /// A monthly report (`month=YYYY-MM`, default: the last full month), compared with the month before.
 #[endpoint(tags("reports"), security(("bearer" = [])), parameters(("month" = Option<String>, Query, description = "e.g. 2026-11")))]
 async fn monthly(req: &mut Request, depot: &mut Depot) -> Result<Json<Report>, AppError> {
     let month = req.query::<String>("month");
-    Ok(Json(svc::monthly(&state(depot), me(depot)?, month.as_deref())?))
+    Ok(Json(svc::monthly(&state(depot), me(depot)?.id(), month.as_deref())?))
 }
 
 /// Writes an SVG chart (never cached by shared caches: it is the caller's data).
@@ -49,7 +49,7 @@ fn chart_options(req: &mut Request) -> Result<(&'static charts::Theme, u32), App
 async fn weekly_chart(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let (theme, width) = chart_options(req)?;
     let week = req.query::<String>("week");
-    svg(res, charts::weekly(&state(depot), me(depot)?.id, week.as_deref(), theme, width)?);
+    svg(res, charts::weekly(&state(depot), me(depot)?.id(), week.as_deref(), theme, width)?);
     Ok(())
 }
 
@@ -62,7 +62,7 @@ async fn weekly_chart(req: &mut Request, depot: &mut Depot, res: &mut Response) 
 async fn monthly_chart(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let (theme, width) = chart_options(req)?;
     let month = req.query::<String>("month");
-    svg(res, charts::monthly(&state(depot), me(depot)?.id, month.as_deref(), theme, width)?);
+    svg(res, charts::monthly(&state(depot), me(depot)?.id(), month.as_deref(), theme, width)?);
     Ok(())
 }
 
@@ -72,7 +72,7 @@ async fn monthly_chart(req: &mut Request, depot: &mut Depot, res: &mut Response)
 async fn export_csv(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let from = req.query::<String>("from").ok_or_else(|| AppError::field("from", "required"))?;
     let to = req.query::<String>("to").ok_or_else(|| AppError::field("to", "required"))?;
-    let csv = svc::export_csv(&state(depot), me(depot)?, &from, &to)?;
+    let csv = svc::export_csv(&state(depot), me(depot)?.id(), &from, &to)?;
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     res.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"friend-activity.csv\""));
     res.body(csv);
@@ -82,7 +82,7 @@ async fn export_csv(req: &mut Request, depot: &mut Depot, res: &mut Response) ->
 /// Reports the weekly/monthly job made for the caller (each also raised a `report_ready` event).
 #[endpoint(tags("reports"), security(("bearer" = [])))]
 async fn ready(depot: &mut Depot) -> Result<Json<Vec<svc::ReadyReport>>, AppError> {
-    Ok(Json(svc::ready(&state(depot), me(depot)?)?))
+    Ok(Json(svc::ready(&state(depot), me(depot)?.id())?))
 }
 
 /// Routes for signed-in users.

@@ -9,11 +9,11 @@ use salvo::websocket::{Message, WebSocket, WebSocketUpgrade};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::extract::{me, state};
+use super::extract::{bearer_token, hub, me, state};
 use crate::error::AppError;
 use crate::realtime::connection::{CLOSE_TOKEN_EXPIRED, Session};
-use crate::realtime::{TICKET_TTL_SECS, presence};
-use crate::service::auth::authenticate;
+use crate::realtime::{Hub, TICKET_TTL_SECS, presence};
+use crate::service::auth::authenticate_until;
 use crate::state::AppState;
 
 /// Largest frame a client may send.
@@ -34,7 +34,7 @@ pub struct Ticket {
 #[endpoint(tags("chat"), security(("bearer" = [])))]
 async fn ticket(depot: &mut Depot) -> Result<Json<Ticket>, AppError> {
     let st = state(depot);
-    let t = st.hub.ticket(me(depot)?, st.clock.unix());
+    let t = hub(depot).ticket(me(depot)?, st.clock.unix());
     Ok(Json(Ticket { ticket: t, expires_in: TICKET_TTL_SECS }))
 }
 
@@ -63,32 +63,28 @@ fn socket_config() -> WebSocketConfig {
 #[endpoint(tags("chat"), parameters(("ticket" = Option<String>, Query, description = "One-time ticket from POST /ws/ticket")))]
 async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let st = state(depot);
+    let hub = hub(depot);
     let (user, expires_at) = if let Some(t) = req.query::<String>("ticket") {
-        (st.hub.redeem(&t, st.clock.unix()).ok_or_else(|| AppError::Unauthorized("the ticket is unknown, used or expired".into()))?, 0)
+        (hub.redeem(&t, st.clock.unix()).ok_or_else(|| AppError::Unauthorized("the ticket is unknown, used or expired".into()))?, 0)
     } else {
-        let token = req
-            .header::<String>("authorization")
-            .and_then(|v| v.strip_prefix("Bearer ").map(str::to_string))
-            .ok_or_else(|| AppError::Unauthorized("send a bearer token or a ticket".into()))?;
-        let user = authenticate(&st, token.trim())?;
-        let exp = st.tokens.verify(token.trim(), st.clock.unix())?.exp;
-        (user, exp)
+        let token = bearer_token(req).ok_or_else(|| AppError::Unauthorized("send a bearer token or a ticket".into()))?;
+        authenticate_until(&st, &token)?
     };
-    if st.hub.count(user.id) >= st.config.chat.max_sockets_per_user {
+    if hub.count(user.id()) >= st.config.chat.max_sockets_per_user {
         return Err(AppError::RateLimited(5));
     }
     let state = st.clone();
     WebSocketUpgrade::with_config(socket_config())
-        .upgrade(req, res, move |ws| serve(state, Session::new(st, user, expires_at), ws))
+        .upgrade(req, res, move |ws| serve(state, hub, Session::new(st, user, expires_at), ws))
         .await
         .map_err(|e| AppError::BadRequest(format!("not a WebSocket request: {}", e.brief)))
 }
 
 /// Runs one connection until either side closes.
-async fn serve(state: Arc<AppState>, mut session: Session, ws: WebSocket) {
-    let user = session.user.id;
-    let (conn_id, mut outbox) = state.hub.register(user);
-    let _guard = Guard { state: state.clone(), user, conn_id };
+async fn serve(state: Arc<AppState>, hub: Arc<Hub>, mut session: Session, ws: WebSocket) {
+    let user = session.user.id();
+    let (conn_id, mut outbox) = hub.register(session.user);
+    let _guard = Guard { state: state.clone(), hub, user, conn_id };
     state.metrics.open_websockets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     presence::connected(&state, user);
     let (mut tx, mut rx) = ws.split();
@@ -137,15 +133,16 @@ async fn serve(state: Arc<AppState>, mut session: Session, ws: WebSocket) {
 /// Unregisters a connection however its task ends.
 struct Guard {
     state: Arc<AppState>,
+    hub: Arc<Hub>,
     user: uuid::Uuid,
     conn_id: u64,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.state.hub.unregister(self.user, self.conn_id);
+        self.hub.unregister(self.user, self.conn_id);
         self.state.metrics.open_websockets.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        presence::disconnected(self.state.clone(), self.user);
+        presence::disconnected(self.state.clone(), self.hub.clone(), self.user);
     }
 }
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::access::Caller;
 use crate::error::AppError;
-use crate::service::auth::AuthUser;
 use crate::service::chat::{self, NewMessage};
 use crate::state::AppState;
 
@@ -68,7 +68,7 @@ impl Bucket {
 pub struct Session {
     state: Arc<AppState>,
     /// The signed-in user.
-    pub user: AuthUser,
+    pub user: Caller,
     /// When the access token that opened the socket expires (unix seconds); 0 for tickets
     /// (their session is checked instead).
     expires_at: i64,
@@ -94,22 +94,21 @@ fn app_error_frame(e: &AppError, reference: Option<&str>) -> String {
 
 impl Session {
     /// A session for `user` whose token expires at `expires_at`.
-    pub fn new(state: Arc<AppState>, user: AuthUser, expires_at: i64) -> Self {
+    pub fn new(state: Arc<AppState>, user: Caller, expires_at: i64) -> Self {
         let rate = f64::from(state.config.chat.frames_per_second.max(1));
         Self { state, user, expires_at, bucket: Bucket { tokens: rate * 2.0, rate, last: Instant::now() } }
     }
 
     /// The first frame: who, when, and the newest event cursor.
     pub async fn ready(&self) -> String {
-        let seq = self.state.sequencer.lock().await.current();
-        json!({ "type": "ready", "user_id": self.user.id, "server_time": crate::clock::rfc3339(self.state.clock.now()), "seq": seq })
+        let seq = self.state.events.head().await;
+        json!({ "type": "ready", "user_id": self.user.id(), "server_time": crate::clock::rfc3339(self.state.clock.now()), "seq": seq })
             .to_string()
     }
 
     /// True once the access token has expired or the session was signed out.
     pub fn expired(&self) -> bool {
-        (self.expires_at > 0 && self.state.clock.unix() > self.expires_at)
-            || !crate::store::sessions::exists(&self.state.store, self.user.session_id).unwrap_or(false)
+        (self.expires_at > 0 && self.state.clock.unix() > self.expires_at) || !crate::service::auth::session_alive(&self.state, self.user)
     }
 
     /// Handles one text frame; returns the frames for this socket.
@@ -161,16 +160,14 @@ impl Session {
     async fn sync(&self, since: u64) -> Vec<String> {
         let mut out = Vec::new();
         let mut cursor = since;
+        let staff = self.user.staff().is_some();
         loop {
-            match chat::sync(&self.state, self.user.id, cursor, SYNC_PAGE) {
-                Ok(page) => {
-                    let n = page.len();
-                    for (seq, text) in page {
-                        cursor = seq;
-                        out.push(text);
-                    }
-                    if n < SYNC_PAGE {
-                        break;
+            match crate::service::frames::sync_page(&self.state, self.user.id(), staff, cursor, SYNC_PAGE) {
+                Ok((frames, next)) => {
+                    out.extend(frames);
+                    match next {
+                        Some(n) => cursor = n,
+                        None => break,
                     }
                 }
                 Err(e) => {
@@ -179,7 +176,7 @@ impl Session {
                 }
             }
         }
-        let newest = self.state.sequencer.lock().await.current().max(cursor);
+        let newest = self.state.events.head().await.max(cursor);
         out.push(json!({ "type": "sync.done", "seq": newest }).to_string());
         out
     }

@@ -1,47 +1,53 @@
-//! The WebSocket hub: a bounded outgoing queue per connection in a registry owned by the app
-//! state, one-time tickets for browsers, and typing indicators that expire by themselves.
+//! The WebSocket hub: a bounded outgoing queue per connection in a registry, and one-time tickets
+//! for browsers. It is a subscriber of the event log (registered at start-up in `lib.rs`): every
+//! published event is rendered by `service::frames` for the online members of its audience.
 
 pub mod connection;
 pub mod presence;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, Weak};
 
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::service::auth::AuthUser;
+use crate::access::Caller;
+use crate::events::{Audience, Published, Subscriber};
+use crate::state::AppState;
 
 /// Frames waiting for a slow client before it is disconnected.
 pub const QUEUE: usize = 256;
-/// A typing indicator ends by itself after this long without `typing.start`.
-pub const TYPING_TTL: Duration = Duration::from_secs(5);
 /// Lifetime of a browser ticket.
 pub const TICKET_TTL_SECS: i64 = 30;
 
 struct Conn {
     id: u64,
+    staff: bool,
     tx: mpsc::Sender<Arc<str>>,
 }
 
 /// All live connections.
-#[derive(Default)]
 pub struct Hub {
+    state: Weak<AppState>,
     conns: Mutex<HashMap<Uuid, Vec<Conn>>>,
     next: AtomicU64,
-    tickets: Mutex<HashMap<String, (AuthUser, i64)>>,
-    typing: Mutex<HashMap<(Uuid, Uuid), Instant>>,
+    tickets: Mutex<HashMap<String, (Caller, i64)>>,
 }
 
 impl Hub {
-    /// Registers a connection of `user`; returns its id and the queue to drain.
-    pub fn register(&self, user: Uuid) -> (u64, mpsc::Receiver<Arc<str>>) {
+    /// An empty hub that renders events with `state`.
+    pub fn new(state: Weak<AppState>) -> Self {
+        Self { state, conns: Mutex::default(), next: AtomicU64::new(0), tickets: Mutex::default() }
+    }
+
+    /// Registers a connection of `caller`; returns its id and the queue to drain.
+    pub fn register(&self, caller: Caller) -> (u64, mpsc::Receiver<Arc<str>>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.conns.lock().unwrap_or_else(|p| p.into_inner()).entry(user).or_default().push(Conn { id, tx });
+        let conn = Conn { id, staff: caller.staff().is_some(), tx };
+        self.conns.lock().unwrap_or_else(|p| p.into_inner()).entry(caller.id()).or_default().push(conn);
         (id, rx)
     }
 
@@ -78,9 +84,15 @@ impl Hub {
         users.iter().copied().filter(|u| conns.contains_key(u)).collect()
     }
 
+    /// Staff members with at least one connection.
+    fn online_staff(&self) -> Vec<Uuid> {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.iter().filter(|(_, list)| list.iter().any(|c| c.staff)).map(|(u, _)| *u).collect()
+    }
+
     /// Issues a one-time ticket for a browser connection.
-    pub fn ticket(&self, user: AuthUser, now: i64) -> String {
-        let t = crate::service::tokens::random_secret(24);
+    pub fn ticket(&self, user: Caller, now: i64) -> String {
+        let t = crate::infra::tokens::random_secret(24);
         let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
         tickets.retain(|_, (_, exp)| *exp > now);
         tickets.insert(t.clone(), (user, now + TICKET_TTL_SECS));
@@ -88,43 +100,31 @@ impl Hub {
     }
 
     /// Consumes a ticket.
-    pub fn redeem(&self, ticket: &str, now: i64) -> Option<AuthUser> {
+    pub fn redeem(&self, ticket: &str, now: i64) -> Option<Caller> {
         let (user, exp) = self.tickets.lock().unwrap_or_else(|p| p.into_inner()).remove(ticket)?;
         (exp >= now).then_some(user)
     }
-
-    /// Marks `user` typing in `chat`; true when this starts a new indicator.
-    pub fn typing_start(&self, chat: Uuid, user: Uuid) -> bool {
-        self.typing.lock().unwrap_or_else(|p| p.into_inner()).insert((chat, user), Instant::now()).is_none()
-    }
-
-    /// Ends an indicator; true if there was one.
-    pub fn typing_stop(&self, chat: Uuid, user: Uuid) -> bool {
-        self.typing.lock().unwrap_or_else(|p| p.into_inner()).remove(&(chat, user)).is_some()
-    }
-
-    /// Removes and returns indicators older than [`TYPING_TTL`].
-    pub fn typing_expired(&self) -> Vec<(Uuid, Uuid)> {
-        let mut typing = self.typing.lock().unwrap_or_else(|p| p.into_inner());
-        let old: Vec<(Uuid, Uuid)> = typing.iter().filter(|(_, t)| t.elapsed() >= TYPING_TTL).map(|(k, _)| *k).collect();
-        for k in &old {
-            typing.remove(k);
-        }
-        old
-    }
 }
 
-/// Ends typing indicators nobody refreshed (every second).
-pub fn spawn_typing_sweeper(state: Arc<crate::state::AppState>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            for (chat, user) in state.hub.typing_expired() {
-                if let Err(e) = crate::service::chat::send_typing(&state, chat, user, false) {
-                    tracing::debug!(error = %e, "typing expiry");
+impl Subscriber for Hub {
+    fn publish(&self, event: Published<'_>) {
+        let Some(state) = self.state.upgrade() else { return };
+        let online = match event.audience() {
+            Audience::Staff => self.online_staff(),
+            audience => match crate::events::recipients(&state.store, audience) {
+                Ok(Some(users)) => self.online(&users),
+                Ok(None) => Vec::new(),
+                Err(e) => {
+                    tracing::warn!(error = %e, kind = event.kind(), "could not resolve an event's audience");
+                    return;
                 }
-            }
+            },
+        };
+        if online.is_empty() {
+            return;
         }
-    })
+        for (users, text) in crate::service::frames::render(&state, event, &online) {
+            self.send(&users, &text);
+        }
+    }
 }

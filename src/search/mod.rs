@@ -178,7 +178,7 @@ fn write_loop<D, F: Fn(&D) -> TantivyDocument>(
 }
 
 /// Who searches: their friends may see more; `hidden` users (blocked either way) never appear.
-pub struct Viewer<'a> {
+pub struct Scope<'a> {
     /// The caller.
     pub id: Uuid,
     /// Their friends.

@@ -12,7 +12,7 @@ use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFiel
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 use uuid::Uuid;
 
-use super::{Viewer, text};
+use super::{Scope, text};
 use crate::error::{AppError, AppResult};
 
 /// Bump when the schema or tokenization changes: the index is then rebuilt on start.
@@ -237,7 +237,7 @@ fn term(field: Field, value: &str) -> Box<dyn Query> {
 
 /// The notes `reader` may see: their own, public ones, and friends-only ones of their friends
 /// (one set of `audience` terms); never those of hidden authors.
-fn readable(f: Fields, reader: &Viewer) -> Vec<(Occur, Box<dyn Query>)> {
+fn readable(f: Fields, reader: &Scope) -> Vec<(Occur, Box<dyn Query>)> {
     let mut audience = vec![Term::from_field_text(f.audience, "public"), Term::from_field_text(f.audience, &format!("a:{}", reader.id))];
     audience.extend(reader.friends.iter().map(|id| Term::from_field_text(f.audience, &format!("f:{id}"))));
     vec![(Occur::Must, boxed(TermSetQuery::new(audience))), (Occur::MustNot, boxed(TermSetQuery::new(id_terms(f.author, reader.hidden))))]
@@ -299,7 +299,7 @@ impl NoteIndex {
     /// Note ids matching `s` that `reader` may see, best first, skipping `offset`. Exact words
     /// (and `word*` prefixes) first; only when they do not fill the page is the query relaxed:
     /// the word being typed becomes a prefix and words of 5+ letters match with one typo.
-    pub fn search(&self, reader: &Viewer, s: &Search, limit: usize, offset: usize) -> AppResult<Hits> {
+    pub fn search(&self, reader: &Scope, s: &Search, limit: usize, offset: usize) -> AppResult<Hits> {
         let parts = parse(s.q);
         let ids = self.run(reader, s, &parts, limit, offset, false)?;
         let relaxable = parts.iter().any(|p| matches!(p, Part::Word { text, typing, .. } if *typing || text.chars().count() >= 5));
@@ -309,7 +309,7 @@ impl NoteIndex {
         Ok(Hits { ids: self.run(reader, s, &parts, limit, offset, true)?, relaxed: true })
     }
 
-    fn run(&self, reader: &Viewer, s: &Search, parts: &[Part], limit: usize, offset: usize, relaxed: bool) -> AppResult<Vec<Uuid>> {
+    fn run(&self, reader: &Scope, s: &Search, parts: &[Part], limit: usize, offset: usize, relaxed: bool) -> AppResult<Vec<Uuid>> {
         let f = self.fields;
         let mut must: Vec<(Occur, Box<dyn Query>)> = parts.iter().map(|p| (Occur::Must, part_query(f, p, relaxed))).collect();
         if let Some(tag) = s.tag {

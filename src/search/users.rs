@@ -45,7 +45,7 @@ struct Fields {
     prefix: Field,
 }
 
-pub use super::Viewer;
+pub use super::Scope;
 
 /// The index: a reader for queries and a channel to its writer thread.
 #[derive(Clone)]
@@ -137,7 +137,7 @@ impl UserIndex {
 
     /// Ids matching `q` (and `focus`, if given), best first, skipping `offset`. Exact words and
     /// prefixes first; only when they fill less than the page are one-typo matches added.
-    pub fn search(&self, viewer: &Viewer, q: &str, focus: Option<&str>, limit: usize, offset: usize) -> AppResult<Vec<Uuid>> {
+    pub fn search(&self, viewer: &Scope, q: &str, focus: Option<&str>, limit: usize, offset: usize) -> AppResult<Vec<Uuid>> {
         let exact = self.run(viewer, q, focus, limit, offset, false)?;
         if exact.len() >= limit || !tokens(q).iter().any(|t| t.chars().count() >= 4) {
             return Ok(exact);
@@ -145,7 +145,7 @@ impl UserIndex {
         self.run(viewer, q, focus, limit, offset, true)
     }
 
-    fn run(&self, viewer: &Viewer, q: &str, focus: Option<&str>, limit: usize, offset: usize, typos: bool) -> AppResult<Vec<Uuid>> {
+    fn run(&self, viewer: &Scope, q: &str, focus: Option<&str>, limit: usize, offset: usize, typos: bool) -> AppResult<Vec<Uuid>> {
         let f = self.fields;
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in tokens(q) {

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::auth::AuthUser;
 use super::validate::Errors;
+use crate::access::Caller;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 use crate::store::activity::{self as store, DailyLog, Mood, StudySession};
@@ -256,28 +256,28 @@ fn check_not_future(date: NaiveDate, today: NaiveDate, field: &str) -> AppResult
 }
 
 /// PUT /activities/{date} (`replace`) or PATCH (merge into the stored day, 404 if none).
-pub async fn write(state: &AppState, me: AuthUser, date: &str, input: LogInput, replace: bool) -> AppResult<LogView> {
+pub async fn write(state: &AppState, me: Caller, date: &str, input: LogInput, replace: bool) -> AppResult<LogView> {
     let date = parse_date(date, "date")?;
-    check_not_future(date, today(state, me.id)?, "date")?;
+    check_not_future(date, today(state, me.id())?, "date")?;
     let now = state.clock.now();
-    let base = match (replace, store::get(&state.store, me.id, date)?) {
+    let base = match (replace, store::get(&state.store, me.id(), date)?) {
         (true, _) => empty(date, now),
         (false, Some(existing)) => existing,
         (false, None) => return Err(AppError::NotFound("activity log")),
     };
     let log = merge(base, &input, now, "")?;
     let saved = log.clone();
-    state.store.write(move |s| store::put_all(s, me.id, std::slice::from_ref(&saved))).await?;
-    super::goals::refresh(state, me.id).await?;
+    state.store.write(move |s| store::put_all(s, me.id(), std::slice::from_ref(&saved))).await?;
+    super::goals::refresh(state, me.id()).await?;
     Ok(view(&log))
 }
 
 /// POST /activities/batch: whole days, all accepted or none (errors name `logs[i].field`).
-pub async fn batch(state: &AppState, me: AuthUser, logs: Vec<LogInput>) -> AppResult<Vec<LogView>> {
+pub async fn batch(state: &AppState, me: Caller, logs: Vec<LogInput>) -> AppResult<Vec<LogView>> {
     if logs.is_empty() || logs.len() > MAX_DAYS {
         return Err(AppError::field("logs", format!("send 1 to {MAX_DAYS} days")));
     }
-    let today = today(state, me.id)?;
+    let today = today(state, me.id())?;
     let now = state.clock.now();
     let mut out = Vec::with_capacity(logs.len());
     let mut errors: Vec<FieldError> = Vec::new();
@@ -309,13 +309,13 @@ pub async fn batch(state: &AppState, me: AuthUser, logs: Vec<LogInput>) -> AppRe
         return Err(AppError::Validation(errors));
     }
     let saved = out.clone();
-    state.store.write(move |s| store::put_all(s, me.id, &saved)).await?;
-    super::goals::refresh(state, me.id).await?;
+    state.store.write(move |s| store::put_all(s, me.id(), &saved)).await?;
+    super::goals::refresh(state, me.id()).await?;
     Ok(out.iter().map(view).collect())
 }
 
 /// GET /activities?from&to (both inclusive; at most 366 days).
-pub fn list(state: &AppState, me: AuthUser, from: &str, to: &str) -> AppResult<Vec<LogView>> {
+pub fn list(state: &AppState, me: Caller, from: &str, to: &str) -> AppResult<Vec<LogView>> {
     let (from, to) = (parse_date(from, "from")?, parse_date(to, "to")?);
     if to < from {
         return Err(AppError::field("to", "must not be before `from`"));
@@ -323,20 +323,20 @@ pub fn list(state: &AppState, me: AuthUser, from: &str, to: &str) -> AppResult<V
     if (to - from).num_days() >= MAX_DAYS as i64 {
         return Err(AppError::field("to", format!("a range has at most {MAX_DAYS} days")));
     }
-    Ok(store::range(&state.store, me.id, from, to)?.iter().map(view).collect())
+    Ok(store::range(&state.store, me.id(), from, to)?.iter().map(view).collect())
 }
 
 /// GET /activities/{date}.
-pub fn get(state: &AppState, me: AuthUser, date: &str) -> AppResult<LogView> {
+pub fn get(state: &AppState, me: Caller, date: &str) -> AppResult<LogView> {
     let date = parse_date(date, "date")?;
-    store::get(&state.store, me.id, date)?.map(|l| view(&l)).ok_or(AppError::NotFound("activity log"))
+    store::get(&state.store, me.id(), date)?.map(|l| view(&l)).ok_or(AppError::NotFound("activity log"))
 }
 
 /// DELETE /activities/{date}.
-pub async fn delete(state: &AppState, me: AuthUser, date: &str) -> AppResult<()> {
+pub async fn delete(state: &AppState, me: Caller, date: &str) -> AppResult<()> {
     let date = parse_date(date, "date")?;
-    let gone = state.store.write(move |s| store::delete(s, me.id, date)).await?;
-    super::goals::refresh(state, me.id).await?;
+    let gone = state.store.write(move |s| store::delete(s, me.id(), date)).await?;
+    super::goals::refresh(state, me.id()).await?;
     if gone { Ok(()) } else { Err(AppError::NotFound("activity log")) }
 }
 

@@ -3,11 +3,12 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::auth::{self, AuthUser, NewAccount};
-use super::tokens::random_secret;
+use super::auth::{self, NewAccount};
 use super::views::{Audience, UserView, user_view};
+use crate::access::{Admin, Staff};
 use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult};
+use crate::infra::tokens::random_secret;
 use crate::model::Role;
 use crate::state::AppState;
 use crate::store::blobs::sha256_hex;
@@ -17,16 +18,6 @@ use crate::store::{sessions, users};
 
 /// How long a setup code works.
 const SETUP_CODE_HOURS: i64 = 24;
-
-/// Requires a staff role.
-pub fn require_staff(me: AuthUser) -> AppResult<()> {
-    if me.role.is_staff() { Ok(()) } else { Err(AppError::Forbidden("only staff may do this".into())) }
-}
-
-/// Requires the admin role.
-pub fn require_admin(me: AuthUser) -> AppResult<()> {
-    if me.role == Role::Admin { Ok(()) } else { Err(AppError::Forbidden("only an admin may do this".into())) }
-}
 
 /// If no admin exists, makes a fresh one-time setup code and returns it (only its hash is stored).
 pub async fn ensure_setup_code(state: &AppState) -> AppResult<Option<String>> {
@@ -75,7 +66,15 @@ pub async fn setup(state: &AppState, input: SetupInput, client: auth::ClientInfo
 }
 
 /// Creates an account as staff (also used by the CLI).
-pub async fn create_user(state: &AppState, account: NewAccount) -> AppResult<UserView> {
+pub async fn create_user(state: &AppState, staff: Staff, account: NewAccount) -> AppResult<UserView> {
+    if account.role != Role::Student {
+        staff.admin()?;
+    }
+    create_by_operator(state, account).await
+}
+
+/// `friend admin create`: the operator, who owns the data directory, creates any account.
+pub async fn create_by_operator(state: &AppState, account: NewAccount) -> AppResult<UserView> {
     let u = auth::create_account(state, account, None).await?;
     Ok(user_view(state, &u, Audience::Staff))
 }
@@ -91,16 +90,16 @@ pub struct AdminUserPatch {
 }
 
 /// PATCH /admin/users/{id}.
-pub async fn patch_user(state: &AppState, me: AuthUser, id: Uuid, p: AdminUserPatch) -> AppResult<UserView> {
-    require_staff(me)?;
+pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPatch) -> AppResult<UserView> {
+    let me = staff.caller();
     if p.role.is_some() {
-        require_admin(me)?;
+        staff.admin()?;
     }
-    if id == me.id && (p.disabled == Some(true) || p.role.is_some_and(|r| r != me.role)) {
+    if id == me.id() && (p.disabled == Some(true) || p.role.is_some_and(|r| r != me.role())) {
         return Err(AppError::Forbidden("staff cannot disable themselves or change their own role".into()));
     }
     let target = users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
-    if target.role == Role::Admin && me.role != Role::Admin {
+    if target.role == Role::Admin && me.role() != Role::Admin {
         return Err(AppError::Forbidden("only an admin may change an admin".into()));
     }
     let now = state.clock.now();
@@ -128,8 +127,7 @@ pub async fn patch_user(state: &AppState, me: AuthUser, id: Uuid, p: AdminUserPa
 }
 
 /// POST /admin/users/{id}/reset-password: sets a new random password, signs the user out, returns it once.
-pub async fn reset_password(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<String> {
-    require_admin(me)?;
+pub async fn reset_password(state: &AppState, _admin: Admin, id: Uuid) -> AppResult<String> {
     users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
     let password = random_secret(9);
     auth::set_password(state, id, password.clone(), None).await?;
@@ -137,8 +135,7 @@ pub async fn reset_password(state: &AppState, me: AuthUser, id: Uuid) -> AppResu
 }
 
 /// GET /admin/users: accounts in creation order, filtered by `q` (username, name or email contains).
-pub fn list_users(state: &AppState, me: AuthUser, q: &str, after: Option<Uuid>, limit: usize) -> AppResult<(Vec<UserView>, Option<Uuid>)> {
-    require_staff(me)?;
+pub fn list_users(state: &AppState, _staff: Staff, q: &str, after: Option<Uuid>, limit: usize) -> AppResult<(Vec<UserView>, Option<Uuid>)> {
     let q = q.trim().to_lowercase();
     let mut out = Vec::new();
     let mut cursor = after;
@@ -204,8 +201,7 @@ pub struct NewInvite {
 }
 
 /// POST /admin/invites.
-pub async fn create_invite(state: &AppState, me: AuthUser, n: NewInvite) -> AppResult<InviteView> {
-    require_staff(me)?;
+pub async fn create_invite(state: &AppState, staff: Staff, n: NewInvite) -> AppResult<InviteView> {
     let code = match n.code {
         Some(c) => {
             let ok = (4..=64).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
@@ -222,7 +218,7 @@ pub async fn create_invite(state: &AppState, me: AuthUser, n: NewInvite) -> AppR
     let now = state.clock.now();
     let inv = InviteRecord {
         code,
-        created_by: me.id,
+        created_by: staff.caller().id(),
         created_at: now,
         expires_at: n.expires_in_hours.map(|h| now + chrono::Duration::hours(h.into())),
         max_uses: n.max_uses,
@@ -235,14 +231,12 @@ pub async fn create_invite(state: &AppState, me: AuthUser, n: NewInvite) -> AppR
 }
 
 /// GET /admin/invites.
-pub fn list_invites(state: &AppState, me: AuthUser) -> AppResult<Vec<InviteView>> {
-    require_staff(me)?;
+pub fn list_invites(state: &AppState, _staff: Staff) -> AppResult<Vec<InviteView>> {
     Ok(invites::list(&state.store)?.iter().map(invite_view).collect())
 }
 
 /// DELETE /admin/invites/{code}.
-pub async fn delete_invite(state: &AppState, me: AuthUser, code: String) -> AppResult<()> {
-    require_staff(me)?;
+pub async fn delete_invite(state: &AppState, _staff: Staff, code: String) -> AppResult<()> {
     state.store.write(move |s| invites::remove(s, &code)).await
 }
 
@@ -260,8 +254,7 @@ pub struct Stats {
 }
 
 /// GET /admin/stats.
-pub fn stats(state: &AppState, me: AuthUser) -> AppResult<Stats> {
-    require_staff(me)?;
+pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
     Ok(Stats {
         users: meta::count(&state.store, Counter::Users)?,
         admins: meta::count(&state.store, Counter::Admins)?,

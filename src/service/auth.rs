@@ -6,26 +6,16 @@ use uuid::Uuid;
 
 use super::validate::{self, Errors};
 use super::views::{Audience, UserView, user_view};
-use super::{passwords, tokens};
+use crate::access::Caller;
 use crate::clock::rfc3339;
 use crate::config::Registration;
 use crate::error::{AppError, AppResult};
+use crate::infra::{passwords, tokens};
 use crate::model::{ProfileVisibility, Role};
 use crate::state::AppState;
 use crate::store::sessions::{self, Rotation, SessionRecord};
 use crate::store::users::{self, Settings, UserRecord};
 use crate::store::{codec, invites};
-
-/// The verified caller of a request.
-#[derive(Clone, Copy, Debug)]
-pub struct AuthUser {
-    /// User id.
-    pub id: Uuid,
-    /// Session the access token belongs to.
-    pub session_id: Uuid,
-    /// Current role (read from storage, not from the token).
-    pub role: Role,
-}
 
 /// Where a sign-in comes from.
 #[derive(Clone, Debug, Default)]
@@ -260,17 +250,17 @@ fn ignore_missing(e: AppError) -> AppResult<()> {
 }
 
 /// POST /auth/logout-all.
-pub async fn logout_all(state: &AppState, me: AuthUser) -> AppResult<()> {
-    state.store.write(move |s| sessions::revoke_all(s, me.id, None).map(|_| ())).await
+pub async fn logout_all(state: &AppState, me: Caller) -> AppResult<()> {
+    state.store.write(move |s| sessions::revoke_all(s, me.id(), None).map(|_| ())).await
 }
 
 /// POST /auth/password: checks the current password, stores the new one, signs out other sessions.
-pub async fn change_password(state: &AppState, me: AuthUser, current: String, new: String) -> AppResult<()> {
-    let user = users::get(&state.store, me.id)?.ok_or(AppError::NotFound("user"))?;
+pub async fn change_password(state: &AppState, me: Caller, current: String, new: String) -> AppResult<()> {
+    let user = users::get(&state.store, me.id())?.ok_or(AppError::NotFound("user"))?;
     if !state.hasher.verify(current, Some(user.password_hash)).await? {
         return Err(AppError::field("current_password", "the current password is wrong"));
     }
-    set_password(state, me.id, new, Some(me.session_id)).await
+    set_password(state, me.id(), new, Some(me.session_id())).await
 }
 
 /// Sets a user's password and revokes their sessions except `keep`.
@@ -294,8 +284,8 @@ pub async fn set_password(state: &AppState, user: Uuid, new: String, keep: Optio
 }
 
 /// GET /auth/sessions.
-pub fn list_sessions(state: &AppState, me: AuthUser) -> AppResult<Vec<SessionView>> {
-    Ok(sessions::list(&state.store, me.id)?.into_iter().map(|s| session_view(&s, me.session_id)).collect())
+pub fn list_sessions(state: &AppState, me: Caller) -> AppResult<Vec<SessionView>> {
+    Ok(sessions::list(&state.store, me.id())?.into_iter().map(|s| session_view(&s, me.session_id())).collect())
 }
 
 /// The API view of a session.
@@ -312,12 +302,22 @@ pub fn session_view(s: &SessionRecord, current: Uuid) -> SessionView {
 }
 
 /// DELETE /auth/sessions/{id}: only the caller's own sessions (404 otherwise).
-pub async fn revoke_session(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<()> {
-    state.store.write(move |s| sessions::revoke(s, me.id, id)).await
+pub async fn revoke_session(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
+    state.store.write(move |s| sessions::revoke(s, me.id(), id)).await
+}
+
+/// True while the caller's session has not been signed out.
+pub fn session_alive(state: &AppState, caller: Caller) -> bool {
+    sessions::exists(&state.store, caller.session_id()).unwrap_or(false)
 }
 
 /// Verifies an access token and that its session and account are still valid.
-pub fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> {
+pub fn authenticate(state: &AppState, token: &str) -> AppResult<Caller> {
+    authenticate_until(state, token).map(|(c, _)| c)
+}
+
+/// [`authenticate`], also returning when the token expires (unix seconds).
+pub fn authenticate_until(state: &AppState, token: &str) -> AppResult<(Caller, i64)> {
     let claims = state.tokens.verify(token, state.clock.unix())?;
     let user = users::get(&state.store, claims.sub)?
         .filter(|u| u.deleted_at.is_none())
@@ -328,5 +328,5 @@ pub fn authenticate(state: &AppState, token: &str) -> AppResult<AuthUser> {
     if !sessions::exists(&state.store, claims.sid)? {
         return Err(AppError::Unauthorized("this session was signed out".into()));
     }
-    Ok(AuthUser { id: user.id, session_id: claims.sid, role: user.role })
+    Ok((Caller::authenticated(user.id, claims.sid, user.role), claims.exp))
 }

@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::activity::{normalize_subject, parse_date, today};
-use super::auth::AuthUser;
 use super::validate::Errors;
+use crate::access::Caller;
 use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult};
+use crate::events::{Audience, Event};
 use crate::state::AppState;
 use crate::store::activity as logs;
-use crate::store::events::{self, EventRecord};
-use crate::store::goals::{self as store, GoalRecord, GoalStatus, Metric, Period};
+pub use crate::store::goals::GoalStatus;
+use crate::store::goals::{self as store, GoalRecord, Metric, Period};
 
 /// A goal as sent by a client (create: `title`, `period`, `metric`, `target_value`, `start_date`
 /// required; PATCH: any of them).
@@ -157,18 +158,17 @@ pub async fn refresh(state: &AppState, user: Uuid) -> AppResult<Vec<GoalView>> {
     }
     if !changed.is_empty() {
         let now = state.clock.now();
-        state
-            .store
-            .write(move |s| {
-                for g in &changed {
-                    store::put(s, user, g)?;
-                    let kind = if g.status == GoalStatus::Completed { "goal_completed" } else { "goal_failed" };
-                    let payload = serde_json::json!({ "goal_id": g.id, "title": g.title, "status": g.status });
-                    events::append(s, &EventRecord::new(kind, vec![user], &payload, now))?;
-                }
-                Ok(())
+        let changed: Vec<(GoalRecord, Event)> = changed
+            .into_iter()
+            .map(|g| {
+                let kind = if g.status == GoalStatus::Completed { "goal_completed" } else { "goal_failed" };
+                let payload = serde_json::json!({ "goal_id": g.id, "title": g.title, "status": g.status });
+                let e = Event::new(kind, Audience::Users(vec![user]), payload);
+                (g, e)
             })
-            .await?;
+            .collect();
+        let n = changed.len();
+        state.events.commit(n, move |s, first| store::put_with_events(s, user, &changed, first, now).map(|e| ((), e))).await?;
     }
     Ok(views)
 }
@@ -230,7 +230,7 @@ fn apply(mut g: GoalRecord, input: &GoalInput) -> AppResult<GoalRecord> {
 }
 
 /// POST /goals.
-pub async fn create(state: &AppState, me: AuthUser, input: GoalInput) -> AppResult<GoalView> {
+pub async fn create(state: &AppState, me: Caller, input: GoalInput) -> AppResult<GoalView> {
     let mut e = Errors::new();
     for (name, present) in [
         ("title", input.title.is_some()),
@@ -263,38 +263,38 @@ pub async fn create(state: &AppState, me: AuthUser, input: GoalInput) -> AppResu
     };
     let g = apply(blank, &input)?;
     let id = g.id;
-    state.store.write(move |s| store::put(s, me.id, &g)).await?;
+    state.store.write(move |s| store::put(s, me.id(), &g)).await?;
     get(state, me, id).await
 }
 
 /// GET /goals/{id} (after applying due transitions).
-pub async fn get(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<GoalView> {
-    store::get(&state.store, me.id, id)?.ok_or(AppError::NotFound("goal"))?;
-    refresh(state, me.id).await?.into_iter().find(|g| g.id == id).ok_or(AppError::NotFound("goal"))
+pub async fn get(state: &AppState, me: Caller, id: Uuid) -> AppResult<GoalView> {
+    store::get(&state.store, me.id(), id)?.ok_or(AppError::NotFound("goal"))?;
+    refresh(state, me.id()).await?.into_iter().find(|g| g.id == id).ok_or(AppError::NotFound("goal"))
 }
 
 /// GET /goals?status=.
-pub async fn list(state: &AppState, me: AuthUser, status: Option<GoalStatus>) -> AppResult<Vec<GoalView>> {
-    Ok(refresh(state, me.id).await?.into_iter().filter(|g| status.is_none_or(|s| g.status == s)).collect())
+pub async fn list(state: &AppState, me: Caller, status: Option<GoalStatus>) -> AppResult<Vec<GoalView>> {
+    Ok(refresh(state, me.id()).await?.into_iter().filter(|g| status.is_none_or(|s| g.status == s)).collect())
 }
 
 /// PATCH /goals/{id}.
-pub async fn update(state: &AppState, me: AuthUser, id: Uuid, input: GoalInput) -> AppResult<GoalView> {
-    let g = store::get(&state.store, me.id, id)?.ok_or(AppError::NotFound("goal"))?;
+pub async fn update(state: &AppState, me: Caller, id: Uuid, input: GoalInput) -> AppResult<GoalView> {
+    let g = store::get(&state.store, me.id(), id)?.ok_or(AppError::NotFound("goal"))?;
     let mut g = apply(g, &input)?;
     g.updated_at = state.clock.now();
-    state.store.write(move |s| store::put(s, me.id, &g)).await?;
+    state.store.write(move |s| store::put(s, me.id(), &g)).await?;
     get(state, me, id).await
 }
 
 /// DELETE /goals/{id}.
-pub async fn delete(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<()> {
-    if state.store.write(move |s| store::delete(s, me.id, id)).await? { Ok(()) } else { Err(AppError::NotFound("goal")) }
+pub async fn delete(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
+    if state.store.write(move |s| store::delete(s, me.id(), id)).await? { Ok(()) } else { Err(AppError::NotFound("goal")) }
 }
 
 /// POST /goals/{id}/progress: adds `value` to a custom goal's progress.
-pub async fn add_progress(state: &AppState, me: AuthUser, id: Uuid, value: f64) -> AppResult<GoalView> {
-    let mut g = store::get(&state.store, me.id, id)?.ok_or(AppError::NotFound("goal"))?;
+pub async fn add_progress(state: &AppState, me: Caller, id: Uuid, value: f64) -> AppResult<GoalView> {
+    let mut g = store::get(&state.store, me.id(), id)?.ok_or(AppError::NotFound("goal"))?;
     if g.metric != Metric::Custom {
         return Err(AppError::Conflict("only custom goals take manual progress; the others follow your activity logs".into(), vec![]));
     }
@@ -303,7 +303,7 @@ pub async fn add_progress(state: &AppState, me: AuthUser, id: Uuid, value: f64) 
     }
     g.manual_progress = (g.manual_progress + value).max(0.0);
     g.updated_at = state.clock.now();
-    state.store.write(move |s| store::put(s, me.id, &g)).await?;
+    state.store.write(move |s| store::put(s, me.id(), &g)).await?;
     get(state, me, id).await
 }
 

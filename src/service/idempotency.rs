@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::idempotency::{self as store, IdempotencyRecord};
+use crate::store::idempotency as store;
+pub use crate::store::idempotency::IdempotencyRecord;
 
 /// How long an answer is kept.
 const KEEP_HOURS: i64 = 24;
@@ -51,14 +52,22 @@ pub async fn begin(state: &AppState, user: Uuid, key: &str, fingerprint: String)
         .await?;
     match existing {
         None => Ok(Decision::Run),
-        Some(r) if r.fingerprint != fingerprint => {
-            Err(AppError::field("Idempotency-Key", "this key was already used for a different request; use a new key for a new request"))
-        }
+        Some(r) if r.fingerprint != fingerprint => Err(AppError::IdempotencyKeyReused),
         Some(r) if r.status.is_none() => {
             Err(AppError::Conflict("a request with this Idempotency-Key is still running; retry shortly".into(), vec![]))
         }
         Some(r) => Ok(Decision::Replay(r)),
     }
+}
+
+/// What identifies a request for its key: method, path, content type and the sha256 of the body.
+pub fn fingerprint(method: &str, path: &str, content_type: &str, body: &[u8]) -> String {
+    format!("{method} {path} {content_type} {}", crate::store::blobs::sha256_hex(body))
+}
+
+/// Records a successful answer to replay.
+pub fn answer(state: &AppState, fingerprint: String, status: u16, content_type: String, body: String) -> IdempotencyRecord {
+    IdempotencyRecord { fingerprint, status: Some(status), content_type, body, created_at: state.clock.now() }
 }
 
 /// Stores the answer of a successful first request.

@@ -10,10 +10,11 @@ use serde::Serialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::auth::AuthUser;
+use crate::access::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::media::{self as store, MediaPurpose, MediaRecord};
+pub use crate::store::media::MediaPurpose;
+use crate::store::media::{self as store, MediaRecord};
 use crate::store::users;
 
 /// Longest side of thumbnails, in pixels.
@@ -217,14 +218,14 @@ pub async fn upload(state: &AppState, owner: Uuid, bytes: Vec<u8>, file_name: &s
 }
 
 /// PUT /me/avatar: stores the image and points the profile at it; the previous avatar is removed.
-pub async fn set_avatar(state: &AppState, me: AuthUser, bytes: Vec<u8>) -> AppResult<String> {
-    let m = upload(state, me.id, bytes, "avatar", MediaPurpose::Avatar).await?;
+pub async fn set_avatar(state: &AppState, me: Caller, bytes: Vec<u8>) -> AppResult<String> {
+    let m = upload(state, me.id(), bytes, "avatar", MediaPurpose::Avatar).await?;
     let (id, now) = (m.id, state.clock.now());
     let orphans = state
         .store
         .write(move |s| {
-            let before = users::get(s, me.id)?.and_then(|u| u.avatar_id);
-            users::update(s, me.id, |u| {
+            let before = users::get(s, me.id())?.and_then(|u| u.avatar_id);
+            users::update(s, me.id(), |u| {
                 u.avatar_id = Some(id);
                 u.updated_at = now;
                 Ok(())
@@ -285,7 +286,7 @@ pub fn view(state: &AppState, m: &MediaRecord) -> MediaView {
 /// Who asks for a media item.
 pub enum Reader {
     /// A signed-in user.
-    User(AuthUser),
+    User(Caller),
     /// A valid signed URL.
     Signed,
 }
@@ -296,9 +297,9 @@ pub fn read(state: &AppState, reader: Reader, id: Uuid, thumb: bool) -> AppResul
     let allowed = match reader {
         Reader::Signed => true,
         Reader::User(u) => {
-            m.owner_id == u.id
+            m.owner_id == u.id()
                 || m.purpose == MediaPurpose::Avatar
-                || crate::store::chat::media_visible_in_chats(&state.store, m.id, u.id)?
+                || crate::store::chat::media_visible_in_chats(&state.store, m.id, u.id())?
                 || super::notes::media_readable(state, u, m.id)?
         }
     };

@@ -1,93 +1,65 @@
-//! Who is online: a count of open connections per user. The WebSocket hub registers connections
-//! here; profiles and friend lists read it.
+//! Presence: online with the first connection, offline when the last one closed (the socket
+//! layer waits a short grace period first), `studying_now` with the study timer. Announced as
+//! ephemeral `presence` events to the user's friends, unless the user is invisible.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
+use serde_json::json;
 use uuid::Uuid;
 
-/// Open connections per user.
-#[derive(Default)]
-pub struct Presence {
-    online: Mutex<HashMap<Uuid, u32>>,
+use crate::clock::rfc3339;
+use crate::error::AppResult;
+use crate::events::{Audience, Event};
+use crate::state::AppState;
+use crate::store::users;
+
+/// Sends a `presence` event about `user` to their friends, unless they are invisible.
+fn announce(state: &AppState, user: Uuid, fields: impl FnOnce(&users::UserRecord) -> serde_json::Value) {
+    let Ok(Some(u)) = users::get(&state.store, user) else { return };
+    if u.settings.invisible {
+        return;
+    }
+    state.events.ephemeral(Event::new("presence", Audience::FriendsOf(user), fields(&u)));
 }
 
-impl Presence {
-    /// True while the user has at least one open connection.
-    pub fn is_online(&self, user: Uuid) -> bool {
-        self.online.lock().unwrap_or_else(|p| p.into_inner()).get(&user).is_some_and(|n| *n > 0)
-    }
-
-    /// A connection opened; returns true if it is the user's first.
-    pub fn connect(&self, user: Uuid) -> bool {
-        let mut m = self.online.lock().unwrap_or_else(|p| p.into_inner());
-        let n = m.entry(user).or_insert(0);
-        *n += 1;
-        *n == 1
-    }
-
-    /// A connection closed; returns true if it was the user's last.
-    pub fn disconnect(&self, user: Uuid) -> bool {
-        let mut m = self.online.lock().unwrap_or_else(|p| p.into_inner());
-        match m.get_mut(&user) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                false
-            }
-            Some(_) => {
-                m.remove(&user);
-                true
-            }
-            None => false,
-        }
+/// A connection of `user` opened: when it is the first, friends hear that the user is online.
+pub fn connected(state: &AppState, user: Uuid) {
+    if state.presence.connect(user) {
+        announce(state, user, |_| json!({ "user_id": user, "is_online": true, "last_seen_at": null }));
     }
 }
 
-/// A connection of `user` opened: returns true when the user just came online.
-pub fn online(state: &crate::state::AppState, user: Uuid) -> bool {
-    state.presence.connect(user)
-}
-
-/// A connection closed while others stay open: only the count changes.
-pub fn release(state: &crate::state::AppState, user: Uuid) {
+/// A connection of `user` closed while others stay open: only the count changes.
+pub fn release(state: &AppState, user: Uuid) {
     state.presence.disconnect(user);
 }
 
-/// A connection of `user` closed: when it was the last one, `last_seen_at` is stored.
-/// Returns true when the user just went offline.
-pub async fn offline(state: &crate::state::AppState, user: Uuid) -> crate::error::AppResult<bool> {
+/// A connection of `user` closed: when it was the last one, `last_seen_at` is stored and friends
+/// hear that the user went offline.
+pub async fn disconnected(state: &AppState, user: Uuid) -> AppResult<()> {
     if !state.presence.disconnect(user) {
-        return Ok(false);
+        return Ok(());
     }
     let now = state.clock.now();
     state
         .store
         .write(move |s| {
-            crate::store::users::update(s, user, |u| {
+            users::update(s, user, |u| {
                 u.last_seen_at = Some(now);
                 Ok(())
             })
             .map(|_| ())
         })
         .await?;
-    Ok(true)
+    announce(state, user, |_| json!({ "user_id": user, "is_online": false, "last_seen_at": rfc3339(now) }));
+    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn online_while_any_connection_is_open() {
-        let p = Presence::default();
-        let u = Uuid::now_v7();
-        assert!(!p.is_online(u));
-        assert!(p.connect(u));
-        assert!(!p.connect(u), "second device");
-        assert!(!p.disconnect(u));
-        assert!(p.is_online(u));
-        assert!(p.disconnect(u), "last device");
-        assert!(!p.is_online(u));
-        assert!(!p.disconnect(u));
-    }
+/// Tells friends that `user` started or stopped studying.
+pub fn studying_changed(state: &AppState, user: Uuid) {
+    let now = super::timer::studying_now(state, user);
+    let online = state.presence.is_online(user);
+    announce(
+        state,
+        user,
+        |u| json!({ "user_id": user, "is_online": online, "last_seen_at": u.last_seen_at.map(rfc3339), "studying_now": now }),
+    );
 }

@@ -8,7 +8,6 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::activity::{parse_date, today};
-use super::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::activity::{self as logs, DailyLog, DayTotals};
@@ -190,11 +189,11 @@ pub fn period_logs(state: &AppState, me: Uuid, p: &Period) -> AppResult<Vec<Dail
     logs::range(&state.store, me, p.from, p.to)
 }
 
-fn build(state: &AppState, me: AuthUser, p: Period) -> AppResult<Report> {
-    let days = period_logs(state, me.id, &p)?;
+fn build(state: &AppState, me: Uuid, p: Period) -> AppResult<Report> {
+    let days = period_logs(state, me, &p)?;
     let Period { label: period, from, to, prev } = p;
     let weekly = period.contains("-W");
-    let today = today(state, me.id)?;
+    let today = today(state, me)?;
     let by_date: BTreeMap<NaiveDate, &DailyLog> = days.iter().map(|d| (d.date, d)).collect();
     let mut by_day = Vec::new();
     let mut day = from;
@@ -213,8 +212,8 @@ fn build(state: &AppState, me: AuthUser, p: Period) -> AppResult<Report> {
         *mood_distribution.entry(m.score.to_string()).or_default() += 1;
     }
     let now = totals(&days.iter().map(DayTotals::of).collect::<Vec<_>>());
-    let before = totals(&logs::totals(&state.store, me.id, prev.0, prev.1)?);
-    let goal_views = super::goals::overlapping(state, me.id, from, to)?;
+    let before = totals(&logs::totals(&state.store, me, prev.0, prev.1)?);
+    let goal_views = super::goals::overlapping(state, me, from, to)?;
     Ok(Report {
         period,
         from: from.to_string(),
@@ -223,7 +222,7 @@ fn build(state: &AppState, me: AuthUser, p: Period) -> AppResult<Report> {
         study_minutes_by_day: by_day,
         by_subject,
         study_days: days.iter().filter(|d| minutes(d) > 0).count() as u32,
-        streak_days: streak(state, me.id, to.min(today), today)?,
+        streak_days: streak(state, me, to.min(today), today)?,
         sleep_hours_avg: now.sleep,
         mood_avg: now.mood,
         mood_distribution,
@@ -231,7 +230,7 @@ fn build(state: &AppState, me: AuthUser, p: Period) -> AppResult<Report> {
             .into_iter()
             .map(|g| ReportGoal { id: g.id, title: g.title, status: g.status, progress_ratio: g.progress_ratio })
             .collect(),
-        friends_rank: if weekly { friends_rank(state, me.id, from, to)? } else { None },
+        friends_rank: if weekly { friends_rank(state, me, from, to)? } else { None },
         compared_to_previous: Comparison {
             study_minutes_delta: i64::from(now.minutes) - i64::from(before.minutes),
             sleep_hours_delta: now.sleep.zip(before.sleep).map(|(a, b)| round2(a - b)),
@@ -278,8 +277,8 @@ pub fn week_period(state: &AppState, me: Uuid, week: Option<&str>) -> AppResult<
 }
 
 /// GET /reports/weekly?week= (default: the last full week).
-pub fn weekly(state: &AppState, me: AuthUser, week: Option<&str>) -> AppResult<Report> {
-    let p = week_period(state, me.id, week)?;
+pub fn weekly(state: &AppState, me: Uuid, week: Option<&str>) -> AppResult<Report> {
+    let p = week_period(state, me, week)?;
     build(state, me, p)
 }
 
@@ -309,8 +308,8 @@ pub fn month_period(state: &AppState, me: Uuid, month: Option<&str>) -> AppResul
 }
 
 /// GET /reports/monthly?month= (default: the last full month).
-pub fn monthly(state: &AppState, me: AuthUser, month: Option<&str>) -> AppResult<Report> {
-    let p = month_period(state, me.id, month)?;
+pub fn monthly(state: &AppState, me: Uuid, month: Option<&str>) -> AppResult<Report> {
+    let p = month_period(state, me, month)?;
     build(state, me, p)
 }
 
@@ -326,8 +325,8 @@ pub struct ReadyReport {
 }
 
 /// GET /reports/ready: the weekly and monthly reports made for the caller, newest first.
-pub fn ready(state: &AppState, me: AuthUser) -> AppResult<Vec<ReadyReport>> {
-    let mut out: Vec<ReadyReport> = crate::store::report_runs::list(&state.store, me.id)?
+pub fn ready(state: &AppState, me: Uuid) -> AppResult<Vec<ReadyReport>> {
+    let mut out: Vec<ReadyReport> = crate::store::report_runs::list(&state.store, me)?
         .into_iter()
         .map(|(period, at)| ReadyReport {
             kind: if period.contains("-W") { "weekly" } else { "monthly" }.into(),
@@ -344,13 +343,13 @@ fn csv_field(s: &str) -> String {
 }
 
 /// GET /reports/export.csv?from&to: RFC 4180, one row per day and one per study session.
-pub fn export_csv(state: &AppState, me: AuthUser, from: &str, to: &str) -> AppResult<String> {
+pub fn export_csv(state: &AppState, me: Uuid, from: &str, to: &str) -> AppResult<String> {
     let (from, to) = (parse_date(from, "from")?, parse_date(to, "to")?);
     if to < from || (to - from).num_days() > 3660 {
         return Err(AppError::field("to", "must be on or after `from`, within ten years"));
     }
     let mut out = String::from("date,row,subject,minutes,started_at,note,sleep_hours,mood_score,mood_label,tags,description\r\n");
-    for d in logs::range(&state.store, me.id, from, to)? {
+    for d in logs::range(&state.store, me, from, to)? {
         let date = d.date.to_string();
         let mood = d.mood.as_ref();
         let row = [

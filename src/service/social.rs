@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::auth::AuthUser;
 use super::views::{Audience, UserView, user_view};
+use crate::access;
+use crate::access::Caller;
 use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::model::ProfileVisibility;
-use crate::search::users::{UserDoc, Viewer};
+use crate::search::users::{Scope, UserDoc};
 use crate::state::AppState;
 use crate::store::social::{self as store, RequestRecord, RequestStatus, SendOutcome};
 use crate::store::users::{self, UserRecord};
@@ -50,24 +51,26 @@ pub fn relation(state: &AppState, viewer: Uuid, other: Uuid) -> AppResult<Friend
 
 /// The user `id` if `viewer` may know it exists: live, enabled (staff see disabled accounts),
 /// and not blocking the viewer. Every read of another user goes through here.
-pub fn visible_to(state: &AppState, viewer: AuthUser, id: Uuid) -> AppResult<UserRecord> {
+pub fn visible_to(state: &AppState, viewer: impl Into<access::Viewer>, id: Uuid) -> AppResult<UserRecord> {
+    let viewer = viewer.into();
     let u = users::get(&state.store, id)?
-        .filter(|u| u.deleted_at.is_none() && (!u.disabled || viewer.role.is_staff()))
+        .filter(|u| u.deleted_at.is_none() && (!u.disabled || viewer.is_staff()))
         .ok_or(AppError::NotFound("user"))?;
-    if u.id != viewer.id && store::has_blocked(&state.store, u.id, viewer.id)? {
+    if u.id != viewer.id() && store::has_blocked(&state.store, u.id, viewer.id())? {
         return Err(AppError::NotFound("user"));
     }
     Ok(u)
 }
 
 /// The view of `u` as `viewer` sees it (details and presence by relation).
-pub fn view_for(state: &AppState, viewer: AuthUser, u: &UserRecord) -> AppResult<UserView> {
-    if u.id == viewer.id {
+pub fn view_for(state: &AppState, viewer: impl Into<access::Viewer>, u: &UserRecord) -> AppResult<UserView> {
+    let viewer = viewer.into();
+    if u.id == viewer.id() {
         return Ok(user_view(state, u, Audience::Own));
     }
-    let rel = relation(state, viewer.id, u.id)?;
+    let rel = relation(state, viewer.id(), u.id)?;
     let friends = rel == Friendship::Friends;
-    let details = u.profile_visibility == ProfileVisibility::Everyone || friends || viewer.role.is_staff();
+    let details = u.profile_visibility == ProfileVisibility::Everyone || friends || viewer.is_staff();
     let mut v = user_view(state, u, Audience::Other { details, presence: friends && !u.settings.invisible });
     v.friendship = Some(rel);
     if friends && !u.settings.invisible {
@@ -127,7 +130,9 @@ pub struct RequestView {
     pub updated_at: Option<String>,
 }
 
-fn request_view(state: &AppState, viewer: AuthUser, r: &RequestRecord) -> AppResult<RequestView> {
+/// The view of a friend request for `viewer`.
+pub fn request_view(state: &AppState, viewer: impl Into<access::Viewer>, r: &RequestRecord) -> AppResult<RequestView> {
+    let viewer = viewer.into();
     let side = |id: Uuid| -> AppResult<UserView> {
         let u = users::get(&state.store, id)?.ok_or(AppError::NotFound("user"))?;
         view_for(state, viewer, &u)
@@ -151,60 +156,43 @@ pub struct Sent {
 }
 
 /// POST /friend-requests.
-pub async fn send_request(state: &std::sync::Arc<AppState>, me: AuthUser, to: Uuid) -> AppResult<Sent> {
-    if to == me.id {
+pub async fn send_request(state: &std::sync::Arc<AppState>, me: Caller, to: Uuid) -> AppResult<Sent> {
+    if to == me.id() {
         return Err(AppError::field("to_user_id", "you cannot send a friend request to yourself"));
     }
-    visible_to(state, AuthUser { role: crate::model::Role::Student, ..me }, to)?;
+    visible_to(state, me.as_student(), to)?;
     let record = RequestRecord {
         id: crate::ids::new_id(),
-        from: me.id,
+        from: me.id(),
         to,
         status: RequestStatus::Pending,
         created_at: state.clock.now(),
         updated_at: None,
     };
-    let outcome = state.store.write(move |s| store::send_request(s, &record)).await?;
+    let (outcome, _) = state.events.commit(1, move |s, first| store::send_request(s, &record, first)).await?;
     let (r, became_friends) = match outcome {
         SendOutcome::Sent(r) => (r, false),
         SendOutcome::Accepted(r) => (r, true),
     };
-    if became_friends {
-        notify(state, "friend_request.accepted", r.from, &r).await?;
-    } else {
-        notify(state, "friend_request.new", r.to, &r).await?;
-    }
     Ok(Sent { request: request_view(state, me, &r)?, became_friends })
 }
 
-/// Puts a `friend_request.*` frame in `user`'s event stream (socket now, `sync` later).
-async fn notify(state: &std::sync::Arc<AppState>, kind: &str, user: Uuid, r: &RequestRecord) -> AppResult<()> {
-    let viewer = AuthUser { id: user, session_id: Uuid::nil(), role: crate::model::Role::Student };
-    let view = request_view(state, viewer, r)?;
-    let frame = serde_json::json!({ "type": kind, "request": view });
-    super::chat::commit(state, crate::store::chat::Change::default(), vec![(super::chat::Audience::Users(vec![user]), frame)]).await?;
-    Ok(())
-}
-
 /// GET /friend-requests?direction=incoming|outgoing.
-pub fn list_requests(state: &AppState, me: AuthUser, incoming: bool) -> AppResult<Vec<RequestView>> {
-    store::pending(&state.store, me.id, incoming)?.iter().map(|r| request_view(state, me, r)).collect()
+pub fn list_requests(state: &AppState, me: Caller, incoming: bool) -> AppResult<Vec<RequestView>> {
+    store::pending(&state.store, me.id(), incoming)?.iter().map(|r| request_view(state, me, r)).collect()
 }
 
 /// POST /friend-requests/{id}/accept and /reject.
-pub async fn answer(state: &std::sync::Arc<AppState>, me: AuthUser, id: Uuid, accept: bool) -> AppResult<RequestView> {
+pub async fn answer(state: &std::sync::Arc<AppState>, me: Caller, id: Uuid, accept: bool) -> AppResult<RequestView> {
     let now = state.clock.now();
-    let r = state.store.write(move |s| store::answer_request(s, me.id, id, accept, now)).await?;
-    if accept {
-        notify(state, "friend_request.accepted", r.from, &r).await?;
-    }
+    let (r, _) = state.events.commit(1, move |s, first| store::answer_request(s, me.id(), id, accept, now, first)).await?;
     request_view(state, me, &r)
 }
 
 /// DELETE /friend-requests/{id}.
-pub async fn withdraw(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<()> {
+pub async fn withdraw(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
     let now = state.clock.now();
-    state.store.write(move |s| store::withdraw_request(s, me.id, id, now)).await
+    state.store.write(move |s| store::withdraw_request(s, me.id(), id, now)).await
 }
 
 /// The view of a friend (relation known: no lookups).
@@ -219,12 +207,12 @@ fn friend_view(state: &AppState, u: &UserRecord) -> UserView {
 
 /// GET /friends?q=: friends in the order they became known (ids are time-ordered), filtered by `q`
 /// (name or username contains); `after` is the last id of the previous page. Only the page is read.
-pub fn friends(state: &AppState, me: AuthUser, q: &str, after: Option<Uuid>, limit: usize) -> AppResult<(Vec<UserView>, Option<Uuid>)> {
+pub fn friends(state: &AppState, me: Caller, q: &str, after: Option<Uuid>, limit: usize) -> AppResult<(Vec<UserView>, Option<Uuid>)> {
     let q = q.trim().to_lowercase();
     let mut page = Vec::with_capacity(limit);
     let mut last = None;
-    for id in store::friend_ids_after(&state.store, me.id, after)? {
-        let Some(u) = users::get(&state.store, id)? else { continue };
+    for id in store::friend_ids_after(&state.store, me.id(), after)? {
+        let Some(u) = users::get(&state.store, id?)? else { continue };
         if u.deleted_at.is_some() || u.disabled {
             continue;
         }
@@ -241,8 +229,8 @@ pub fn friends(state: &AppState, me: AuthUser, q: &str, after: Option<Uuid>, lim
 }
 
 /// DELETE /friends/{user_id}.
-pub async fn unfriend(state: &AppState, me: AuthUser, other: Uuid) -> AppResult<()> {
-    state.store.write(move |s| store::unfriend(s, me.id, other)).await
+pub async fn unfriend(state: &AppState, me: Caller, other: Uuid) -> AppResult<()> {
+    state.store.write(move |s| store::unfriend(s, me.id(), other)).await
 }
 
 /// A block as the API shows it.
@@ -255,25 +243,25 @@ pub struct BlockView {
 }
 
 /// POST /blocks.
-pub async fn block(state: &AppState, me: AuthUser, other: Uuid) -> AppResult<BlockView> {
-    if other == me.id {
+pub async fn block(state: &AppState, me: Caller, other: Uuid) -> AppResult<BlockView> {
+    if other == me.id() {
         return Err(AppError::field("user_id", "you cannot block yourself"));
     }
     let u = users::get(&state.store, other)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
     let now = state.clock.now();
-    state.store.write(move |s| store::block(s, me.id, other, now)).await?;
+    state.store.write(move |s| store::block(s, me.id(), other, now)).await?;
     Ok(BlockView { user: view_for(state, me, &u)?, created_at: rfc3339(now) })
 }
 
 /// DELETE /blocks/{user_id}.
-pub async fn unblock(state: &AppState, me: AuthUser, other: Uuid) -> AppResult<()> {
-    state.store.write(move |s| store::unblock(s, me.id, other)).await
+pub async fn unblock(state: &AppState, me: Caller, other: Uuid) -> AppResult<()> {
+    state.store.write(move |s| store::unblock(s, me.id(), other)).await
 }
 
 /// GET /blocks.
-pub fn blocks(state: &AppState, me: AuthUser) -> AppResult<Vec<BlockView>> {
+pub fn blocks(state: &AppState, me: Caller) -> AppResult<Vec<BlockView>> {
     let mut out = Vec::new();
-    for (id, since) in store::blocked_ids(&state.store, me.id)? {
+    for (id, since) in store::blocked_ids(&state.store, me.id())? {
         if let Some(u) = users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()) {
             out.push(BlockView { user: view_for(state, me, &u)?, created_at: rfc3339(since) });
         }
@@ -292,7 +280,7 @@ pub fn hidden_from(state: &AppState, me: Uuid) -> AppResult<Vec<Uuid>> {
 /// GET /users?q=&study_focus=: the directory, ranked, visibility enforced in the query.
 pub fn discover(
     state: &AppState,
-    me: AuthUser,
+    me: Caller,
     q: &str,
     focus: Option<&str>,
     offset: usize,
@@ -304,15 +292,15 @@ pub fn discover(
     if q.chars().count() > 100 {
         return Err(AppError::field("q", "must be at most 100 characters"));
     }
-    let friends = store::friend_ids(&state.store, me.id)?;
-    let hidden = hidden_from(state, me.id)?;
-    let viewer = Viewer { id: me.id, friends: &friends, hidden: &hidden };
+    let friends = store::friend_ids(&state.store, me.id())?;
+    let hidden = hidden_from(state, me.id())?;
+    let viewer = Scope { id: me.id(), friends: &friends, hidden: &hidden };
     let ids = state.user_index.search(&viewer, q, focus, limit + 1, offset)?;
     let next = (ids.len() > limit).then_some(offset + limit);
     let mut out = Vec::new();
     for id in ids.into_iter().take(limit) {
         // The index may lag a disable or deletion by a moment: storage has the last word.
-        if let Ok(u) = visible_to(state, AuthUser { role: crate::model::Role::Student, ..me }, id) {
+        if let Ok(u) = visible_to(state, me.as_student(), id) {
             out.push(view_for(state, me, &u)?);
         }
     }
@@ -331,11 +319,11 @@ pub struct Suggestion {
 }
 
 /// GET /users/suggestions: friends of friends by mutual count, then people with the same focus.
-pub fn suggestions(state: &AppState, me: AuthUser, limit: usize) -> AppResult<Vec<Suggestion>> {
-    let mine = users::get(&state.store, me.id)?.ok_or(AppError::NotFound("user"))?;
-    let friends = store::friend_ids(&state.store, me.id)?;
-    let hidden = hidden_from(state, me.id)?;
-    let skip = |id: &Uuid| *id == me.id || friends.binary_search(id).is_ok() || hidden.contains(id);
+pub fn suggestions(state: &AppState, me: Caller, limit: usize) -> AppResult<Vec<Suggestion>> {
+    let mine = users::get(&state.store, me.id())?.ok_or(AppError::NotFound("user"))?;
+    let friends = store::friend_ids(&state.store, me.id())?;
+    let hidden = hidden_from(state, me.id())?;
+    let skip = |id: &Uuid| *id == me.id() || friends.binary_search(id).is_ok() || hidden.contains(id);
     let mut mutual: HashMap<Uuid, u32> = HashMap::new();
     for f in &friends {
         for fof in store::friend_ids(&state.store, *f)? {
@@ -349,10 +337,10 @@ pub fn suggestions(state: &AppState, me: AuthUser, limit: usize) -> AppResult<Ve
     let mut out = Vec::new();
     let focus = mine.study_focus.trim().to_lowercase();
     let same_focus = |u: &UserRecord| !focus.is_empty() && u.study_focus.trim().to_lowercase() == focus;
-    let student = AuthUser { role: crate::model::Role::Student, ..me };
+    let student = me.as_student();
     let push = |out: &mut Vec<Suggestion>, id: Uuid, n: u32| -> AppResult<()> {
         if let Ok(u) = visible_to(state, student, id)
-            && store::pending_between(&state.store, me.id, id)?.is_none()
+            && store::pending_between(&state.store, me.id(), id)?.is_none()
         {
             let same = same_focus(&u);
             out.push(Suggestion { user: view_for(state, me, &u)?, mutual_friends: n, same_focus: same });

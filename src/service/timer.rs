@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::activity::{LogView, normalize_subject, view};
-use super::auth::AuthUser;
+use crate::access::Caller;
 use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -103,28 +103,28 @@ pub fn split_at_midnight(tz: chrono_tz::Tz, start: DateTime<Utc>, end: DateTime<
 }
 
 /// POST /study-timer/start.
-pub async fn start(state: &Arc<AppState>, me: AuthUser, subject: &str) -> AppResult<TimerView> {
+pub async fn start(state: &Arc<AppState>, me: Caller, subject: &str) -> AppResult<TimerView> {
     let subject = normalize_subject(subject);
     let mut e = super::validate::Errors::new();
     e.check("subject", super::validate::text(&subject, 60, true));
     e.finish()?;
     let t = Timer { subject, started_at: state.clock.now() };
     let t2 = t.clone();
-    if !state.store.write(move |s| store::start_timer(s, me.id, &t2)).await? {
+    if !state.store.write(move |s| store::start_timer(s, me.id(), &t2)).await? {
         return Err(AppError::Conflict("a timer is already running; stop it first".into(), vec![]));
     }
-    crate::realtime::presence::announce_studying(state, me.id);
+    super::presence::studying_changed(state, me.id());
     Ok(timer_view(state, Some(&t)))
 }
 
 /// GET /study-timer.
-pub fn status(state: &AppState, me: AuthUser) -> AppResult<TimerView> {
-    Ok(timer_view(state, store::timer(&state.store, me.id)?.as_ref()))
+pub fn status(state: &AppState, me: Caller) -> AppResult<TimerView> {
+    Ok(timer_view(state, store::timer(&state.store, me.id())?.as_ref()))
 }
 
 /// POST /study-timer/stop: adds the session(s), capped and flagged past the cap.
-pub async fn stop(state: &Arc<AppState>, me: AuthUser) -> AppResult<StopResult> {
-    let tz = timezone(state, me.id)?;
+pub async fn stop(state: &Arc<AppState>, me: Caller) -> AppResult<StopResult> {
+    let tz = timezone(state, me.id())?;
     let now = state.clock.now();
     let limit = cap(state);
     let split = move |t: &Timer| -> Vec<(NaiveDate, StudySession)> {
@@ -147,10 +147,10 @@ pub async fn stop(state: &Arc<AppState>, me: AuthUser) -> AppResult<StopResult> 
             })
             .collect()
     };
-    let stopped = state.store.write(move |s| store::stop_timer(s, me.id, split, now)).await?;
+    let stopped = state.store.write(move |s| store::stop_timer(s, me.id(), split, now)).await?;
     let (t, days) = stopped.ok_or(AppError::Conflict("no timer is running".into(), vec![]))?;
-    crate::realtime::presence::announce_studying(state, me.id);
-    super::goals::refresh(state, me.id).await?;
+    super::presence::studying_changed(state, me.id());
+    super::goals::refresh(state, me.id()).await?;
     let counted = (now.min(t.started_at + limit) - t.started_at).num_minutes();
     Ok(StopResult { days: days.iter().map(view).collect(), minutes: counted, capped: now - t.started_at > limit })
 }

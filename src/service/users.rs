@@ -3,11 +3,12 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::auth::{AuthUser, SessionView, session_view};
+use super::auth::{SessionView, session_view};
 use super::media::{self, MediaView};
 use super::social;
 use super::validate::{self, Errors};
 use super::views::{Audience, UserView, user_view};
+use crate::access::Caller;
 use crate::error::{AppError, AppResult};
 use crate::model::{ProfileVisibility, Theme};
 use crate::state::AppState;
@@ -44,8 +45,8 @@ pub fn live_user(state: &AppState, id: Uuid) -> AppResult<UserRecord> {
 }
 
 /// GET /me.
-pub fn me(state: &AppState, me: AuthUser) -> AppResult<UserView> {
-    Ok(user_view(state, &live_user(state, me.id)?, Audience::Own))
+pub fn me(state: &AppState, me: Caller) -> AppResult<UserView> {
+    Ok(user_view(state, &live_user(state, me.id())?, Audience::Own))
 }
 
 fn check_patch(p: &ProfilePatch) -> AppResult<()> {
@@ -80,14 +81,14 @@ fn check_patch(p: &ProfilePatch) -> AppResult<()> {
 }
 
 /// PATCH /me: validated, atomic (username uniqueness holds under races), durable.
-pub async fn patch_me(state: &AppState, me: AuthUser, p: ProfilePatch) -> AppResult<UserView> {
+pub async fn patch_me(state: &AppState, me: Caller, p: ProfilePatch) -> AppResult<UserView> {
     check_patch(&p)?;
     let renamed = p.name.is_some() || p.username.is_some();
     let now = state.clock.now();
     let user = state
         .store
         .write(move |s| {
-            users::update(s, me.id, |u| {
+            users::update(s, me.id(), |u| {
                 if let Some(v) = &p.name {
                     u.name = v.trim().to_string();
                 }
@@ -139,7 +140,7 @@ fn merge_settings(u: &mut UserRecord, patch: &serde_json::Map<String, serde_json
 
 /// GET /users/{id_or_username}: 404 for unknown, deleted or disabled accounts and for users who
 /// blocked the caller.
-pub fn public_profile(state: &AppState, me: AuthUser, key: &str) -> AppResult<UserView> {
+pub fn public_profile(state: &AppState, me: Caller, key: &str) -> AppResult<UserView> {
     let id = match crate::ids::parse(key) {
         Some(id) => Some(id),
         None if !key.contains('@') => users::find_by_login(&state.store, key)?.map(|u| u.id),
@@ -151,8 +152,8 @@ pub fn public_profile(state: &AppState, me: AuthUser, key: &str) -> AppResult<Us
 
 /// DELETE /me: password confirmed; personal data removed, the account kept as an anonymous tombstone
 /// so that others' history stays readable.
-pub async fn delete_me(state: &std::sync::Arc<AppState>, me: AuthUser, password: String) -> AppResult<()> {
-    let user = live_user(state, me.id)?;
+pub async fn delete_me(state: &std::sync::Arc<AppState>, me: Caller, password: String) -> AppResult<()> {
+    let user = live_user(state, me.id())?;
     if !state.hasher.verify(password, Some(user.password_hash)).await? {
         return Err(AppError::field("password", "the password is wrong"));
     }
@@ -162,22 +163,22 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: AuthUser, password:
     let (orphans, notes) = state
         .store
         .write(move |s| {
-            sessions::revoke_all(s, me.id, None)?;
+            sessions::revoke_all(s, me.id(), None)?;
             let mut orphans = Vec::new();
-            for m in media_store::list_by_owner(s, me.id)? {
+            for m in media_store::list_by_owner(s, me.id())? {
                 orphans.extend(media_store::remove(s, m.id)?);
             }
-            crate::store::social::forget_user(s, me.id, now)?;
-            crate::store::activity::delete_all(s, me.id)?;
-            crate::store::goals::delete_all(s, me.id)?;
-            crate::store::report_runs::delete_all(s, me.id)?;
-            let notes = super::notes::forget(&st, s, me.id)?;
-            users::tombstone(s, me.id, now)?;
+            crate::store::social::forget_user(s, me.id(), now)?;
+            crate::store::activity::delete_all(s, me.id())?;
+            crate::store::goals::delete_all(s, me.id())?;
+            crate::store::report_runs::delete_all(s, me.id())?;
+            let notes = super::notes::forget(&st, s, me.id())?;
+            users::tombstone(s, me.id(), now)?;
             Ok((orphans, notes))
         })
         .await?;
     super::notes::unindex(state, &notes);
-    state.user_index.remove(me.id);
+    state.user_index.remove(me.id());
     for b in orphans {
         state.blobs.remove(&b);
     }
@@ -210,15 +211,15 @@ pub struct Export {
 }
 
 /// GET /me/export.
-pub fn export(state: &AppState, me: AuthUser) -> AppResult<Export> {
-    let profile = user_view(state, &live_user(state, me.id)?, Audience::Own);
-    let sessions = sessions::list(&state.store, me.id)?.iter().map(|s| session_view(s, me.session_id)).collect();
-    let media = media_store::list_by_owner(&state.store, me.id)?.iter().map(|m| media::view(state, m)).collect();
-    let social = social::export(state, me.id)?;
-    let messages = super::chat::export(state, me.id)?;
-    let activities = super::activity::export(state, me.id)?;
-    let goals = super::goals::export(state, me.id)?;
-    let notes = super::notes::export(state, me.id)?;
+pub fn export(state: &AppState, me: Caller) -> AppResult<Export> {
+    let profile = user_view(state, &live_user(state, me.id())?, Audience::Own);
+    let sessions = sessions::list(&state.store, me.id())?.iter().map(|s| session_view(s, me.session_id())).collect();
+    let media = media_store::list_by_owner(&state.store, me.id())?.iter().map(|m| media::view(state, m)).collect();
+    let social = social::export(state, me.id())?;
+    let messages = super::chat::export(state, me.id())?;
+    let activities = super::activity::export(state, me.id())?;
+    let goals = super::goals::export(state, me.id())?;
+    let notes = super::notes::export(state, me.id())?;
     Ok(Export {
         format_version: 1,
         exported_at: crate::clock::rfc3339(state.clock.now()),

@@ -253,7 +253,7 @@ pub fn all_timers(store: &Store) -> AppResult<Vec<(Uuid, Timer)>> {
         .iter()
         .map(|r| {
             let (k, v) = r.map_err(io)?;
-            Ok((codec::id_at(&k, 0).unwrap_or_default(), codec::dec(&v)?))
+            Ok((codec::id_at(&k, 0)?, codec::dec(&v)?))
         })
         .collect()
 }
@@ -294,6 +294,6 @@ mod tests {
         super::super::meta::migrate(&store).unwrap();
         let t = totals(&store, user, date, date).unwrap();
         assert_eq!(t, vec![DayTotals { date, minutes: 90, sleep_hours: Some(8.5), mood: None }]);
-        assert_eq!(super::super::meta::schema_version(&store).unwrap(), Some(2));
+        assert_eq!(super::super::meta::schema_version(&store).unwrap(), Some(super::super::SCHEMA_VERSION));
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
-use super::{Store, activity, chat, codec, events, goals, invites, io, media, notes, report_runs, sessions, social, users};
+use super::{Store, activity, chat, codec, event_log, goals, invites, io, media, notes, report_runs, sessions, social, users};
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
@@ -35,25 +35,71 @@ enum Line {
     Session(sessions::SessionRecord),
     Media(media::MediaRecord),
     Invite(invites::InviteRecord),
-    Friendship { a: uuid::Uuid, b: uuid::Uuid, since: chrono::DateTime<chrono::Utc> },
+    Friendship {
+        a: uuid::Uuid,
+        b: uuid::Uuid,
+        since: chrono::DateTime<chrono::Utc>,
+    },
     FriendRequest(social::RequestRecord),
-    Block { blocker: uuid::Uuid, blocked: uuid::Uuid, since: chrono::DateTime<chrono::Utc> },
-    Event(events::EventRecord),
+    Block {
+        blocker: uuid::Uuid,
+        blocked: uuid::Uuid,
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// The domain outbox before schema 3.
+    Event(event_log::LegacyOutbox),
     Chat(chat::ChatRecord),
-    Member { chat: uuid::Uuid, user: uuid::Uuid, member: chat::MemberRecord },
-    PrivatePair { a: uuid::Uuid, b: uuid::Uuid, chat: uuid::Uuid },
+    Member {
+        chat: uuid::Uuid,
+        user: uuid::Uuid,
+        member: chat::MemberRecord,
+    },
+    PrivatePair {
+        a: uuid::Uuid,
+        b: uuid::Uuid,
+        chat: uuid::Uuid,
+    },
     Message(chat::MessageRecord),
-    LogEvent(chat::LogEvent),
+    /// The chat event log before schema 3.
+    LogEvent(event_log::LegacyFrame),
+    /// An event of the one log (schema 3 on).
+    Logged(event_log::LogRecord),
     SeqReserved(u64),
-    Activity { user: uuid::Uuid, log: activity::DailyLog },
-    Timer { user: uuid::Uuid, timer: activity::Timer },
-    Goal { user: uuid::Uuid, goal: goals::GoalRecord },
-    ReportRun { user: uuid::Uuid, period: String, at: chrono::DateTime<chrono::Utc> },
+    Activity {
+        user: uuid::Uuid,
+        log: activity::DailyLog,
+    },
+    Timer {
+        user: uuid::Uuid,
+        timer: activity::Timer,
+    },
+    Goal {
+        user: uuid::Uuid,
+        goal: goals::GoalRecord,
+    },
+    ReportRun {
+        user: uuid::Uuid,
+        period: String,
+        at: chrono::DateTime<chrono::Utc>,
+    },
     Note(notes::NoteRecord),
-    NoteShares { note: uuid::Uuid, shares: u64 },
-    NoteLike { note: uuid::Uuid, user: uuid::Uuid, at: chrono::DateTime<chrono::Utc> },
-    Blob { sha256: String, data: String },
-    End { records: u64, sha256: String },
+    NoteShares {
+        note: uuid::Uuid,
+        shares: u64,
+    },
+    NoteLike {
+        note: uuid::Uuid,
+        user: uuid::Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    Blob {
+        sha256: String,
+        data: String,
+    },
+    End {
+        records: u64,
+        sha256: String,
+    },
 }
 
 /// What a backup contained.
@@ -118,24 +164,23 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         for (blocker, blocked, since) in social::all_blocks(store)? {
             w.line(&Line::Block { blocker, blocked, since })?;
         }
-        each(&t.events, |e| w.line(&Line::Event(e)))?;
         each(&t.chats, |c| w.line(&Line::Chat(c)))?;
         for item in t.chat_members.iter() {
             let (k, v) = item.map_err(io)?;
-            let (chat, user) = (codec::id_at(&k, 0).unwrap_or_default(), codec::id_at(&k, 16).unwrap_or_default());
+            let (chat, user) = (codec::id_at(&k, 0)?, codec::id_at(&k, 16)?);
             w.line(&Line::Member { chat, user, member: codec::dec(&v)? })?;
         }
         for item in t.private_pairs.iter() {
             let (k, v) = item.map_err(io)?;
-            let (a, b) = (codec::id_at(&k, 0).unwrap_or_default(), codec::id_at(&k, 16).unwrap_or_default());
-            w.line(&Line::PrivatePair { a, b, chat: codec::id_at(&v, 0).unwrap_or_default() })?;
+            let (a, b) = (codec::id_at(&k, 0)?, codec::id_at(&k, 16)?);
+            w.line(&Line::PrivatePair { a, b, chat: codec::id_at(&v, 0)? })?;
         }
         each(&t.messages, |m| w.line(&Line::Message(m)))?;
-        each(&t.event_log, |e| w.line(&Line::LogEvent(e)))?;
-        w.line(&Line::SeqReserved(chat::seq_high_water(store)?))?;
+        each(&t.event_log, |e| w.line(&Line::Logged(e)))?;
+        w.line(&Line::SeqReserved(event_log::high_water(store)?))?;
         for item in t.activity_logs.iter() {
             let (k, v) = item.map_err(io)?;
-            w.line(&Line::Activity { user: codec::id_at(&k, 0).unwrap_or_default(), log: codec::dec(&v)? })?;
+            w.line(&Line::Activity { user: codec::id_at(&k, 0)?, log: codec::dec(&v)? })?;
         }
         for (user, timer) in activity::all_timers(store)? {
             w.line(&Line::Timer { user, timer })?;
@@ -145,7 +190,7 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         }
         for item in t.report_runs.iter() {
             let (k, v) = item.map_err(io)?;
-            let user = codec::id_at(&k, 0).unwrap_or_default();
+            let user = codec::id_at(&k, 0)?;
             let period = String::from_utf8_lossy(&k[16..k.len() - 1]).to_string();
             w.line(&Line::ReportRun { user, period, at: codec::dec(&v)? })?;
         }
@@ -239,15 +284,16 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Friendship { a, b, since } => social::restore_friendship(store, a, b, since),
         Line::FriendRequest(r) => social::restore_request(store, &r),
         Line::Block { blocker, blocked, since } => social::restore_block(store, blocker, blocked, since),
-        Line::Event(e) => events::restore(store, &e),
-        Line::Chat(c) => chat::apply(store, &chat::Change { chats: vec![c], ..Default::default() }),
+        Line::Event(e) => event_log::restore_legacy_outbox(store, &e),
+        Line::Chat(c) => restore_chat(store, chat::Change { chats: vec![c], ..Default::default() }),
         Line::Member { chat: c, user, member } => {
-            chat::apply(store, &chat::Change { members: vec![(c, user, member)], ..Default::default() })
+            restore_chat(store, chat::Change { members: vec![(c, user, member)], ..Default::default() })
         }
-        Line::PrivatePair { a, b, chat: c } => chat::apply(store, &chat::Change { pair: Some((a, b, c)), ..Default::default() }),
-        Line::Message(m) => chat::apply(store, &chat::Change { messages: vec![m], ..Default::default() }),
-        Line::LogEvent(e) => chat::apply(store, &chat::Change { events: vec![e], ..Default::default() }),
-        Line::SeqReserved(n) => chat::reserve_seq(store, n),
+        Line::PrivatePair { a, b, chat: c } => restore_chat(store, chat::Change { pair: Some((a, b, c)), ..Default::default() }),
+        Line::Message(m) => restore_chat(store, chat::Change { messages: vec![m], ..Default::default() }),
+        Line::LogEvent(e) => event_log::restore_legacy_frame(store, &e),
+        Line::Logged(e) => event_log::restore(store, &e),
+        Line::SeqReserved(n) => event_log::reserve(store, n.max(event_log::high_water(store)?)),
         Line::Activity { user, log } => activity::put_all(store, user, &[log]),
         Line::Timer { user, timer } => activity::start_timer(store, user, &timer).map(|_| ()),
         Line::Goal { user, goal } => goals::put(store, user, &goal),
@@ -265,6 +311,12 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         }
         Line::End { .. } => Ok(()),
     })?;
+    // A backup from before the one event log: merge its two logs as migration 3 does.
+    event_log::merge_legacy(store)?;
     store.flush_now()?;
     Ok(summary)
+}
+
+fn restore_chat(store: &Store, change: chat::Change) -> AppResult<()> {
+    chat::apply(store, &change, 0).map(|_| ())
 }

@@ -2,17 +2,16 @@
 //!
 //! Trees: `chats` (id → chat), `chat_members` (chat ‖ user → member), `user_chats` (user ‖ chat → ()),
 //! `private_pairs` (low ‖ high user → chat id), `messages` (chat ‖ message → message),
-//! `message_client_ids` (user ‖ client_id → chat ‖ message), `media_chats` (media ‖ chat → ()),
-//! `event_log` (seq → event), `chat_log` (chat ‖ seq → ()), `user_log` (user ‖ seq → ()).
-//! Sequence numbers are global and given out under the chat writer lock (see `service::chat`), so
-//! they are committed in order.
+//! `message_client_ids` (user ‖ client_id → chat ‖ message), `media_chats` (media ‖ chat → ()).
+//! A change is applied in one transaction with its events (see `store::event_log`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use sled::transaction::ConflictableTransactionResult;
 use uuid::Uuid;
 
+use super::event_log::{Appender, Event, LogRecord};
 use super::{Store, abort, codec, io, tx};
 use crate::error::{AppError, AppResult};
 
@@ -120,20 +119,6 @@ pub struct MessageRecord {
     pub client_id: Option<String>,
 }
 
-/// An event in the log: `type` and the frame fields, as sent over the socket.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct LogEvent {
-    /// Global sequence.
-    pub seq: u64,
-    /// Chat it belongs to (members receive it), if any.
-    pub chat_id: Option<Uuid>,
-    /// Users it is for when it is not a chat event.
-    #[serde(default)]
-    pub users: Vec<Uuid>,
-    /// The frame (`{"type": ..., ...}`) without `seq`.
-    pub frame: serde_json::Value,
-}
-
 fn k2(a: Uuid, b: Uuid) -> Vec<u8> {
     codec::Key::new().id(a).id(b).build()
 }
@@ -161,25 +146,19 @@ pub fn members(store: &Store, chat: Uuid) -> AppResult<Vec<(Uuid, MemberRecord)>
     let mut out = Vec::new();
     for item in store.t.chat_members.scan_prefix(chat.as_bytes()) {
         let (k, v) = item.map_err(io)?;
-        out.push((codec::id_at(&k, 16).unwrap_or_default(), codec::dec(&v)?));
+        out.push((codec::id_at(&k, 16)?, codec::dec(&v)?));
     }
     Ok(out)
 }
 
 /// Chat ids of a user.
 pub fn chats_of(store: &Store, user: Uuid) -> AppResult<Vec<Uuid>> {
-    store
-        .t
-        .user_chats
-        .scan_prefix(user.as_bytes())
-        .keys()
-        .map(|k| k.map_err(io).map(|k| codec::id_at(&k, 16).unwrap_or_default()))
-        .collect()
+    store.t.user_chats.scan_prefix(user.as_bytes()).keys().map(|k| k.map_err(io).and_then(|k| codec::id_at(&k, 16))).collect()
 }
 
 /// The private chat of two users, if any.
 pub fn private_between(store: &Store, a: Uuid, b: Uuid) -> AppResult<Option<Uuid>> {
-    Ok(store.t.private_pairs.get(low_high(a, b)).map_err(io)?.and_then(|v| codec::id_at(&v, 0)))
+    store.t.private_pairs.get(low_high(a, b)).map_err(io)?.map(|v| codec::id_at(&v, 0)).transpose()
 }
 
 /// Reads a message.
@@ -191,7 +170,7 @@ pub fn get_message(store: &Store, chat: Uuid, id: Uuid) -> AppResult<Option<Mess
 pub fn by_client_id(store: &Store, user: Uuid, client_id: &str) -> AppResult<Option<MessageRecord>> {
     let key = codec::Key::new().id(user).str(client_id).build();
     match store.t.message_client_ids.get(key).map_err(io)? {
-        Some(v) => get_message(store, codec::id_at(&v, 0).unwrap_or_default(), codec::id_at(&v, 16).unwrap_or_default()),
+        Some(v) => get_message(store, codec::id_at(&v, 0)?, codec::id_at(&v, 16)?),
         None => Ok(None),
     }
 }
@@ -235,53 +214,12 @@ pub fn unread(store: &Store, chat: Uuid, me: Uuid, after: Option<Uuid>, cap: usi
 pub fn media_visible_in_chats(store: &Store, media: Uuid, user: Uuid) -> AppResult<bool> {
     for k in store.t.media_chats.scan_prefix(media.as_bytes()).keys() {
         let k = k.map_err(io)?;
-        if let Some(chat) = codec::id_at(&k, 16)
-            && store.t.chat_members.contains_key(k2(chat, user)).map_err(io)?
-        {
+        let chat = codec::id_at(&k, 16)?;
+        if store.t.chat_members.contains_key(k2(chat, user)).map_err(io)? {
             return Ok(true);
         }
     }
     Ok(false)
-}
-
-/// Events for `user` after `since`, in order: their chats' events (after they joined) and their own.
-pub fn events_since(store: &Store, user: Uuid, since: u64, limit: usize) -> AppResult<Vec<LogEvent>> {
-    let mut seqs: Vec<u64> = Vec::new();
-    let from = since + 1;
-    for chat in chats_of(store, user)? {
-        let joined = member(store, chat, user)?.map(|m| m.joined_seq).unwrap_or(u64::MAX);
-        let start = codec::Key::new().id(chat).u64(from.max(joined)).build();
-        let end = codec::Key::new().id(chat).u64(u64::MAX).build();
-        for k in store.t.chat_log.range(start..end).keys() {
-            seqs.push(super::meta::read_u64(&k.map_err(io)?[16..]));
-        }
-    }
-    let start = codec::Key::new().id(user).u64(from).build();
-    let end = codec::Key::new().id(user).u64(u64::MAX).build();
-    for k in store.t.user_log.range(start..end).keys() {
-        seqs.push(super::meta::read_u64(&k.map_err(io)?[16..]));
-    }
-    seqs.sort_unstable();
-    seqs.dedup();
-    seqs.truncate(limit);
-    let mut out = Vec::with_capacity(seqs.len());
-    for s in seqs {
-        if let Some(v) = store.t.event_log.get(s.to_be_bytes()).map_err(io)? {
-            out.push(codec::dec(&v)?);
-        }
-    }
-    Ok(out)
-}
-
-/// The highest sequence number recorded as reserved.
-pub fn seq_high_water(store: &Store) -> AppResult<u64> {
-    Ok(store.t.meta.get(b"chat_seq_hwm").map_err(io)?.map(|v| super::meta::read_u64(&v)).unwrap_or(0))
-}
-
-/// Reserves sequence numbers up to `hwm` (written before any event that uses them).
-pub fn reserve_seq(store: &Store, hwm: u64) -> AppResult<()> {
-    store.t.meta.insert(b"chat_seq_hwm", &hwm.to_be_bytes()).map_err(io)?;
-    Ok(())
 }
 
 /// One change to chats, applied atomically with its events.
@@ -297,28 +235,16 @@ pub struct Change {
     pub pair: Option<(Uuid, Uuid, Uuid)>,
     /// Messages to write.
     pub messages: Vec<MessageRecord>,
+    /// Notes shared by the messages (their `shares_count` goes up in the same transaction).
+    pub note_shares: Vec<Uuid>,
     /// Events to log.
-    pub events: Vec<LogEvent>,
+    pub events: Vec<Event>,
+    /// When the change happened (the events' time).
+    pub at: Option<DateTime<Utc>>,
 }
 
-fn write_event(
-    log: &TransactionalTree,
-    chat_log: &TransactionalTree,
-    user_log: &TransactionalTree,
-    e: &LogEvent,
-) -> ConflictableTransactionResult<(), AppError> {
-    log.insert(&e.seq.to_be_bytes(), codec::enc(e))?;
-    if let Some(chat) = e.chat_id {
-        chat_log.insert(codec::Key::new().id(chat).u64(e.seq).build(), &[] as &[u8])?;
-    }
-    for u in &e.users {
-        user_log.insert(codec::Key::new().id(*u).u64(e.seq).build(), &[] as &[u8])?;
-    }
-    Ok(())
-}
-
-/// Applies a change in one transaction.
-pub fn apply(store: &Store, c: &Change) -> AppResult<()> {
+/// Applies a change in one transaction with its events, numbered from `first`.
+pub fn apply(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> {
     let t = &store.t;
     let trees = (
         &t.chats,
@@ -331,40 +257,52 @@ pub fn apply(store: &Store, c: &Change) -> AppResult<()> {
         &t.event_log,
         &t.chat_log,
         &t.user_log,
+        &t.note_counters,
     );
-    tx(trees.transaction(|(chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log)| {
-        if let Some((a, b, chat)) = c.pair {
-            if let Some(existing) = pairs.get(low_high(a, b))? {
-                let id = codec::id_at(&existing, 0).unwrap_or_default();
-                return abort(AppError::Conflict(id.to_string(), vec![]));
+    let at = c.at.unwrap_or_else(Utc::now);
+    tx(trees.transaction(
+        |(chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log, note_counters)| {
+            let appender = Appender::new(log, chat_log, user_log, first);
+            if let Some((a, b, chat)) = c.pair {
+                if let Some(existing) = pairs.get(low_high(a, b))? {
+                    let id = codec::id_at(&existing, 0).or_else(abort)?;
+                    return abort(AppError::Conflict(id.to_string(), vec![]));
+                }
+                pairs.insert(low_high(a, b), chat.as_bytes())?;
             }
-            pairs.insert(low_high(a, b), chat.as_bytes())?;
-        }
-        for ch in &c.chats {
-            chats.insert(ch.id.as_bytes(), codec::enc(ch))?;
-        }
-        for (chat, user, m) in &c.members {
-            members.insert(k2(*chat, *user), codec::enc(m))?;
-            user_chats.insert(k2(*user, *chat), &[] as &[u8])?;
-        }
-        for (chat, user) in &c.leave {
-            members.remove(k2(*chat, *user))?;
-            user_chats.remove(k2(*user, *chat))?;
-        }
-        for m in &c.messages {
-            messages.insert(k2(m.chat_id, m.id), codec::enc(m))?;
-            if let Some(cid) = &m.client_id {
-                client_ids.insert(codec::Key::new().id(m.from_user_id).str(cid).build(), k2(m.chat_id, m.id))?;
+            for ch in &c.chats {
+                chats.insert(ch.id.as_bytes(), codec::enc(ch))?;
             }
-            if let Some(a) = m.attachment_id {
-                media_chats.insert(k2(a, m.chat_id), &[] as &[u8])?;
+            for (chat, user, m) in &c.members {
+                let mut m = m.clone();
+                if m.joined_seq == 0 {
+                    m.joined_seq = first;
+                }
+                members.insert(k2(*chat, *user), codec::enc(&m))?;
+                user_chats.insert(k2(*user, *chat), &[] as &[u8])?;
             }
-        }
-        for e in &c.events {
-            write_event(log, chat_log, user_log, e)?;
-        }
-        Ok(())
-    }))
+            for (chat, user) in &c.leave {
+                members.remove(k2(*chat, *user))?;
+                user_chats.remove(k2(*user, *chat))?;
+            }
+            for m in &c.messages {
+                messages.insert(k2(m.chat_id, m.id), codec::enc(m))?;
+                if let Some(cid) = &m.client_id {
+                    client_ids.insert(codec::Key::new().id(m.from_user_id).str(cid).build(), k2(m.chat_id, m.id))?;
+                }
+                if let Some(a) = m.attachment_id {
+                    media_chats.insert(k2(a, m.chat_id), &[] as &[u8])?;
+                }
+            }
+            for note in &c.note_shares {
+                super::notes::count_share_in(note_counters, *note)?;
+            }
+            for e in &c.events {
+                appender.add(e, at)?;
+            }
+            Ok(appender.finish())
+        },
+    ))
 }
 
 /// Updates a member's read or delivered position if it moves forward; returns the new record.

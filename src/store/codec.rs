@@ -41,9 +41,12 @@ impl Key {
     }
 }
 
-/// Reads the 16-byte id at `offset` of a key.
-pub fn id_at(key: &[u8], offset: usize) -> Option<Uuid> {
-    key.get(offset..offset + 16).and_then(|b| Uuid::from_slice(b).ok())
+/// Reads the 16-byte id at `offset` of a key or value; a key too short to hold one is corrupt
+/// storage (an error, never a silent nil id).
+pub fn id_at(key: &[u8], offset: usize) -> AppResult<Uuid> {
+    key.get(offset..offset + 16)
+        .and_then(|b| Uuid::from_slice(b).ok())
+        .ok_or_else(|| AppError::internal(format!("storage: corrupt key ({} bytes, no id at byte {offset})", key.len())))
 }
 
 /// Encodes a value.
@@ -70,9 +73,9 @@ mod tests {
         let id = Uuid::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10);
         let k = Key::new().id(id).str("ab").u64(258).build();
         assert_eq!(k, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, b'a', b'b', 0xFF, 0, 0, 0, 0, 0, 0, 1, 2]);
-        assert_eq!(id_at(&k, 0), Some(id));
-        assert_eq!(id_at(&k, 10), Uuid::from_slice(&k[10..26]).ok());
-        assert_eq!(id_at(&k, 20), None);
+        assert_eq!(id_at(&k, 0).unwrap(), id);
+        assert_eq!(id_at(&k, 10).unwrap(), Uuid::from_slice(&k[10..26]).unwrap());
+        assert!(id_at(&k, 20).is_err(), "a corrupt key is an error, not the nil id");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::event_log::{Event, LogRecord};
 use super::{Store, codec, io};
 use crate::error::AppResult;
 
@@ -93,6 +94,31 @@ pub fn put(store: &Store, user: Uuid, g: &GoalRecord) -> AppResult<()> {
     Ok(())
 }
 
+/// Writes goals that left `active`, each with its event, in one transaction; events are
+/// numbered from `first`. A goal that is no longer active in storage (another request got there
+/// first) or was deleted is skipped, so each transition is logged once.
+pub fn put_with_events(
+    store: &Store,
+    user: Uuid,
+    changed: &[(GoalRecord, Event)],
+    first: u64,
+    at: DateTime<Utc>,
+) -> AppResult<Vec<LogRecord>> {
+    super::event_log::with_tree(store, &store.t.goals, first, |goals, log| {
+        for (g, e) in changed {
+            let Some(raw) = goals.get(key(user, g.id))? else { continue };
+            let current: GoalRecord = codec::dec(&raw).or_else(super::abort)?;
+            if current.status != GoalStatus::Active {
+                continue;
+            }
+            goals.insert(key(user, g.id), codec::enc(g))?;
+            log.add(e, at)?;
+        }
+        Ok(())
+    })
+    .map(|(_, events)| events)
+}
+
 /// Deletes a goal; false if absent.
 pub fn delete(store: &Store, user: Uuid, id: Uuid) -> AppResult<bool> {
     Ok(store.t.goals.remove(key(user, id)).map_err(io)?.is_some())
@@ -111,7 +137,7 @@ pub fn all(store: &Store) -> AppResult<Vec<(Uuid, GoalRecord)>> {
         .iter()
         .map(|r| {
             let (k, v) = r.map_err(io)?;
-            Ok((codec::id_at(&k, 0).unwrap_or_default(), codec::dec(&v)?))
+            Ok((codec::id_at(&k, 0)?, codec::dec(&v)?))
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use crate::error::AppResult;
 /// A remembered request: in progress, or finished with its answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
-    /// Method, path and body length/type of the first request.
+    /// Method, path, content type and body hash of the first request.
     pub fingerprint: String,
     /// Status of the answer; `None` while the first request runs.
     pub status: Option<u16>,

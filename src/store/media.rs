@@ -106,9 +106,7 @@ pub fn list_by_owner(store: &Store, owner: Uuid) -> AppResult<Vec<MediaRecord>> 
     let mut out = Vec::new();
     for item in store.t.media_by_owner.scan_prefix(owner.as_bytes()) {
         let (k, _) = item.map_err(io)?;
-        if let Some(id) = codec::id_at(&k, 16)
-            && let Some(m) = get(store, id)?
-        {
+        if let Some(m) = get(store, codec::id_at(&k, 16)?)? {
             out.push(m);
         }
     }

@@ -36,6 +36,8 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     // 2: per-day totals beside the activity logs.
     Migration { version: 2, run: super::activity::build_totals },
+    // 3: one event log (the domain outbox merged into the chat event log).
+    Migration { version: 3, run: super::event_log::merge_legacy },
 ];
 
 /// Reads the schema version; `None` for a fresh database.

@@ -7,7 +7,7 @@ pub mod backup;
 pub mod blobs;
 pub mod chat;
 pub mod codec;
-pub mod events;
+pub mod event_log;
 pub mod goals;
 pub mod idempotency;
 pub mod invites;
@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{AppError, AppResult};
 
 /// The schema version this binary writes. Data from a newer version is refused.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Every tree of the database, opened once.
 #[derive(Clone)]
@@ -68,7 +68,7 @@ pub struct Trees {
     pub blocked_by: sled::Tree,
     /// `user_counters`: user ‖ name → u64.
     pub user_counters: sled::Tree,
-    /// `events`: sequence → domain event (the outbox).
+    /// `events`: the domain outbox before schema 3 (merged into `event_log` by migration 3; empty after).
     pub events: sled::Tree,
     /// `activity_logs`: user ‖ YYYY-MM-DD → daily log.
     pub activity_logs: sled::Tree,
@@ -94,11 +94,11 @@ pub struct Trees {
     pub message_client_ids: sled::Tree,
     /// `media_chats` (see `store::chat`).
     pub media_chats: sled::Tree,
-    /// `event_log` (see `store::chat`).
+    /// `event_log`: seq → event, the one event log (see `store::event_log`).
     pub event_log: sled::Tree,
-    /// `chat_log` (see `store::chat`).
+    /// `chat_log`: chat ‖ seq → () (see `store::event_log`).
     pub chat_log: sled::Tree,
-    /// `user_log` (see `store::chat`).
+    /// `user_log`: user ‖ seq → () (see `store::event_log`).
     pub user_log: sled::Tree,
     /// `notes` (see `store::notes`).
     pub notes: sled::Tree,
@@ -259,18 +259,27 @@ impl Store {
         tokio::task::spawn_blocking(move || f(&store)).await.map_err(AppError::internal)?
     }
 
+    /// Runs a write off the async workers without waiting for it to be durable (the caller
+    /// calls [`Store::durable`] before it acknowledges anything).
+    pub async fn write_unflushed<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> AppResult<T> + Send + 'static,
+    {
+        self.blocking(move |s| {
+            let _g = s.write_guard();
+            f(s)
+        })
+        .await
+    }
+
     /// Runs a write off the async workers, then waits until it is durable.
     pub async fn write<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> AppResult<T> + Send + 'static,
     {
-        let v = self
-            .blocking(move |s| {
-                let _g = s.write_guard();
-                f(s)
-            })
-            .await?;
+        let v = self.write_unflushed(f).await?;
         self.durable().await?;
         Ok(v)
     }

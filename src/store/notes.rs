@@ -163,8 +163,8 @@ pub fn shared_before(store: &Store, before: Option<Uuid>) -> impl Iterator<Item 
     let end = before.unwrap_or(Uuid::max());
     store.t.notes_shared.range(..end.as_bytes().to_vec()).rev().map(|r| {
         let (k, v) = r.map_err(io)?;
-        let id = codec::id_at(&k, 0).unwrap_or_default();
-        let author = codec::id_at(&v, 0).unwrap_or_default();
+        let id = codec::id_at(&k, 0)?;
+        let author = codec::id_at(&v, 0)?;
         Ok((id, author, Visibility::from_byte(v.get(16).copied().unwrap_or(0))))
     })
 }
@@ -215,13 +215,14 @@ pub fn set_like(store: &Store, note: Uuid, user: Uuid, like: bool, at: DateTime<
     }))
 }
 
-/// Counts one more share.
-pub fn add_share(store: &Store, note: Uuid) -> AppResult<()> {
-    store
-        .t
-        .note_counters
-        .update_and_fetch(counter_key(note, "shares"), |v| Some((read_u64(v.map(sled::IVec::from)) + 1).to_be_bytes().to_vec()))
-        .map_err(io)?;
+/// Counts one more share, inside the transaction of the message that shares the note.
+pub(crate) fn count_share_in(
+    counters: &sled::transaction::TransactionalTree,
+    note: Uuid,
+) -> sled::transaction::ConflictableTransactionResult<(), AppError> {
+    let key = counter_key(note, "shares");
+    let n = read_u64(counters.get(&key)?) + 1;
+    counters.insert(key, &n.to_be_bytes())?;
     Ok(())
 }
 
@@ -239,7 +240,7 @@ pub fn likes_of(store: &Store, user: Uuid) -> AppResult<Vec<(Uuid, DateTime<Utc>
         .scan_prefix(user.as_bytes())
         .map(|r| {
             let (k, v) = r.map_err(io)?;
-            Ok((codec::id_at(&k, 16).unwrap_or_default(), codec::dec(&v)?))
+            Ok((codec::id_at(&k, 16)?, codec::dec(&v)?))
         })
         .collect()
 }
@@ -248,7 +249,7 @@ pub fn likes_of(store: &Store, user: Uuid) -> AppResult<Vec<(Uuid, DateTime<Utc>
 pub fn all_likes(store: &Store) -> impl Iterator<Item = AppResult<(Uuid, Uuid, DateTime<Utc>)>> + use<> {
     store.t.note_likes.iter().map(|r| {
         let (k, v) = r.map_err(io)?;
-        Ok((codec::id_at(&k, 0).unwrap_or_default(), codec::id_at(&k, 16).unwrap_or_default(), codec::dec(&v)?))
+        Ok((codec::id_at(&k, 0)?, codec::id_at(&k, 16)?, codec::dec(&v)?))
     })
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::events::{self, EventRecord};
+use super::event_log::{Audience, LogRecord};
 use super::{Store, codec, io};
 use crate::error::AppResult;
 
@@ -17,11 +17,21 @@ pub fn done(store: &Store, user: Uuid, period: &str) -> AppResult<bool> {
     store.t.report_runs.contains_key(key(user, period)).map_err(io)
 }
 
-/// Marks a report produced and records its `report_ready` event.
-pub fn mark(store: &Store, user: Uuid, period: &str, kind: &str, at: DateTime<Utc>) -> AppResult<()> {
-    store.t.report_runs.insert(key(user, period), codec::enc(&at)).map_err(io)?;
-    let payload = serde_json::json!({ "kind": kind, "period": period });
-    events::append(store, &EventRecord::new("report_ready", vec![user], &payload, at))
+/// A report that was made: (user, period label, `weekly` | `monthly`).
+pub type Made = (Uuid, String, &'static str);
+
+/// Marks reports produced, each with its `report_ready` event, in one transaction (a crash keeps
+/// both or neither); events are numbered from `first`.
+pub fn mark(store: &Store, made: &[Made], at: DateTime<Utc>, first: u64) -> AppResult<Vec<LogRecord>> {
+    super::event_log::with_tree(store, &store.t.report_runs, first, |runs, log| {
+        for (user, period, kind) in made {
+            runs.insert(key(*user, period), codec::enc(&at))?;
+            let payload = serde_json::json!({ "kind": kind, "period": period });
+            log.append("report_ready", Audience::Users(vec![*user]), payload, at)?;
+        }
+        Ok(())
+    })
+    .map(|(_, events)| events)
 }
 
 /// The reports produced for a user: (period, ready time), newest period last.

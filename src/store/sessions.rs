@@ -126,9 +126,7 @@ pub fn list(store: &Store, user: Uuid) -> AppResult<Vec<SessionRecord>> {
     let mut out = Vec::new();
     for item in store.t.sessions_by_user.scan_prefix(user.as_bytes()) {
         let (k, _) = item.map_err(io)?;
-        if let Some(sid) = codec::id_at(&k, 16)
-            && let Some(s) = get(store, sid)?
-        {
+        if let Some(s) = get(store, codec::id_at(&k, 16)?)? {
             out.push(s);
         }
     }

@@ -10,7 +10,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use uuid::Uuid;
 
-use super::events::{self, EventRecord};
+use super::event_log::{Appender, Audience, LogRecord};
 use super::{Store, abort, codec, io, tx};
 use crate::error::{AppError, AppResult};
 
@@ -91,8 +91,7 @@ struct Tx<'a> {
     blocks: &'a TransactionalTree,
     blocked_by: &'a TransactionalTree,
     counters: &'a TransactionalTree,
-    meta: &'a TransactionalTree,
-    events: &'a TransactionalTree,
+    log: Appender<'a>,
 }
 
 impl Tx<'_> {
@@ -132,13 +131,19 @@ impl Tx<'_> {
         Ok(Some(r))
     }
 
-    fn event(&self, e: &EventRecord) -> ConflictableTransactionResult<(), AppError> {
-        events::append_in(self.meta, self.events, e)
+    /// A `friend_request.*` event for `to` about `r` (rendered for the recipient on delivery).
+    fn event(&self, kind: &str, to: Uuid, r: &RequestRecord, at: DateTime<Utc>) -> ConflictableTransactionResult<(), AppError> {
+        self.log.append(kind, Audience::Users(vec![to]), serde_json::json!({ "request": r }), at).map(|_| ())
     }
 }
 
 impl Store {
-    fn social_tx<T>(&self, f: impl Fn(&Tx) -> ConflictableTransactionResult<T, AppError>) -> AppResult<T> {
+    /// A social transaction whose events are numbered from `first`.
+    fn social_tx_logged<T>(
+        &self,
+        first: u64,
+        f: impl Fn(&Tx) -> ConflictableTransactionResult<T, AppError>,
+    ) -> AppResult<(T, Vec<LogRecord>)> {
         let t = &self.t;
         let trees = (
             &t.friendships,
@@ -148,12 +153,21 @@ impl Store {
             &t.blocks,
             &t.blocked_by,
             &t.user_counters,
-            &t.meta,
-            &t.events,
+            &t.event_log,
+            &t.chat_log,
+            &t.user_log,
         );
-        tx(trees.transaction(|(friendships, requests, out, inc, blocks, blocked_by, counters, meta, events)| {
-            f(&Tx { friendships, requests, out, inc, blocks, blocked_by, counters, meta, events })
+        tx(trees.transaction(|(friendships, requests, out, inc, blocks, blocked_by, counters, log, chat_log, user_log)| {
+            let t =
+                Tx { friendships, requests, out, inc, blocks, blocked_by, counters, log: Appender::new(log, chat_log, user_log, first) };
+            let v = f(&t)?;
+            Ok((v, t.log.finish()))
         }))
+    }
+
+    /// A social transaction that logs no event.
+    fn social_tx<T>(&self, f: impl Fn(&Tx) -> ConflictableTransactionResult<T, AppError>) -> AppResult<T> {
+        self.social_tx_logged(0, f).map(|(v, _)| v)
     }
 }
 
@@ -169,22 +183,16 @@ pub fn has_blocked(store: &Store, blocker: Uuid, blocked: Uuid) -> AppResult<boo
 
 /// The pending request id from `from` to `to`, if any.
 pub fn pending_between(store: &Store, from: Uuid, to: Uuid) -> AppResult<Option<Uuid>> {
-    Ok(store.t.requests_out.get(pair(from, to)).map_err(io)?.and_then(|v| codec::id_at(&v, 0)))
+    store.t.requests_out.get(pair(from, to)).map_err(io)?.map(|v| codec::id_at(&v, 0)).transpose()
 }
 
 /// Ids of `user`'s friends, in id order.
 pub fn friend_ids(store: &Store, user: Uuid) -> AppResult<Vec<Uuid>> {
-    store
-        .t
-        .friendships
-        .scan_prefix(user.as_bytes())
-        .keys()
-        .map(|k| k.map_err(io).map(|k| codec::id_at(&k, 16).unwrap_or_default()))
-        .collect()
+    store.t.friendships.scan_prefix(user.as_bytes()).keys().map(|k| k.map_err(io).and_then(|k| codec::id_at(&k, 16))).collect()
 }
 
 /// Ids of `user`'s friends after `after` (exclusive), in id order, read lazily.
-pub fn friend_ids_after(store: &Store, user: Uuid, after: Option<Uuid>) -> AppResult<impl Iterator<Item = Uuid> + use<>> {
+pub fn friend_ids_after(store: &Store, user: Uuid, after: Option<Uuid>) -> AppResult<impl Iterator<Item = AppResult<Uuid>> + use<>> {
     let start = match after {
         Some(a) => {
             let mut k = pair(user, a);
@@ -198,7 +206,7 @@ pub fn friend_ids_after(store: &Store, user: Uuid, after: Option<Uuid>) -> AppRe
         k.extend_from_slice(&[0xFF; 17]);
         k
     };
-    Ok(store.t.friendships.range(start..end).keys().filter_map(|k| k.ok().and_then(|k| codec::id_at(&k, 16))))
+    Ok(store.t.friendships.range(start..end).keys().map(|k| k.map_err(io).and_then(|k| codec::id_at(&k, 16))))
 }
 
 /// Ids of the users `user` blocked.
@@ -207,20 +215,14 @@ pub fn blocked_ids(store: &Store, user: Uuid) -> AppResult<Vec<(Uuid, DateTime<U
     for item in store.t.blocks.scan_prefix(user.as_bytes()) {
         let (k, v) = item.map_err(io)?;
         let e: Edge = codec::dec(&v)?;
-        out.push((codec::id_at(&k, 16).unwrap_or_default(), e.since));
+        out.push((codec::id_at(&k, 16)?, e.since));
     }
     Ok(out)
 }
 
 /// Ids of the users who blocked `user`.
 pub fn blocker_ids(store: &Store, user: Uuid) -> AppResult<Vec<Uuid>> {
-    store
-        .t
-        .blocked_by
-        .scan_prefix(user.as_bytes())
-        .keys()
-        .map(|k| k.map_err(io).map(|k| codec::id_at(&k, 16).unwrap_or_default()))
-        .collect()
+    store.t.blocked_by.scan_prefix(user.as_bytes()).keys().map(|k| k.map_err(io).and_then(|k| codec::id_at(&k, 16))).collect()
 }
 
 /// True if either blocked the other.
@@ -244,9 +246,7 @@ pub fn pending(store: &Store, user: Uuid, incoming: bool) -> AppResult<Vec<Reque
     let mut out = Vec::new();
     for item in tree.scan_prefix(user.as_bytes()) {
         let (_, id) = item.map_err(io)?;
-        if let Some(id) = codec::id_at(&id, 0)
-            && let Some(r) = get_request(store, id)?
-        {
+        if let Some(r) = get_request(store, codec::id_at(&id, 0)?)? {
             out.push(r);
         }
     }
@@ -268,9 +268,9 @@ pub fn all_requests_of(store: &Store, user: Uuid) -> AppResult<Vec<RequestRecord
 
 /// Sends a request, or accepts the reverse one if it exists. Errors: already friends (409),
 /// already requested (409), blocks (403 when `from` blocked `to`, 404 when `to` blocked `from`).
-pub fn send_request(store: &Store, request: &RequestRecord) -> AppResult<SendOutcome> {
+pub fn send_request(store: &Store, request: &RequestRecord, first: u64) -> AppResult<(SendOutcome, Vec<LogRecord>)> {
     let (from, to, now) = (request.from, request.to, request.created_at);
-    store.social_tx(|t| {
+    store.social_tx_logged(first, |t| {
         if t.blocks.get(pair(to, from))?.is_some() {
             return abort(AppError::NotFound("user"));
         }
@@ -285,21 +285,28 @@ pub fn send_request(store: &Store, request: &RequestRecord) -> AppResult<SendOut
         }
         if let Some(reverse) = t.close_pending(to, from, RequestStatus::Accepted, now)? {
             t.befriend(from, to, now)?;
-            t.event(&EventRecord::new("friend_request.accepted", vec![to], &reverse, now))?;
+            t.event("friend_request.accepted", to, &reverse, now)?;
             return Ok(SendOutcome::Accepted(reverse));
         }
         t.requests.insert(request.id.as_bytes(), codec::enc(request))?;
         t.out.insert(pair(from, to), request.id.as_bytes())?;
         t.inc.insert(pair(to, from), request.id.as_bytes())?;
-        t.event(&EventRecord::new("friend_request.new", vec![to], request, now))?;
+        t.event("friend_request.new", to, request, now)?;
         Ok(SendOutcome::Sent(request.clone()))
     })
 }
 
 /// Answers a pending request as its recipient (`accept` or reject). 404 if `me` is not a party,
 /// 403 if the sender tries, 409 if it is not pending.
-pub fn answer_request(store: &Store, me: Uuid, id: Uuid, accept: bool, now: DateTime<Utc>) -> AppResult<RequestRecord> {
-    store.social_tx(|t| {
+pub fn answer_request(
+    store: &Store,
+    me: Uuid,
+    id: Uuid,
+    accept: bool,
+    now: DateTime<Utc>,
+    first: u64,
+) -> AppResult<(RequestRecord, Vec<LogRecord>)> {
+    store.social_tx_logged(first, |t| {
         let Some(raw) = t.requests.get(id.as_bytes())? else { return abort(AppError::NotFound("friend request")) };
         let r: RequestRecord = dec_tx(&raw)?;
         if r.from != me && r.to != me {
@@ -315,7 +322,7 @@ pub fn answer_request(store: &Store, me: Uuid, id: Uuid, accept: bool, now: Date
         let closed = t.close_pending(r.from, r.to, status, now)?.unwrap_or(r);
         if accept {
             t.befriend(closed.from, closed.to, now)?;
-            t.event(&EventRecord::new("friend_request.accepted", vec![closed.from], &closed, now))?;
+            t.event("friend_request.accepted", closed.from, &closed, now)?;
         }
         Ok(closed)
     })
@@ -404,7 +411,7 @@ pub fn all_friendships(store: &Store) -> AppResult<Vec<(Uuid, Uuid, DateTime<Utc
     let mut out = Vec::new();
     for item in store.t.friendships.iter() {
         let (k, v) = item.map_err(io)?;
-        let (a, b) = (codec::id_at(&k, 0).unwrap_or_default(), codec::id_at(&k, 16).unwrap_or_default());
+        let (a, b) = (codec::id_at(&k, 0)?, codec::id_at(&k, 16)?);
         if a < b {
             out.push((a, b, codec::dec::<Edge>(&v)?.since));
         }
@@ -417,7 +424,7 @@ pub fn all_blocks(store: &Store) -> AppResult<Vec<(Uuid, Uuid, DateTime<Utc>)>> 
     let mut out = Vec::new();
     for item in store.t.blocks.iter() {
         let (k, v) = item.map_err(io)?;
-        out.push((codec::id_at(&k, 0).unwrap_or_default(), codec::id_at(&k, 16).unwrap_or_default(), codec::dec::<Edge>(&v)?.since));
+        out.push((codec::id_at(&k, 0)?, codec::id_at(&k, 16)?, codec::dec::<Edge>(&v)?.since));
     }
     Ok(out)
 }

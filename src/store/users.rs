@@ -102,7 +102,7 @@ pub fn find_by_login(store: &Store, login: &str) -> AppResult<Option<UserRecord>
     let key = codec::fold(login);
     let index = if key.contains('@') { &store.t.users_by_email } else { &store.t.users_by_username };
     match index.get(key.as_bytes()).map_err(io)? {
-        Some(id) => get(store, codec::id_at(&id, 0).ok_or_else(|| io("bad index entry"))?),
+        Some(id) => get(store, codec::id_at(&id, 0)?),
         None => Ok(None),
     }
 }

@@ -6,6 +6,7 @@ mod admin;
 mod admin_ui;
 mod auth;
 mod chat;
+mod events;
 mod media;
 mod notes;
 mod ops;

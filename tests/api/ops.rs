@@ -141,7 +141,7 @@ async fn idempotency_key_replays_the_first_answer() {
     assert_ne!(theirs.body["id"], first.body["id"]);
     // The same key for a different request is refused.
     let different = upload(&u.access, "upload-1", crate::support::png(30, 30)).await;
-    assert_problem(&different, 422, "validation_failed");
+    assert_problem(&different, 422, "idempotency_key_reused");
     // A failed request does not hold its key.
     let bad = upload(&u.access, "upload-2", b"not an image".to_vec()).await;
     assert_problem(&bad, 415, "unsupported_media_type");

@@ -8,24 +8,32 @@
 //!   `private` ones; lists, the feed and search show them what any user would see.
 //! - A deleted note is gone from every read at once; notes of deleted accounts are deleted.
 
-use std::collections::{HashMap, HashSet};
+pub mod index;
+pub mod reading;
+pub mod views;
+
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::auth::AuthUser;
-use super::markdown;
-use super::media::{self, MediaView};
 use super::validate::Errors;
+use crate::access::Caller;
 use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult};
-use crate::search::Viewer;
-use crate::search::notes::{Highlight, NoteDoc, Search};
+use index::index;
+pub use index::{catch_up, rebuild_index, reindex_author, unindex};
+use reading::{Reading, allowed, may_read};
+pub use reading::{media_readable, readable, readable_note};
+pub use views::{Author, NoteView, Views, view};
+
+use crate::search::Scope;
+use crate::search::notes::{Highlight, Search};
 use crate::state::AppState;
 use crate::store::media::MediaPurpose;
 use crate::store::notes::{self as store, NoteRecord, Visibility};
-use crate::store::{media as media_store, social as social_store, users as users_store};
+use crate::store::{media as media_store, social as social_store};
 
 /// Longest title, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -39,50 +47,6 @@ pub const MAX_TAG: usize = 32;
 pub const MAX_ATTACHMENTS: usize = 10;
 /// Notes looked at per list or feed page before answering with what was found (and a cursor).
 const SCAN_BUDGET: usize = 2_000;
-
-/// The author of a note, as readers see them.
-#[derive(Clone, Debug, Serialize, salvo::oapi::ToSchema)]
-pub struct Author {
-    /// Id.
-    pub id: Uuid,
-    /// Username.
-    pub username: String,
-    /// Display name.
-    pub name: String,
-    /// Signed avatar URL.
-    pub profile_photo_url: Option<String>,
-}
-
-/// A note as the API shows it.
-#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
-pub struct NoteView {
-    /// Id (time-ordered).
-    pub id: Uuid,
-    /// Author.
-    pub author: Author,
-    /// Title.
-    pub title: String,
-    /// Markdown exactly as written. Untrusted: render it with a sanitising renderer.
-    pub content: String,
-    /// Plain text made from the content (no markup), at most 200 characters.
-    pub preview: String,
-    /// Lower-case, unique tags.
-    pub tags: Vec<String>,
-    /// private | friends | public.
-    pub visibility: Visibility,
-    /// Attached media (signed URLs; readers of the note may also `GET /media/{id}`).
-    pub attachments: Vec<MediaView>,
-    /// Likes.
-    pub likes_count: u64,
-    /// Times shared into chats.
-    pub shares_count: u64,
-    /// Whether the caller likes it.
-    pub liked_by_me: bool,
-    /// Created (RFC 3339).
-    pub created_at: String,
-    /// Last edit (RFC 3339).
-    pub updated_at: String,
-}
 
 /// Body of `POST /notes` (title required) and `PATCH /notes/{id}` (any subset).
 #[derive(Debug, Default, Deserialize, salvo::oapi::ToSchema)]
@@ -207,225 +171,12 @@ fn apply(state: &AppState, me: Uuid, mut n: NoteRecord, input: NoteInput) -> App
     Ok(n)
 }
 
-/// Whether `viewer` may open `n` (live notes only); staff may open non-private notes.
-pub fn readable(state: &AppState, viewer: AuthUser, n: &NoteRecord) -> AppResult<bool> {
-    may_read(state, viewer.id, n, viewer.role.is_staff())
-}
-
-/// Whether `viewer` may read `n` as a user (`staff` widens it to every non-private note).
-fn may_read(state: &AppState, viewer: Uuid, n: &NoteRecord, staff: bool) -> AppResult<bool> {
-    let (st, author) = (&state.store, n.author_id);
-    allowed(
-        Reading { viewer, author, visibility: n.visibility, deleted: n.deleted_at.is_some(), staff },
-        || social_store::blocked_either(st, viewer, author),
-        || social_store::are_friends(st, viewer, author),
-        || Ok(users_store::get(st, author)?.is_some_and(|u| u.deleted_at.is_none() && !u.disabled)),
-    )
-}
-
-/// One reader looking at one note.
-struct Reading {
-    viewer: Uuid,
-    author: Uuid,
-    visibility: Visibility,
-    deleted: bool,
-    staff: bool,
-}
-
-/// The rule for reading a note, in one place. The lookups are asked only when needed: whether
-/// a block stands between reader and author, whether they are friends, whether the author's
-/// account is live.
-fn allowed(
-    r: Reading,
-    blocked: impl FnOnce() -> AppResult<bool>,
-    friends: impl FnOnce() -> AppResult<bool>,
-    author_live: impl FnOnce() -> AppResult<bool>,
-) -> AppResult<bool> {
-    if r.deleted {
-        return Ok(false);
-    }
-    if r.author == r.viewer {
-        return Ok(true);
-    }
-    if r.visibility == Visibility::Private || blocked()? {
-        return Ok(false);
-    }
-    if r.staff {
-        return Ok(true);
-    }
-    Ok((r.visibility == Visibility::Public || friends()?) && author_live()?)
-}
-
-/// The note if `viewer` may read it; 404 otherwise (as if it did not exist).
-pub fn readable_note(state: &AppState, viewer: AuthUser, id: Uuid) -> AppResult<NoteRecord> {
-    store::get(&state.store, id)?.filter(|n| readable(state, viewer, n).unwrap_or(false)).ok_or(AppError::NotFound("note"))
-}
-
-/// Whether `viewer` may fetch `media` because it is attached to a note they may read.
-pub fn media_readable(state: &AppState, viewer: AuthUser, media: Uuid) -> AppResult<bool> {
-    for id in store::notes_with_media(&state.store, media)? {
-        if let Some(n) = store::get(&state.store, id)?
-            && readable(state, viewer, &n)?
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Builds views of notes for one reader, looking each author up once.
-pub struct Views<'a> {
-    state: &'a AppState,
-    viewer: Uuid,
-    /// Author view and whether the account is live (not deleted or disabled).
-    authors: HashMap<Uuid, (Author, bool)>,
-}
-
-impl<'a> Views<'a> {
-    /// Views for `viewer`.
-    pub fn new(state: &'a AppState, viewer: Uuid) -> Self {
-        Self { state, viewer, authors: HashMap::new() }
-    }
-
-    fn author(&mut self, id: Uuid) -> AppResult<&(Author, bool)> {
-        if !self.authors.contains_key(&id) {
-            let entry = match users_store::get(&self.state.store, id)? {
-                Some(u) => {
-                    let live = u.deleted_at.is_none() && !u.disabled;
-                    let photo = u.avatar_id.map(|a| super::media::signed_url(self.state, a, false));
-                    (Author { id, username: u.username, name: u.name, profile_photo_url: photo }, live)
-                }
-                None => (Author { id, username: String::new(), name: String::new(), profile_photo_url: None }, false),
-            };
-            self.authors.insert(id, entry);
-        }
-        Ok(&self.authors[&id])
-    }
-
-    /// Whether the author's account is live.
-    pub fn author_live(&mut self, id: Uuid) -> AppResult<bool> {
-        Ok(self.author(id)?.1)
-    }
-
-    /// The view of `n`.
-    pub fn note(&mut self, n: &NoteRecord) -> AppResult<NoteView> {
-        let state = self.state;
-        let counts = store::counts(&state.store, n.id)?;
-        let mut attachments = Vec::new();
-        for id in &n.attachment_ids {
-            if let Some(m) = media_store::get(&state.store, *id)? {
-                attachments.push(media::view(state, &m));
-            }
-        }
-        Ok(NoteView {
-            id: n.id,
-            author: self.author(n.author_id)?.0.clone(),
-            title: n.title.clone(),
-            content: n.content.clone(),
-            preview: markdown::preview(&n.content),
-            tags: n.tags.clone(),
-            visibility: n.visibility,
-            attachments,
-            likes_count: counts.likes,
-            shares_count: counts.shares,
-            liked_by_me: store::liked(&state.store, n.id, self.viewer)?,
-            created_at: rfc3339(n.created_at),
-            updated_at: rfc3339(n.updated_at),
-        })
-    }
-}
-
-/// The view of `n` for `viewer`.
-pub fn view(state: &AppState, viewer: Uuid, n: &NoteRecord) -> AppResult<NoteView> {
-    Views::new(state, viewer).note(n)
-}
-
-/// The search document of a note.
-fn doc(n: &NoteRecord, author: Option<&users_store::UserRecord>) -> NoteDoc {
-    NoteDoc {
-        id: n.id,
-        author: n.author_id,
-        author_names: author.map(|u| format!("{} {}", u.username, u.name)).unwrap_or_default(),
-        visibility: n.visibility.as_str(),
-        title: n.title.clone(),
-        content: n.content.clone(),
-        tags: n.tags.clone(),
-    }
-}
-
-fn index(state: &AppState, n: &NoteRecord) -> AppResult<()> {
-    if n.deleted_at.is_some() {
-        state.note_index.remove(n.id);
-    } else {
-        state.note_index.upsert(doc(n, users_store::get(&state.store, n.author_id)?.as_ref()));
-    }
-    Ok(())
-}
-
-/// Rebuilds the search index from storage, in the index's writer thread (requests go on).
-pub fn rebuild_index(state: &AppState) {
-    let store = state.store.clone();
-    state.note_index.rebuild(Box::new(move |sink| {
-        let mut authors: HashMap<Uuid, Option<users_store::UserRecord>> = HashMap::new();
-        for n in store::all(&store) {
-            let n = match n {
-                Ok(n) if n.deleted_at.is_none() => n,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, "notes index rebuild: unreadable note");
-                    continue;
-                }
-            };
-            let a = authors.entry(n.author_id).or_insert_with(|| users_store::get(&store, n.author_id).ok().flatten());
-            sink(doc(&n, a.as_ref()));
-        }
-    }));
-}
-
-/// After a start on an existing index: re-applies, in the background, every note changed since
-/// shortly before the index's last commit, so that changes stored just before a crash (written to
-/// sled, not yet committed to the index) are searchable again.
-pub fn catch_up(state: &AppState, since: std::time::SystemTime) {
-    let since: chrono::DateTime<chrono::Utc> = since.into();
-    let since = since - chrono::Duration::seconds(60);
-    let (store, index) = (state.store.clone(), state.note_index.clone());
-    let spawned = std::thread::Builder::new().name("friend-index-catch-up".into()).spawn(move || {
-        let mut n = 0;
-        for note in store::all(&store).flatten() {
-            if note.updated_at.max(note.deleted_at.unwrap_or(note.updated_at)) < since {
-                continue;
-            }
-            n += 1;
-            if note.deleted_at.is_some() {
-                index.remove(note.id);
-            } else {
-                let author = users_store::get(&store, note.author_id).ok().flatten();
-                index.upsert(doc(&note, author.as_ref()));
-            }
-        }
-        if n > 0 {
-            tracing::info!(notes = n, "notes index: re-applied recent changes");
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "notes index: catch-up not started");
-    }
-}
-
-/// Re-indexes an author's notes (after a change of username or name).
-pub fn reindex_author(state: &AppState, author: &users_store::UserRecord) -> AppResult<()> {
-    for n in store::all_of(&state.store, author.id)? {
-        state.note_index.upsert(doc(&n, Some(author)));
-    }
-    Ok(())
-}
-
 /// POST /notes.
-pub async fn create(state: &AppState, me: AuthUser, input: NoteInput) -> AppResult<NoteView> {
+pub async fn create(state: &AppState, me: Caller, input: NoteInput) -> AppResult<NoteView> {
     let now = state.clock.now();
     let blank = NoteRecord {
         id: crate::ids::new_id(),
-        author_id: me.id,
+        author_id: me.id(),
         title: String::new(),
         content: String::new(),
         tags: Vec::new(),
@@ -435,40 +186,40 @@ pub async fn create(state: &AppState, me: AuthUser, input: NoteInput) -> AppResu
         updated_at: now,
         deleted_at: None,
     };
-    let n = apply(state, me.id, blank, input)?;
+    let n = apply(state, me.id(), blank, input)?;
     let stored = n.clone();
     state.store.write(move |s| store::put(s, &stored, None)).await?;
     index(state, &n)?;
-    view(state, me.id, &n)
+    view(state, me.id(), &n)
 }
 
 /// GET /notes/{id}.
-pub fn get(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<NoteView> {
-    view(state, me.id, &readable_note(state, me, id)?)
+pub fn get(state: &AppState, me: Caller, id: Uuid) -> AppResult<NoteView> {
+    view(state, me.id(), &readable_note(state, me, id)?)
 }
 
 /// The caller's own live note; 404 if they cannot see it, 403 if they can but are not the author.
-fn own(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<NoteRecord> {
+fn own(state: &AppState, me: Caller, id: Uuid) -> AppResult<NoteRecord> {
     let n = readable_note(state, me, id)?;
-    if n.author_id != me.id {
+    if n.author_id != me.id() {
         return Err(AppError::Forbidden("only the author can change this note".into()));
     }
     Ok(n)
 }
 
 /// PATCH /notes/{id}.
-pub async fn update(state: &AppState, me: AuthUser, id: Uuid, input: NoteInput) -> AppResult<NoteView> {
+pub async fn update(state: &AppState, me: Caller, id: Uuid, input: NoteInput) -> AppResult<NoteView> {
     let before = own(state, me, id)?;
-    let mut n = apply(state, me.id, before.clone(), input)?;
+    let mut n = apply(state, me.id(), before.clone(), input)?;
     n.updated_at = state.clock.now();
     let stored = n.clone();
     state.store.write(move |s| store::put(s, &stored, Some(&before))).await?;
     index(state, &n)?;
-    view(state, me.id, &n)
+    view(state, me.id(), &n)
 }
 
 /// DELETE /notes/{id}: soft delete.
-pub async fn delete(state: &AppState, me: AuthUser, id: Uuid) -> AppResult<()> {
+pub async fn delete(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
     let before = own(state, me, id)?;
     let mut n = before.clone();
     n.deleted_at = Some(state.clock.now());
@@ -491,13 +242,6 @@ pub fn forget(state: &AppState, s: &crate::store::Store, user: Uuid) -> AppResul
     Ok(gone)
 }
 
-/// Removes deleted notes from the index.
-pub fn unindex(state: &AppState, ids: &[Uuid]) {
-    for id in ids {
-        state.note_index.remove(*id);
-    }
-}
-
 /// Who `me` is to authors: friends and hidden users, loaded once per request.
 struct Relations {
     friends: HashSet<Uuid>,
@@ -518,30 +262,30 @@ fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<Uuid>> {
 /// GET /notes?author=me|{id}&tag=: that author's notes the caller may see, newest first.
 pub fn list(
     state: &AppState,
-    me: AuthUser,
+    me: Caller,
     author: Option<&str>,
     tag: Option<&str>,
     cursor: Option<&str>,
     limit: usize,
 ) -> AppResult<(Vec<NoteView>, Option<String>)> {
     let author = match author.unwrap_or("me") {
-        "me" => me.id,
+        "me" => me.id(),
         other => Uuid::try_parse(other).map_err(|_| AppError::field("author", "must be `me` or a user id"))?,
     };
-    if author != me.id {
+    if author != me.id() {
         super::social::visible_to(state, me, author)?;
-        if social_store::has_blocked(&state.store, me.id, author)? {
+        if social_store::has_blocked(&state.store, me.id(), author)? {
             return Err(AppError::NotFound("user"));
         }
     }
     let tag = tag.map(normalize_tag).filter(|t| !t.is_empty());
-    let mut views = Views::new(state, me.id);
+    let mut views = Views::new(state, me.id());
     let mut items = Vec::new();
     for (scanned, id) in store::by_author(&state.store, author, parse_cursor(cursor)?).enumerate() {
         let id = id?;
         if let Some(n) = store::get(&state.store, id)?
             && tag.as_ref().is_none_or(|t| n.tags.contains(t))
-            && may_read(state, me.id, &n, false)?
+            && may_read(state, me.id(), &n, false)?
         {
             items.push(views.note(&n)?);
         }
@@ -555,13 +299,13 @@ pub fn list(
 /// GET /notes/feed: the caller's own shared notes, friends' `friends` and `public` notes and
 /// everyone's `public` notes, newest first. The cursor is a note id, so new notes never shift
 /// a page.
-pub fn feed(state: &AppState, me: AuthUser, cursor: Option<&str>, limit: usize) -> AppResult<(Vec<NoteView>, Option<String>)> {
-    let rel = relations(state, me.id)?;
-    let mut views = Views::new(state, me.id);
+pub fn feed(state: &AppState, me: Caller, cursor: Option<&str>, limit: usize) -> AppResult<(Vec<NoteView>, Option<String>)> {
+    let rel = relations(state, me.id())?;
+    let mut views = Views::new(state, me.id());
     let mut items = Vec::new();
     for (scanned, entry) in store::shared_before(&state.store, parse_cursor(cursor)?).enumerate() {
         let (id, author, visibility) = entry?;
-        let reading = Reading { viewer: me.id, author, visibility, deleted: false, staff: false };
+        let reading = Reading { viewer: me.id(), author, visibility, deleted: false, staff: false };
         if allowed(reading, || Ok(rel.hidden.contains(&author)), || Ok(rel.friends.contains(&author)), || views.author_live(author))?
             && let Some(n) = store::get(&state.store, id)?
         {
@@ -577,7 +321,7 @@ pub fn feed(state: &AppState, me: AuthUser, cursor: Option<&str>, limit: usize) 
 /// GET /notes/search?q=&tag=&author=: ranked hits the caller may see (the cursor is an offset).
 pub fn search(
     state: &AppState,
-    me: AuthUser,
+    me: Caller,
     q: &str,
     tag: Option<&str>,
     author: Option<&str>,
@@ -587,7 +331,7 @@ pub fn search(
     let tag = tag.map(normalize_tag).filter(|t| !t.is_empty());
     let author = match author.map(str::trim).filter(|a| !a.is_empty()) {
         None => None,
-        Some("me") => Some(me.id),
+        Some("me") => Some(me.id()),
         Some(a) => Some(Uuid::try_parse(a).map_err(|_| AppError::field("author", "must be `me` or a user id"))?),
     };
     if q.trim().is_empty() && tag.is_none() && author.is_none() {
@@ -600,19 +344,19 @@ pub fn search(
         None => 0,
         Some(c) => c.parse::<usize>().ok().filter(|o| *o <= 10_000).ok_or_else(|| AppError::field("cursor", "invalid cursor"))?,
     };
-    let friends = social_store::friend_ids(&state.store, me.id)?;
-    let hidden = super::social::hidden_from(state, me.id)?;
-    let reader = Viewer { id: me.id, friends: &friends, hidden: &hidden };
+    let friends = social_store::friend_ids(&state.store, me.id())?;
+    let hidden = super::social::hidden_from(state, me.id())?;
+    let reader = Scope { id: me.id(), friends: &friends, hidden: &hidden };
     let hits = state.note_index.search(&reader, &Search { q, tag: tag.as_deref(), author }, limit + 1, offset)?;
     let next = (hits.ids.len() > limit).then(|| (offset + limit).to_string());
     let rel = Relations { friends: friends.into_iter().collect(), hidden: hidden.into_iter().collect() };
-    let mut views = Views::new(state, me.id);
+    let mut views = Views::new(state, me.id());
     let mut items = Vec::with_capacity(limit);
     for id in hits.ids.into_iter().take(limit) {
         // The index already filtered; this only catches a change made since its last commit.
         let Some(n) = store::get(&state.store, id)? else { continue };
         let (author, deleted) = (n.author_id, n.deleted_at.is_some());
-        let reading = Reading { viewer: me.id, author, visibility: n.visibility, deleted, staff: false };
+        let reading = Reading { viewer: me.id(), author, visibility: n.visibility, deleted, staff: false };
         if allowed(reading, || Ok(rel.hidden.contains(&author)), || Ok(rel.friends.contains(&author)), || views.author_live(author))? {
             let highlights = state.note_index.highlights(q, hits.relaxed, &n.title, &n.content);
             items.push(SearchHit { note: views.note(&n)?, highlights });
@@ -622,15 +366,15 @@ pub fn search(
 }
 
 /// POST/DELETE /notes/{id}/like: idempotent; the count is exact under concurrent likes.
-pub async fn like(state: &AppState, me: AuthUser, id: Uuid, on: bool) -> AppResult<LikeState> {
+pub async fn like(state: &AppState, me: Caller, id: Uuid, on: bool) -> AppResult<LikeState> {
     readable_note(state, me, id)?;
     let now = state.clock.now();
-    let likes_count = state.store.write(move |s| store::set_like(s, id, me.id, on, now)).await?;
+    let likes_count = state.store.write(move |s| store::set_like(s, id, me.id(), on, now)).await?;
     Ok(LikeState { likes_count, liked_by_me: on })
 }
 
 /// POST /notes/{id}/share: posts a `note` message into a chat of the caller.
-pub async fn share(state: &Arc<AppState>, me: AuthUser, id: Uuid, chat_id: Uuid) -> AppResult<super::chat::MessageView> {
+pub async fn share(state: &Arc<AppState>, me: Caller, id: Uuid, chat_id: Uuid) -> AppResult<super::chat::MessageView> {
     let n = readable_note(state, me, id)?;
     let input = super::chat::NewMessage {
         kind: Some(crate::store::chat::MessageKind::Note),
@@ -640,11 +384,6 @@ pub async fn share(state: &Arc<AppState>, me: AuthUser, id: Uuid, chat_id: Uuid)
     };
     let (message, _) = super::chat::send(state, me, chat_id, input).await?;
     Ok(message)
-}
-
-/// Counts a share (a `note` message was posted).
-pub async fn count_share(state: &AppState, id: Uuid) -> AppResult<()> {
-    state.store.write(move |s| store::add_share(s, id)).await
 }
 
 /// The caller's notes and likes for `GET /me/export`.

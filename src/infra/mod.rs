@@ -1,0 +1,9 @@
+//! Mechanisms the application state is built from, below the services: the CPU pool, password
+//! hashing, access-token keys, throttles, and the live registries of who is connected and typing.
+
+pub mod cpu_pool;
+pub mod passwords;
+pub mod presence;
+pub mod throttle;
+pub mod tokens;
+pub mod typing;

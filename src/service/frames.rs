@@ -1,0 +1,107 @@
+//! What events look like on a socket: the frame `{ "type": kind, ...fields, "seq"? }` that a
+//! user receives live and on `sync`. The one place that decides, per recipient, what of an event
+//! they get: read receipts only for those who share theirs, friend requests as the recipient sees
+//! the two people. Events that are not socket frames (`goal_completed`, `report_ready`, ...) render
+//! to nothing.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::access::Viewer;
+use crate::error::AppResult;
+use crate::events::{LogRecord, Published};
+use crate::state::AppState;
+use crate::store::event_log;
+use crate::store::social::RequestRecord;
+
+/// Stored kinds that are socket frames (API.md: every frame about stored state carries `seq`).
+const STORED_FRAMES: [&str; 8] = [
+    "message.new",
+    "message.updated",
+    "message.deleted",
+    "receipt",
+    "chat.updated",
+    "notification.new",
+    "friend_request.new",
+    "friend_request.accepted",
+];
+
+/// The frame texts for `recipients` (users with an open socket): groups of users and the text
+/// each group gets. Empty when the event is not a socket frame.
+pub fn render(state: &AppState, event: Published<'_>, recipients: &[Uuid]) -> Vec<(Vec<Uuid>, Arc<str>)> {
+    let kind = event.kind();
+    if matches!(event, Published::Stored(_)) && !STORED_FRAMES.contains(&kind) {
+        return Vec::new();
+    }
+    let payload = event.payload();
+    if kind.starts_with("friend_request.") {
+        return recipients
+            .iter()
+            .filter_map(|u| friend_request(state, kind, payload, event.seq(), *u).map(|t| (vec![*u], t.into())))
+            .collect();
+    }
+    let recipients: Vec<Uuid> = if is_read_receipt(kind, payload) {
+        recipients.iter().copied().filter(|u| super::chat::read_receipts_on(state, *u)).collect()
+    } else {
+        recipients.to_vec()
+    };
+    if recipients.is_empty() {
+        return Vec::new();
+    }
+    vec![(recipients, text(kind, payload, event.seq()).into())]
+}
+
+fn is_read_receipt(kind: &str, payload: &Value) -> bool {
+    kind == "receipt" && payload["kind"] == "read"
+}
+
+/// `{type, ...payload, seq?}` as text.
+fn text(kind: &str, payload: &Value, seq: Option<u64>) -> String {
+    let mut f = json!({ "type": kind });
+    if let (Some(obj), Value::Object(fields)) = (f.as_object_mut(), payload) {
+        obj.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(s) = seq {
+            obj.insert("seq".into(), json!(s));
+        }
+    }
+    f.to_string()
+}
+
+/// A `friend_request.*` frame for `user`: the stored request rendered as `user` sees it now
+/// (events from before schema 3 stored the rendered view; they are sent as they are).
+fn friend_request(state: &AppState, kind: &str, payload: &Value, seq: Option<u64>, user: Uuid) -> Option<String> {
+    let Ok(record) = serde_json::from_value::<RequestRecord>(payload["request"].clone()) else {
+        return Some(text(kind, payload, seq));
+    };
+    let view = super::social::request_view(state, Viewer::student(user), &record).ok()?;
+    Some(text(kind, &json!({ "request": view }), seq))
+}
+
+/// One stored event as `user` gets it on `sync`, if it is a frame for them.
+fn replay(state: &AppState, rec: &LogRecord, user: Uuid) -> Option<String> {
+    render(state, Published::Stored(rec), &[user]).into_iter().next().map(|(_, t)| t.to_string())
+}
+
+/// A page of `sync`: the frames for `user` after `since`, and the sequence the next page starts
+/// after (`None` when this was the last page).
+pub fn sync_page(state: &AppState, user: Uuid, staff: bool, since: u64, limit: usize) -> AppResult<(Vec<String>, Option<u64>)> {
+    let mut joined = Vec::new();
+    for chat in crate::store::chat::chats_of(&state.store, user)? {
+        if let Some(m) = crate::store::chat::member(&state.store, chat, user)? {
+            joined.push((chat, m.joined_seq));
+        }
+    }
+    let seqs = event_log::seqs_for(&state.store, user, &joined, staff, since, limit)?;
+    let next = (seqs.len() == limit).then(|| seqs.last().copied()).flatten();
+    let mut frames = Vec::with_capacity(seqs.len());
+    for s in seqs {
+        if let Some(rec) = event_log::get(&state.store, s)?
+            && let Some(t) = replay(state, &rec, user)
+        {
+            frames.push(t);
+        }
+    }
+    Ok((frames, next))
+}

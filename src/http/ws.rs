@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use super::extract::{bearer_token, hub, me, state};
 use crate::error::AppError;
 use crate::realtime::connection::{CLOSE_TOKEN_EXPIRED, Session};
-use crate::realtime::{Hub, TICKET_TTL_SECS, presence};
+use crate::realtime::{Hub, Outgoing, TICKET_TTL_SECS, presence};
 use crate::service::auth::authenticate_until;
 use crate::state::AppState;
 
@@ -59,7 +59,8 @@ fn socket_config() -> WebSocketConfig {
 /// `not_found`, `forbidden`, `payload_too_large`, `rate_limited` (`chat.frames_per_second`);
 /// `ref` is the frame's `client_id`. Limits: 64 KiB frames, `chat.max_sockets_per_user` sockets
 /// (429 before the upgrade). Close codes: 4001 the access token expired or the session ended
-/// (reconnect with a fresh token); 1013 the client read too slowly (reconnect and `sync`).
+/// (reconnect with a fresh token), sent at once when the session is signed out (logout-all, password
+/// change, session revoked, account disabled); 1013 the client read too slowly (reconnect and `sync`).
 #[endpoint(tags("chat"), parameters(("ticket" = Option<String>, Query, description = "One-time ticket from POST /ws/ticket")))]
 async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let st = state(depot);
@@ -96,7 +97,8 @@ async fn serve(state: Arc<AppState>, hub: Arc<Hub>, mut session: Session, ws: We
     loop {
         tokio::select! {
             out = outbox.recv() => match out {
-                Some(text) => if tx.send(Message::text(text.to_string())).await.is_err() { break },
+                Some(Outgoing::Frame(text)) => if tx.send(Message::text(text.to_string())).await.is_err() { break },
+                Some(Outgoing::Close(code, reason)) => { let _ = tx.send(Message::close_with(code, reason)).await; break }
                 // Dropped from the hub (too slow): close so the client reconnects and syncs.
                 None => { let _ = tx.send(Message::close_with(1013u16, "too slow; reconnect and sync")).await; break }
             },

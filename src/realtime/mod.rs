@@ -22,10 +22,23 @@ pub const QUEUE: usize = 256;
 /// Lifetime of a browser ticket.
 pub const TICKET_TTL_SECS: i64 = 30;
 
+/// What a connection's task is asked to do.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Send this frame.
+    Frame(Arc<str>),
+    /// Close the socket with this code and reason (the session ended).
+    Close(u16, &'static str),
+}
+
+/// Close code when the session behind a socket ended (signed out, password changed, disabled).
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+
 struct Conn {
     id: u64,
+    session: Uuid,
     staff: bool,
-    tx: mpsc::Sender<Arc<str>>,
+    tx: mpsc::Sender<Outgoing>,
 }
 
 /// All live connections.
@@ -43,10 +56,10 @@ impl Hub {
     }
 
     /// Registers a connection of `caller`; returns its id and the queue to drain.
-    pub fn register(&self, caller: Caller) -> (u64, mpsc::Receiver<Arc<str>>) {
+    pub fn register(&self, caller: Caller) -> (u64, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let conn = Conn { id, staff: caller.staff().is_some(), tx };
+        let conn = Conn { id, session: caller.session_id(), staff: caller.staff().is_some(), tx };
         self.conns.lock().unwrap_or_else(|p| p.into_inner()).entry(caller.id()).or_default().push(conn);
         (id, rx)
     }
@@ -73,7 +86,7 @@ impl Hub {
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         for u in users {
             if let Some(list) = conns.get_mut(u) {
-                list.retain(|c| c.tx.try_send(frame.clone()).is_ok());
+                list.retain(|c| c.tx.try_send(Outgoing::Frame(frame.clone())).is_ok());
             }
         }
     }
@@ -82,6 +95,22 @@ impl Hub {
     pub fn online(&self, users: &[Uuid]) -> Vec<Uuid> {
         let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         users.iter().copied().filter(|u| conns.contains_key(u)).collect()
+    }
+
+    /// Closes, at once, the sockets of `user` whose session ended.
+    fn close_ended_sessions(&self, state: &AppState, user: Uuid) {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(list) = conns.get_mut(&user) else { return };
+        list.retain(|c| {
+            if crate::service::auth::session_exists(state, c.session) {
+                return true;
+            }
+            let _ = c.tx.try_send(Outgoing::Close(CLOSE_SESSION_ENDED, "the session ended; sign in again"));
+            false
+        });
+        if list.is_empty() {
+            conns.remove(&user);
+        }
     }
 
     /// Staff members with at least one connection.
@@ -109,6 +138,12 @@ impl Hub {
 impl Subscriber for Hub {
     fn publish(&self, event: Published<'_>) {
         let Some(state) = self.state.upgrade() else { return };
+        if event.kind() == crate::service::auth::SESSIONS_ENDED {
+            if let Audience::Users(users) = event.audience() {
+                users.iter().for_each(|u| self.close_ended_sessions(&state, *u));
+            }
+            return;
+        }
         let online = match event.audience() {
             Audience::Staff => self.online_staff(),
             audience => match crate::events::recipients(&state.store, audience) {

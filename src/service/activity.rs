@@ -142,8 +142,14 @@ pub fn today(state: &AppState, user: Uuid) -> AppResult<NaiveDate> {
 
 /// Parses a `YYYY-MM-DD` day.
 pub fn parse_date(s: &str, field: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AppError::field(field, "must be a date like 2026-11-27"))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| YEARS.contains(&chrono::Datelike::year(d)))
+        .ok_or_else(|| AppError::field(field, "must be a date like 2026-11-27, in the years 1900 to 9999"))
 }
+
+/// The years dates may fall in: four-digit years, so that date arithmetic never nears chrono's limits.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
 
 /// Normalises a subject: trimmed, inner spaces collapsed, first letter upper-case.
 pub fn normalize_subject(s: &str) -> String {

@@ -122,6 +122,9 @@ pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPa
             Ok(u)
         })
         .await?;
+    if p.disabled == Some(true) {
+        auth::sessions_ended(state, id);
+    }
     super::social::index_user(state, &u);
     Ok(user_view(state, &u, Audience::Staff))
 }

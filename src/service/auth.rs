@@ -215,6 +215,9 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthResponse> {
         Rotation::Rotated(s) => s,
         Rotation::Reused => {
             tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
+            if let Some(s) = sessions::get(&state.store, sid)? {
+                sessions_ended(state, s.user_id);
+            }
             return Err(AppError::InvalidToken("this refresh token was already used; the session was signed out for safety".into()));
         }
         Rotation::Invalid => return Err(invalid()),
@@ -239,7 +242,10 @@ pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
     if s.token_hash != hash && !s.old_hashes.contains(&hash) {
         return Err(AppError::InvalidToken("the refresh token is invalid".into()));
     }
-    state.store.write(move |st| sessions::revoke(st, s.user_id, sid).or_else(ignore_missing)).await
+    let user = s.user_id;
+    state.store.write(move |st| sessions::revoke(st, user, sid).or_else(ignore_missing)).await?;
+    sessions_ended(state, user);
+    Ok(())
 }
 
 fn ignore_missing(e: AppError) -> AppResult<()> {
@@ -251,7 +257,9 @@ fn ignore_missing(e: AppError) -> AppResult<()> {
 
 /// POST /auth/logout-all.
 pub async fn logout_all(state: &AppState, me: Caller) -> AppResult<()> {
-    state.store.write(move |s| sessions::revoke_all(s, me.id(), None).map(|_| ())).await
+    state.store.write(move |s| sessions::revoke_all(s, me.id(), None).map(|_| ())).await?;
+    sessions_ended(state, me.id());
+    Ok(())
 }
 
 /// POST /auth/password: checks the current password, stores the new one, signs out other sessions.
@@ -280,7 +288,9 @@ pub async fn set_password(state: &AppState, user: Uuid, new: String, keep: Optio
             })?;
             sessions::revoke_all(s, user, keep).map(|_| ())
         })
-        .await
+        .await?;
+    sessions_ended(state, user);
+    Ok(())
 }
 
 /// GET /auth/sessions.
@@ -303,7 +313,22 @@ pub fn session_view(s: &SessionRecord, current: Uuid) -> SessionView {
 
 /// DELETE /auth/sessions/{id}: only the caller's own sessions (404 otherwise).
 pub async fn revoke_session(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
-    state.store.write(move |s| sessions::revoke(s, me.id(), id)).await
+    state.store.write(move |s| sessions::revoke(s, me.id(), id)).await?;
+    sessions_ended(state, me.id());
+    Ok(())
+}
+
+/// The ephemeral event that tells the socket hub to close the sockets of sessions that ended.
+pub const SESSIONS_ENDED: &str = "sessions.ended";
+
+/// Tells the hub that sessions of `user` ended: their sockets close at once (not at the next ping).
+pub fn sessions_ended(state: &AppState, user: Uuid) {
+    state.events.ephemeral(crate::events::Event::new(SESSIONS_ENDED, crate::events::Audience::Users(vec![user]), serde_json::Value::Null));
+}
+
+/// True while the session `id` has not been signed out.
+pub fn session_exists(state: &AppState, id: Uuid) -> bool {
+    sessions::exists(&state.store, id).unwrap_or(false)
 }
 
 /// True while the caller's session has not been signed out.

@@ -1,8 +1,9 @@
 //! What events look like on a socket: the frame `{ "type": kind, ...fields, "seq"? }` that a
 //! user receives live and on `sync`. The one place that decides, per recipient, what of an event
-//! they get: read receipts only for those who share theirs, friend requests as the recipient sees
-//! the two people. Events that are not socket frames (`goal_completed`, `report_ready`, ...) render
-//! to nothing.
+//! they get: read receipts only for those who share theirs, nothing of typing or receipts across a
+//! block, friend requests as the recipient sees
+//! the two people, messages as they are now (by reference). Events that are not socket frames
+//! (`goal_completed`, `report_ready`, ...) render to nothing.
 
 use std::sync::Arc;
 
@@ -35,22 +36,57 @@ pub fn render(state: &AppState, event: Published<'_>, recipients: &[Uuid]) -> Ve
     if matches!(event, Published::Stored(_)) && !STORED_FRAMES.contains(&kind) {
         return Vec::new();
     }
-    let payload = event.payload();
+    let message;
+    let mut payload = event.payload();
+    if let Some(m) = message_fields(state, kind, payload) {
+        if m.is_null() {
+            return Vec::new();
+        }
+        message = m;
+        payload = &message;
+    }
     if kind.starts_with("friend_request.") {
         return recipients
             .iter()
             .filter_map(|u| friend_request(state, kind, payload, event.seq(), *u).map(|t| (vec![*u], t.into())))
             .collect();
     }
-    let recipients: Vec<Uuid> = if is_read_receipt(kind, payload) {
+    let mut recipients: Vec<Uuid> = if is_read_receipt(kind, payload) {
         recipients.iter().copied().filter(|u| super::chat::read_receipts_on(state, *u)).collect()
     } else {
         recipients.to_vec()
     };
+    // A block silences every channel between two people: no typing or receipts of one reach the
+    // other, even in a chat they still share.
+    if matches!(kind, "typing" | "receipt")
+        && let Some(actor) = payload.get("user_id").and_then(Value::as_str).and_then(|s| Uuid::try_parse(s).ok())
+    {
+        recipients.retain(|u| !crate::store::social::blocked_either(&state.store, *u, actor).unwrap_or(true));
+    }
     if recipients.is_empty() {
         return Vec::new();
     }
     vec![(recipients, text(kind, payload, event.seq()).into())]
+}
+
+/// `message.new` / `message.updated` hold the message by reference: the frame shows it as it is
+/// now (an edit shows the new text, a deleted message its tombstone); `Null` when the message is
+/// unreadable. `None` for other kinds.
+fn message_fields(state: &AppState, kind: &str, payload: &Value) -> Option<Value> {
+    if !matches!(kind, "message.new" | "message.updated") {
+        return None;
+    }
+    let id = |k: &str| payload.get(k).and_then(Value::as_str).and_then(|s| Uuid::try_parse(s).ok());
+    let (chat, message) = (id("chat_id")?, id("message_id")?);
+    let view = match crate::store::chat::get_message(&state.store, chat, message) {
+        Ok(Some(m)) => super::chat::message_view(state, &m),
+        Ok(None) => return Some(Value::Null),
+        Err(e) => {
+            tracing::warn!(error = %e, "message of an event unreadable");
+            return Some(Value::Null);
+        }
+    };
+    Some(json!({ "message": view }))
 }
 
 fn is_read_receipt(kind: &str, payload: &Value) -> bool {

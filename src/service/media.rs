@@ -245,6 +245,25 @@ pub async fn set_avatar(state: &AppState, me: Caller, bytes: Vec<u8>) -> AppResu
     Ok(signed_url(state, id, false))
 }
 
+/// Deletes an uploaded file (record and bytes) once no message and no note carries it: after its
+/// message was deleted, nobody can fetch it any more, not even with a signed URL made before.
+pub async fn forget_if_unused(state: &AppState, id: Uuid) -> AppResult<()> {
+    let orphans = state
+        .store
+        .write(move |s| {
+            let Some(m) = store::get(s, id)? else { return Ok(vec![]) };
+            let used = m.purpose != MediaPurpose::Upload
+                || crate::store::chat::media_in_chats(s, id)?
+                || !crate::store::notes::notes_with_media(s, id)?.is_empty();
+            if used { Ok(vec![]) } else { store::remove(s, id) }
+        })
+        .await?;
+    for b in orphans {
+        state.blobs.remove(&b);
+    }
+    Ok(())
+}
+
 fn sign(state: &AppState, id: Uuid, thumb: bool, exp: i64) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&state.media_key).expect("hmac takes any key");
     mac.update(format!("{id}|{thumb}|{exp}").as_bytes());

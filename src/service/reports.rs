@@ -241,9 +241,13 @@ fn build(state: &AppState, me: Uuid, p: Period) -> AppResult<Report> {
 
 /// Parses `YYYY-Www` into its Monday.
 pub fn parse_week(s: &str) -> AppResult<NaiveDate> {
-    let bad = || AppError::field("week", "must be an ISO week like 2026-W47");
+    let bad = || AppError::field("week", "must be an ISO week like 2026-W47, in the years 1900 to 9999");
     let (y, w) = s.split_once("-W").ok_or_else(bad)?;
-    NaiveDate::from_isoywd_opt(y.parse().map_err(|_| bad())?, w.parse().map_err(|_| bad())?, Weekday::Mon).ok_or_else(bad)
+    let year: i32 = y.parse().map_err(|_| bad())?;
+    if !super::activity::YEARS.contains(&year) {
+        return Err(bad());
+    }
+    NaiveDate::from_isoywd_opt(year, w.parse().map_err(|_| bad())?, Weekday::Mon).ok_or_else(bad)
 }
 
 /// A report period: its label, first and last day, and the previous period of the same kind.
@@ -290,11 +294,15 @@ fn month_bounds(year: i32, month: u32) -> Option<(NaiveDate, NaiveDate)> {
 
 /// The calendar month `month` (default: the last full month in the caller's zone).
 pub fn month_period(state: &AppState, me: Uuid, month: Option<&str>) -> AppResult<Period> {
-    let bad = || AppError::field("month", "must be a month like 2026-11");
+    let bad = || AppError::field("month", "must be a month like 2026-11, in the years 1900 to 9999");
     let (first, last) = match month {
         Some(m) => {
             let (y, mo) = m.split_once('-').ok_or_else(bad)?;
-            month_bounds(y.parse().map_err(|_| bad())?, mo.parse().map_err(|_| bad())?).ok_or_else(bad)?
+            let year: i32 = y.parse().map_err(|_| bad())?;
+            if !super::activity::YEARS.contains(&year) {
+                return Err(bad());
+            }
+            month_bounds(year, mo.parse().map_err(|_| bad())?).ok_or_else(bad)?
         }
         None => {
             let t = today(state, me)?;

@@ -177,6 +177,7 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: Caller, password: S
             Ok((orphans, notes))
         })
         .await?;
+    super::auth::sessions_ended(state, me.id());
     super::notes::unindex(state, &notes);
     state.user_index.remove(me.id());
     for b in orphans {

@@ -140,6 +140,10 @@ fn each<T: serde::de::DeserializeOwned>(tree: &sled::Tree, mut f: impl FnMut(T) 
 pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<chrono::Utc>) -> AppResult<Summary> {
     let tmp = dest.with_extension("partial");
     let file = std::fs::File::create(&tmp).map_err(|e| AppError::BadRequest(format!("cannot write {}: {e}", tmp.display())))?;
+    // A backup holds every student's data: owner-only, like the data directory.
+    if let Err(e) = super::private_file(&tmp) {
+        tracing::warn!(error = %e, "the backup file could not be made owner-only (a file system without permissions?)");
+    }
     let mut w = HashingWriter { inner: BufWriter::new(file), hash: Sha256::new(), bytes: 0, records: 0 };
     {
         let _pause = store.gate.write().unwrap_or_else(|p| p.into_inner());
@@ -311,8 +315,9 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         }
         Line::End { .. } => Ok(()),
     })?;
-    // A backup from before the one event log: merge its two logs as migration 3 does.
+    // A backup from before the one event log: merge its two logs as migrations 3 and 4 do.
     event_log::merge_legacy(store)?;
+    event_log::messages_by_reference(store)?;
     store.flush_now()?;
     Ok(summary)
 }

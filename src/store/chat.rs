@@ -2,7 +2,8 @@
 //!
 //! Trees: `chats` (id → chat), `chat_members` (chat ‖ user → member), `user_chats` (user ‖ chat → ()),
 //! `private_pairs` (low ‖ high user → chat id), `messages` (chat ‖ message → message),
-//! `message_client_ids` (user ‖ client_id → chat ‖ message), `media_chats` (media ‖ chat → ()).
+//! `message_client_ids` (user ‖ client_id → chat ‖ message), `media_chats` (media ‖ chat ‖ message → (), one entry per
+//! message that carries the media).
 //! A change is applied in one transaction with its events (see `store::event_log`).
 
 use chrono::{DateTime, Utc};
@@ -119,6 +120,10 @@ pub struct MessageRecord {
     pub client_id: Option<String>,
 }
 
+fn k3(a: Uuid, b: Uuid, c: Uuid) -> Vec<u8> {
+    codec::Key::new().id(a).id(b).id(c).build()
+}
+
 fn k2(a: Uuid, b: Uuid) -> Vec<u8> {
     codec::Key::new().id(a).id(b).build()
 }
@@ -210,6 +215,24 @@ pub fn unread(store: &Store, chat: Uuid, me: Uuid, after: Option<Uuid>, cap: usi
     Ok(n)
 }
 
+/// True if any message still carries `media`.
+pub fn media_in_chats(store: &Store, media: Uuid) -> AppResult<bool> {
+    Ok(store.t.media_chats.scan_prefix(media.as_bytes()).next().is_some())
+}
+
+/// Migration 4: `media_chats` gets one entry per message (it had one per chat), so that deleting
+/// one message unlinks exactly its media.
+pub fn rebuild_media_links(store: &Store) -> AppResult<()> {
+    store.t.media_chats.clear().map_err(io)?;
+    for item in store.t.messages.iter() {
+        let m: MessageRecord = codec::dec(&item.map_err(io)?.1)?;
+        if let Some(a) = m.attachment_id.filter(|_| !m.deleted) {
+            store.t.media_chats.insert(k3(a, m.chat_id, m.id), &[] as &[u8]).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
 /// True if `media` was sent in a chat `user` is in.
 pub fn media_visible_in_chats(store: &Store, media: Uuid, user: Uuid) -> AppResult<bool> {
     for k in store.t.media_chats.scan_prefix(media.as_bytes()).keys() {
@@ -231,6 +254,8 @@ pub struct Change {
     pub members: Vec<(Uuid, Uuid, MemberRecord)>,
     /// Memberships to remove (chat, user).
     pub leave: Vec<(Uuid, Uuid)>,
+    /// Media no longer carried by a message (media, chat, message): a deleted attachment.
+    pub unlink_media: Vec<(Uuid, Uuid, Uuid)>,
     /// Private pair to claim (a, b, chat): aborts with `Conflict` carrying the existing chat if taken.
     pub pair: Option<(Uuid, Uuid, Uuid)>,
     /// Messages to write.
@@ -291,8 +316,11 @@ pub fn apply(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>>
                     client_ids.insert(codec::Key::new().id(m.from_user_id).str(cid).build(), k2(m.chat_id, m.id))?;
                 }
                 if let Some(a) = m.attachment_id {
-                    media_chats.insert(k2(a, m.chat_id), &[] as &[u8])?;
+                    media_chats.insert(k3(a, m.chat_id, m.id), &[] as &[u8])?;
                 }
+            }
+            for (media, chat, message) in &c.unlink_media {
+                media_chats.remove(k3(*media, *chat, *message))?;
             }
             for note in &c.note_shares {
                 super::notes::count_share_in(note_counters, *note)?;
@@ -324,15 +352,13 @@ pub fn advance(store: &Store, chat: Uuid, user: Uuid, to: Uuid, read: bool) -> A
     }))
 }
 
-/// Every message a user wrote (export).
+/// Every message a user wrote, in chats they left too (export). Reads every message: exports are rare.
 pub fn messages_by(store: &Store, user: Uuid) -> AppResult<Vec<MessageRecord>> {
     let mut out = Vec::new();
-    for chat in chats_of(store, user)? {
-        for item in store.t.messages.scan_prefix(chat.as_bytes()) {
-            let m: MessageRecord = codec::dec(&item.map_err(io)?.1)?;
-            if m.from_user_id == user {
-                out.push(m);
-            }
+    for item in store.t.messages.iter() {
+        let m: MessageRecord = codec::dec(&item.map_err(io)?.1)?;
+        if m.from_user_id == user {
+            out.push(m);
         }
     }
     Ok(out)

@@ -353,6 +353,30 @@ pub fn merge_legacy(store: &Store) -> AppResult<()> {
     Ok(())
 }
 
+/// The payload of a `message.new` / `message.updated` event: the message by reference, so that
+/// a replay shows it as it is now (edited, or deleted with its text and file gone).
+pub fn message_ref(chat: Uuid, message: Uuid) -> Value {
+    serde_json::json!({ "chat_id": chat, "message_id": message })
+}
+
+/// Migration 4: message events stored the whole message (text, file) at the time; they now hold a
+/// reference, so that nothing of a deleted or edited message outlives it in the log.
+pub fn messages_by_reference(store: &Store) -> AppResult<()> {
+    for item in store.t.event_log.iter() {
+        let (k, v) = item.map_err(io)?;
+        let mut rec: LogRecord = codec::dec(&v)?;
+        if !matches!(rec.kind.as_str(), "message.new" | "message.updated") || rec.payload.get("message").is_none() {
+            continue;
+        }
+        let m = &rec.payload["message"];
+        let ids = (m["chat_id"].as_str().and_then(|s| Uuid::try_parse(s).ok()), m["id"].as_str().and_then(|s| Uuid::try_parse(s).ok()));
+        let (Some(chat), Some(message)) = ids else { continue };
+        rec.payload = message_ref(chat, message);
+        store.t.event_log.insert(k, codec::enc(&rec)).map_err(io)?;
+    }
+    super::chat::rebuild_media_links(store)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,5 +448,24 @@ mod tests {
         assert_eq!(seqs_for(&store, b, &[(chat, 1)], false, 0, 10).unwrap(), [1, 2]);
         merge_legacy(&store).unwrap();
         assert_eq!(after(&store, 0, 100).unwrap().len(), 4, "running it again changes nothing");
+    }
+
+    #[tokio::test]
+    async fn migration_4_keeps_messages_only_by_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let (chat, msg) = (Uuid::from_u128(5), Uuid::from_u128(6));
+        let old = LogRecord {
+            seq: 1,
+            kind: "message.new".into(),
+            audience: Audience::Chat(chat),
+            payload: serde_json::json!({"message": {"id": msg, "chat_id": chat, "content": "my address"}}),
+            at: None,
+        };
+        restore(&store, &old).unwrap();
+        messages_by_reference(&store).unwrap();
+        let now = get(&store, 1).unwrap().unwrap();
+        assert_eq!(now.payload, message_ref(chat, msg));
+        assert!(!codec::enc(&now).windows(10).any(|w| w == b"my address"));
     }
 }

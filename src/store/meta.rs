@@ -38,6 +38,8 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, run: super::activity::build_totals },
     // 3: one event log (the domain outbox merged into the chat event log).
     Migration { version: 3, run: super::event_log::merge_legacy },
+    // 4: message events by reference; one media link per message.
+    Migration { version: 4, run: super::event_log::messages_by_reference },
 ];
 
 /// Reads the schema version; `None` for a fresh database.

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{AppError, AppResult};
 
 /// The schema version this binary writes. Data from a newer version is refused.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Every tree of the database, opened once.
 #[derive(Clone)]
@@ -177,6 +177,34 @@ pub struct Store {
     gate: Arc<RwLock<()>>,
 }
 
+/// Creates `dir` if needed, owner-only (0700): students' data is readable by the server's user
+/// alone. An existing directory that others may read is made owner-only too, with a warning.
+pub fn private_dir(dir: &Path) -> AppResult<()> {
+    std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("create {}: {e}", dir.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).map_err(AppError::internal)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| AppError::internal(format!("cannot make {} owner-only: {e}", dir.display())))?;
+            tracing::info!(dir = %dir.display(), "made the data directory owner-only (0700)");
+        }
+    }
+    Ok(())
+}
+
+/// Makes a file owner-only (0600).
+pub fn private_file(path: &Path) -> AppResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| AppError::internal(format!("cannot make {} owner-only: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 /// Turns a sled error into an internal error.
 pub(crate) fn io(e: impl std::fmt::Display) -> AppError {
     AppError::internal(format!("storage: {e}"))
@@ -201,7 +229,7 @@ impl Store {
     /// Opens (or creates) the database under `dir/db`, checks the schema version and runs
     /// migrations. Must be called inside a tokio runtime (it starts the group-commit task).
     pub fn open(dir: &Path, cache_mb: u64) -> AppResult<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("create {}: {e}", dir.display())))?;
+        private_dir(dir)?;
         let db =
             sled::Config::new().path(dir.join("db")).cache_capacity(cache_mb * 1024 * 1024).flush_every_ms(Some(1000)).open().map_err(
                 |e| match e {

@@ -144,7 +144,7 @@ pub fn by_author(store: &Store, author: Uuid, before: Option<Uuid>) -> impl Iter
         Some(b) => pair(author, b),
         None => pair(author, Uuid::max()),
     };
-    store.t.notes_by_author.range(start..end).keys().rev().map(|k| Ok(codec::id_at(&k.map_err(io)?, 16).unwrap_or_default()))
+    store.t.notes_by_author.range(start..end).keys().rev().map(|k| codec::id_at(&k.map_err(io)?, 16))
 }
 
 /// Every live note of an author, newest first (export, account deletion).
@@ -171,7 +171,7 @@ pub fn shared_before(store: &Store, before: Option<Uuid>) -> impl Iterator<Item 
 
 /// Live notes that attach `media`.
 pub fn notes_with_media(store: &Store, media: Uuid) -> AppResult<Vec<Uuid>> {
-    store.t.note_media.scan_prefix(media.as_bytes()).keys().map(|k| Ok(codec::id_at(&k.map_err(io)?, 16).unwrap_or_default())).collect()
+    store.t.note_media.scan_prefix(media.as_bytes()).keys().map(|k| codec::id_at(&k.map_err(io)?, 16)).collect()
 }
 
 /// Every note, deleted ones included (backups, index rebuilds).

@@ -11,6 +11,7 @@ mod media;
 mod notes;
 mod ops;
 mod profile;
+mod safety;
 mod social;
 mod storage;
 mod support;

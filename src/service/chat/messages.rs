@@ -5,11 +5,12 @@ use uuid::Uuid;
 
 use super::views::{MessageView, NewMessage, message_view, read_receipts_on};
 use super::{commit, membership};
-use crate::access::Caller;
+use crate::access::{Caller, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::events::{Audience, Event};
 use crate::state::AppState;
 use crate::store::chat::{self as store, Change, ChatKind, ChatRecord, MessageKind, MessageRecord};
+use crate::store::event_log::message_ref;
 use crate::store::media as media_store;
 
 fn check_new_message(state: &AppState, me: Caller, c: &ChatRecord, input: &NewMessage) -> AppResult<MessageKind> {
@@ -38,8 +39,14 @@ fn check_new_message(state: &AppState, me: Caller, c: &ChatRecord, input: &NewMe
         }
         MessageKind::Note => {
             let id = input.note_id.ok_or_else(|| AppError::field("note_id", "note messages need the id of a note"))?;
-            if crate::service::notes::readable_note(state, me, id).is_err() {
+            let Ok(note) = crate::service::notes::readable_note(state, me, id) else {
                 return Err(AppError::field("note_id", "no such note that you may share"));
+            };
+            // A share must not show a note (its title is the message) to someone who may not read it.
+            for (u, _) in store::members(&state.store, c.id)? {
+                if !crate::service::notes::readable(state, Viewer::student(u), &note)? {
+                    return Err(AppError::field("note_id", "someone in this chat may not read this note; change its visibility first"));
+                }
             }
         }
         MessageKind::System => return Err(AppError::field("kind", "system messages are written by the server")),
@@ -91,7 +98,7 @@ pub async fn send(state: &AppState, me: Caller, chat: Uuid, input: NewMessage) -
     let view = message_view(state, &msg);
     let note_shares = msg.note_id.into_iter().collect();
     let change = Change { chats: vec![c], messages: vec![msg], note_shares, ..Change::default() };
-    commit(state, change, vec![Event::new("message.new", Audience::Chat(chat), json!({ "message": view }))]).await?;
+    commit(state, change, vec![Event::new("message.new", Audience::Chat(chat), message_ref(chat, view.id))]).await?;
     Ok((view, true))
 }
 
@@ -131,7 +138,7 @@ pub async fn edit(state: &AppState, me: Caller, chat: Uuid, id: Uuid, content: S
     commit(
         state,
         Change { messages: vec![m], ..Change::default() },
-        vec![Event::new("message.updated", Audience::Chat(chat), json!({ "message": view }))],
+        vec![Event::new("message.updated", Audience::Chat(chat), message_ref(chat, id))],
     )
     .await?;
     Ok(view)
@@ -151,16 +158,21 @@ pub async fn delete_message(state: &AppState, me: Caller, chat: Uuid, id: Uuid) 
     if m.deleted {
         return Ok(());
     }
+    let attachment = m.attachment_id.take();
     m.deleted = true;
     m.content.clear();
-    m.attachment_id = None;
+    m.note_id = None;
     m.edited_at = Some(state.clock.now());
+    let unlink_media = attachment.map(|a| (a, chat, id)).into_iter().collect();
     commit(
         state,
-        Change { messages: vec![m], ..Change::default() },
+        Change { messages: vec![m], unlink_media, ..Change::default() },
         vec![Event::new("message.deleted", Audience::Chat(chat), json!({ "chat_id": chat, "message_id": id }))],
     )
     .await?;
+    if let Some(a) = attachment {
+        crate::service::media::forget_if_unused(state, a).await?;
+    }
     Ok(())
 }
 

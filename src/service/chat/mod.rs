@@ -19,6 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{Audience, Event};
 use crate::state::AppState;
 use crate::store::chat::{self as store, Change, ChatKind, ChatRecord, MemberRecord, MemberRole, MessageKind, MessageRecord};
+use crate::store::event_log::message_ref;
 use crate::store::users;
 
 /// The chat `id` if `me` is a member (404 otherwise).
@@ -227,7 +228,7 @@ async fn leave(state: &AppState, me: Caller, c: ChatRecord) -> AppResult<()> {
     if c.kind == ChatKind::Group {
         let name = users::get(&state.store, me.id())?.map(|u| u.name).unwrap_or_default();
         let msg = system_message(state, c.id, me.id(), format!("{name} left"));
-        events.push(Event::new("message.new", Audience::Chat(c.id), json!({ "message": message_view(state, &msg) })));
+        events.push(Event::new("message.new", Audience::Chat(c.id), message_ref(c.id, msg.id)));
         let mut c2 = c.clone();
         c2.last_message_id = Some(msg.id);
         c2.last_activity_at = msg.created_at;
@@ -269,7 +270,7 @@ pub async fn add_members(state: &AppState, me: Caller, id: Uuid, ids: Vec<Uuid>)
         messages: vec![msg.clone()],
         ..Change::default()
     };
-    let events = vec![chat_updated(&c), Event::new("message.new", Audience::Chat(id), json!({ "message": message_view(state, &msg) }))];
+    let events = vec![chat_updated(&c), Event::new("message.new", Audience::Chat(id), message_ref(id, msg.id))];
     commit(state, change, events).await?;
     chat_view(state, me, &c)
 }
@@ -293,7 +294,7 @@ pub async fn remove_member(state: &AppState, me: Caller, id: Uuid, user: Uuid) -
     let change = Change { chats: vec![c2], leave: vec![(id, user)], messages: vec![msg.clone()], ..Change::default() };
     let events = vec![
         Event::new("chat.updated", Audience::Users(vec![user]), json!({ "chat_id": id, "left": true })),
-        Event::new("message.new", Audience::Chat(id), json!({ "message": message_view(state, &msg) })),
+        Event::new("message.new", Audience::Chat(id), message_ref(id, msg.id)),
     ];
     commit(state, change, events).await?;
     Ok(())

@@ -1,0 +1,188 @@
+//! Findings of the outside security review (issue 11): each test failed before its fix.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Server, User, assert_problem, png};
+use crate::ws_support::Ws;
+
+async fn pair(s: &Server) -> (User, User, String) {
+    let (a, b) = (s.register().await, s.register().await);
+    s.befriend(&a, &b).await;
+    let r = s.post("/api/v1/chats", Some(&a.access), json!({"type": "private", "user_id": b.id})).await;
+    (a, b, r.body["id"].as_str().unwrap().to_string())
+}
+
+/// Every frame `sync {since: 0}` replays to `ws`, as text.
+async fn full_sync(ws: &mut Ws) -> Vec<String> {
+    ws.send(json!({"type": "sync", "since": 0})).await;
+    let mut frames = Vec::new();
+    loop {
+        let f = ws.next_within(Duration::from_secs(5)).await.expect("sync frames");
+        if f["type"] == "sync.done" {
+            return frames;
+        }
+        frames.push(f.to_string());
+    }
+}
+
+#[tokio::test]
+async fn deleted_and_edited_messages_leave_nothing_behind_in_sync_or_media() {
+    let s = Server::start().await;
+    let (a, b, chat) = pair(&s).await;
+    let secret = "my address is 12 Elm Street";
+    let text = s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&a.access), json!({"content": secret, "client_id": "t1"})).await;
+    let text_id = text.body["id"].as_str().unwrap().to_string();
+    let typo =
+        s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&a.access), json!({"content": "call me on 0612", "client_id": "t2"})).await;
+    let typo_id = typo.body["id"].as_str().unwrap().to_string();
+    let up =
+        Server::finish(s.http.post(s.url("/api/v1/media")).bearer_auth(&a.access).header("content-type", "image/png").body(png(16, 16)))
+            .await;
+    let media = up.body["id"].as_str().unwrap().to_string();
+    let img = s
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            Some(&a.access),
+            json!({"kind": "image", "attachment_id": media, "client_id": "i1"}),
+        )
+        .await;
+    let img_id = img.body["id"].as_str().unwrap().to_string();
+    let signed = img.body["attachment"]["url"].as_str().unwrap().to_string();
+    assert_eq!(Server::finish(s.http.get(s.url(&signed))).await.status, 200, "the signed URL works while the message exists");
+
+    // The author removes the address and the photo, and corrects the other message.
+    assert_eq!(s.delete(&format!("/api/v1/chats/{chat}/messages/{text_id}"), &a.access, None).await.status, 204);
+    assert_eq!(s.delete(&format!("/api/v1/chats/{chat}/messages/{img_id}"), &a.access, None).await.status, 204);
+    assert_eq!(s.patch(&format!("/api/v1/chats/{chat}/messages/{typo_id}"), &a.access, json!({"content": "call me"})).await.status, 200);
+
+    // No read path returns the old text or the file: not the history, not sync, not media.
+    let history = s.get(&format!("/api/v1/chats/{chat}/messages"), &b.access).await.body.to_string();
+    assert!(!history.contains("12 Elm") && !history.contains("0612") && !history.contains(&media), "{history}");
+    let mut ws = Ws::connect(&s, &b.access).await;
+    let frames = full_sync(&mut ws).await;
+    let all = frames.join("\n");
+    assert!(frames.iter().any(|f| f.contains(&text_id)), "the events are still replayed, as tombstones: {all}");
+    assert!(!all.contains("12 Elm") && !all.contains("0612") && !all.contains(&media), "sync replays what was deleted: {all}");
+    let replayed: Vec<Value> = frames.iter().map(|f| serde_json::from_str(f).unwrap()).collect();
+    let first = replayed.iter().find(|f| f["type"] == "message.new" && f["message"]["id"] == text_id.as_str()).unwrap();
+    assert_eq!((first["message"]["deleted"].as_bool(), first["message"]["content"].as_str()), (Some(true), Some("")));
+    for token in [&b.access, &a.access] {
+        let r = Server::finish(s.http.get(s.url(&format!("/api/v1/media/{media}"))).bearer_auth(token)).await;
+        assert_problem(&r, 404, "not_found");
+    }
+    assert_eq!(Server::finish(s.http.get(s.url(&signed))).await.status, 404, "an old signed URL stops working");
+    let export = s.get("/api/v1/me/export", &a.access).await.body.to_string();
+    assert!(!export.contains("12 Elm") && !export.contains(&media), "the author's export keeps only the tombstones");
+}
+
+#[tokio::test]
+async fn a_block_silences_typing_and_receipts_in_an_old_chat() {
+    let s = Server::start().await;
+    let (a, b, chat) = pair(&s).await;
+    let m = s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&b.access), json!({"content": "hi", "client_id": "h1"})).await;
+    let mid = m.body["id"].as_str().unwrap().to_string();
+    let mut wa = Ws::connect(&s, &a.access).await;
+    let mut wb = Ws::connect(&s, &b.access).await;
+    // Before the block both reach the other.
+    wa.send(json!({"type": "typing.start", "chat_id": chat})).await;
+    assert_eq!(wb.expect("typing").await["user_id"], a.id.as_str());
+    wa.send(json!({"type": "typing.stop", "chat_id": chat})).await;
+    wb.expect("typing").await;
+    assert_eq!(s.post("/api/v1/blocks", Some(&b.access), json!({"user_id": a.id})).await.status, 201);
+    wa.send(json!({"type": "typing.start", "chat_id": chat})).await;
+    wa.send(json!({"type": "message.read", "chat_id": chat, "up_to_message_id": mid})).await;
+    assert!(wb.none_of("typing", Duration::from_secs(1)).await, "typing crosses a block");
+    assert!(wb.none_of("receipt", Duration::from_millis(300)).await, "receipts cross a block");
+    // Nor the other way round, nor on a later sync.
+    wb.send(json!({"type": "typing.start", "chat_id": chat})).await;
+    assert!(wa.none_of("typing", Duration::from_secs(1)).await);
+    let replay = full_sync(&mut wb).await.join("\n");
+    assert!(!replay.contains(r#""type":"receipt""#), "{replay}");
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_closes_open_sockets_at_once() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let mut ws = Ws::connect(&s, &u.access).await;
+    assert_eq!(s.post("/api/v1/auth/logout-all", Some(&u.access), json!({})).await.status, 204);
+    let closed = ws.expect_within("closed", Duration::from_secs(2)).await;
+    assert_eq!(closed["code"], 4001, "closed with 'session ended', not at the next 25 s ping");
+    // A revoked single session and a password change do the same.
+    let second = s.login(&u.username, &u.password).await;
+    let third = s.login(&u.username, &u.password).await;
+    let mut ws2 = Ws::connect(&s, &second.access).await;
+    let sessions = s.get("/api/v1/auth/sessions", &third.access).await.body;
+    let list = sessions.as_array().cloned().or_else(|| sessions["items"].as_array().cloned()).unwrap();
+    let sid = list.iter().find(|x| x["current"] == false).unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(s.delete(&format!("/api/v1/auth/sessions/{sid}"), &third.access, None).await.status, 204);
+    assert_eq!(ws2.expect_within("closed", Duration::from_secs(2)).await["code"], 4001);
+    let mut ws3 = Ws::connect(&s, &third.access).await;
+    assert!(ws3.none_of("closed", Duration::from_millis(300)).await, "the caller's own session stays");
+}
+
+#[tokio::test]
+async fn a_friends_only_note_cannot_be_shared_where_a_stranger_would_read_it() {
+    let s = Server::start().await;
+    let (author, friend) = (s.register().await, s.register().await);
+    let stranger = s.register().await;
+    s.befriend(&author, &friend).await;
+    s.befriend(&friend, &stranger).await;
+    let note = s
+        .post("/api/v1/notes", Some(&author.access), json!({"title": "Diary of Ana", "content": "private-ish", "visibility": "friends"}))
+        .await;
+    let note_id = note.body["id"].as_str().unwrap().to_string();
+    let group = s
+        .post("/api/v1/chats", Some(&friend.access), json!({"type": "group", "name": "Class", "member_ids": [stranger.id, author.id]}))
+        .await;
+    let group_id = group.body["id"].as_str().unwrap().to_string();
+    let r = s.post(&format!("/api/v1/notes/{note_id}/share"), Some(&friend.access), json!({"chat_id": group_id})).await;
+    assert_problem(&r, 422, "validation_failed");
+    let history = s.get(&format!("/api/v1/chats/{group_id}/messages"), &stranger.access).await.body.to_string();
+    assert!(!history.contains("Diary of Ana"), "the title leaked: {history}");
+    // Into a chat where everyone may read it, the share works.
+    let pair = s.post("/api/v1/chats", Some(&friend.access), json!({"type": "private", "user_id": author.id})).await;
+    let r = s.post(&format!("/api/v1/notes/{note_id}/share"), Some(&friend.access), json!({"chat_id": pair.body["id"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_export_keeps_messages_of_chats_one_left() {
+    let s = Server::start().await;
+    let (a, b, chat) = pair(&s).await;
+    s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&a.access), json!({"content": "before I left", "client_id": "x1"})).await;
+    assert_eq!(s.delete(&format!("/api/v1/chats/{chat}"), &a.access, None).await.status, 204);
+    let export = s.get("/api/v1/me/export", &a.access).await.body;
+    assert!(export["messages"].to_string().contains("before I left"), "{}", export["messages"]);
+    assert!(!s.get("/api/v1/me/export", &b.access).await.body["messages"].to_string().contains("before I left"));
+}
+
+#[tokio::test]
+async fn extreme_dates_are_refused_instead_of_crashing() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let goal = json!({"title": "Forever", "period": "weekly", "metric": "study_days", "target_value": 1, "start_date": "262142-12-31"});
+    assert_problem(&s.post("/api/v1/goals", Some(&u.access), goal).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/reports/weekly?week=262143-W52", &u.access).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/reports/monthly?month=262143-12", &u.access).await, 422, "validation_failed");
+    assert_problem(&s.put("/api/v1/activities/1899-12-31", &u.access, json!({"sleep_hours": 8})).await, 422, "validation_failed");
+    assert_eq!(s.put("/api/v1/activities/2026-11-27", &u.access, json!({"sleep_hours": 8})).await.status, 200);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_backups_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let server = crate::support::spawn(&dir);
+    server.terminate();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "a data dir the server creates is owner-only");
+    let file = parent.path().join("b.jsonl");
+    let out = std::process::Command::new(crate::support::binary()).arg("backup").arg(&file).arg("--data-dir").arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(mode(&file), 0o600, "a backup holds every student's data");
+}

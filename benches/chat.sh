@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n "$(ulimit -Hn)"
-cargo build --release --quiet
+# BIN=path measures another server build (e.g. the one before a change) with this load generator.
+[ -n "${BIN:-}" ] || cargo build --release --quiet
+BIN=${BIN:-target/release/friend}
 cargo bench --bench chat_load --no-run --quiet 2>/dev/null
 LOAD=$(ls -t target/release/deps/chat_load-* | grep -v '\.d$' | head -1)
-BIN=target/release/friend
 PORT=${PORT:-18720}
 BASE=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)

@@ -94,6 +94,8 @@ pub struct ChatConfig {
     pub frames_per_second: u32,
     /// Largest group.
     pub max_group_members: usize,
+    /// Events one `sync` replays at most (then `sync.done {more: true}`).
+    pub sync_max_events: usize,
 }
 
 impl Default for ChatConfig {
@@ -104,6 +106,7 @@ impl Default for ChatConfig {
             max_sockets_per_user: 10,
             frames_per_second: 20,
             max_group_members: 500,
+            sync_max_events: 2000,
         }
     }
 }

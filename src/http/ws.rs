@@ -20,6 +20,8 @@ use crate::state::AppState;
 const MAX_FRAME: usize = 64 * 1024;
 /// Server ping interval (also when token expiry is checked).
 const PING_EVERY: Duration = Duration::from_secs(25);
+/// A frame the client does not take within this long closes its socket.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A one-time WebSocket ticket.
 #[derive(Serialize, ToSchema)]
@@ -55,7 +57,11 @@ fn socket_config() -> WebSocketConfig {
 /// `message.new`, `message.updated`, `message.deleted`, `receipt`, `typing` (ends by itself after
 /// 5 s), `presence` (friends only), `chat.updated {chat_id, ...}` (refetch the chat), `sync.done {seq}`,
 /// `pong`, `error {code, detail, ref?}`. Stored-state frames carry a global `seq`; `sync` replays
-/// every one after `since` in order. Error codes: `bad_frame`, `unknown_type`, `validation_failed`,
+/// every one after `since` in order, at most `chat.sync_max_events` (2,000) events at a time: `sync.done {seq, more}` with
+/// `more: true` means "send `sync {since: seq}` again" (older history is also on
+/// `GET /chats/{id}/messages`). `message.new`/`message.updated` replay the message as it is now (a
+/// deleted one as its tombstone). After a block, the two still see their old private chat's
+/// history, but no new messages, typing, receipts or presence pass between them. Error codes: `bad_frame`, `unknown_type`, `validation_failed`,
 /// `not_found`, `forbidden`, `payload_too_large`, `rate_limited` (`chat.frames_per_second`);
 /// `ref` is the frame's `client_id`. Limits: 64 KiB frames, `chat.max_sockets_per_user` sockets
 /// (429 before the upgrade). Close codes: 4001 the access token expired or the session ended
@@ -95,40 +101,81 @@ async fn serve(state: Arc<AppState>, hub: Arc<Hub>, mut session: Session, ws: We
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
-        tokio::select! {
+        let step = tokio::select! {
             out = outbox.recv() => match out {
-                Some(Outgoing::Frame(text)) => if tx.send(Message::text(text.to_string())).await.is_err() { break },
-                Some(Outgoing::Close(code, reason)) => { let _ = tx.send(Message::close_with(code, reason)).await; break }
+                Some(Outgoing::Frame(text)) => send(&mut tx, Message::text(text.to_string())).await,
+                Some(Outgoing::Close(code, reason)) => close(&mut tx, code, reason).await,
                 // Dropped from the hub (too slow): close so the client reconnects and syncs.
-                None => { let _ = tx.send(Message::close_with(1013u16, "too slow; reconnect and sync")).await; break }
+                None => close(&mut tx, 1013, "too slow; reconnect and sync").await,
             },
             incoming = rx.next() => match incoming {
                 Some(Ok(msg)) if msg.is_text() => {
                     if session.expired() {
-                        let _ = tx.send(Message::close_with(CLOSE_TOKEN_EXPIRED, "access token expired")).await;
-                        break;
-                    }
-                    let replies = match msg.as_str() { Ok(text) => session.handle(text).await, Err(_) => Vec::new() };
-                    for r in replies {
-                        if tx.send(Message::text(r)).await.is_err() { return; }
+                        close(&mut tx, CLOSE_TOKEN_EXPIRED, "access token expired").await
+                    } else {
+                        let replies = match msg.as_str() { Ok(text) => session.handle(text).await, Err(_) => Vec::new() };
+                        let mut step = Step::Go;
+                        for r in replies {
+                            step = send(&mut tx, Message::text(r)).await;
+                            if step == Step::Stop { break }
+                        }
+                        if step == Step::Go && session.flooding() {
+                            close(&mut tx, 1008, "too many frames").await
+                        } else {
+                            step
+                        }
                     }
                 }
-                Some(Ok(msg)) if msg.is_close() => break,
+                Some(Ok(msg)) if msg.is_close() => Step::Stop,
                 Some(Ok(msg)) if msg.is_binary() => {
-                    let f = crate::realtime::connection::error_frame("bad_frame", "frames are JSON text", None);
-                    if tx.send(Message::text(f)).await.is_err() { break }
+                    send(&mut tx, Message::text(crate::realtime::connection::error_frame("bad_frame", "frames are JSON text", None))).await
                 }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => break,
+                Some(Ok(_)) => Step::Go,
+                Some(Err(e)) if too_big(&e) => close(&mut tx, 1009, "frames may be at most 64 KiB").await,
+                Some(Err(_)) | None => Step::Stop,
             },
             _ = ping.tick() => {
                 if session.expired() {
-                    let _ = tx.send(Message::close_with(CLOSE_TOKEN_EXPIRED, "access token expired")).await;
-                    break;
+                    close(&mut tx, CLOSE_TOKEN_EXPIRED, "access token expired").await
+                } else {
+                    send(&mut tx, Message::ping(Vec::new())).await
                 }
-                if tx.send(Message::ping(Vec::new())).await.is_err() { break }
             }
+        };
+        if step == Step::Stop {
+            break;
         }
+    }
+}
+
+/// Whether the connection goes on.
+#[derive(PartialEq, Eq)]
+enum Step {
+    Go,
+    Stop,
+}
+
+/// Sends one frame; a client that does not take it within [`SEND_TIMEOUT`] is disconnected
+/// (a socket that never reads must not hold memory and a socket slot for ever).
+async fn send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, m: Message) -> Step {
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(m)).await {
+        Ok(Ok(())) => Step::Go,
+        _ => Step::Stop,
+    }
+}
+
+/// Sends a close frame (bounded like any send) and stops.
+async fn close(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, code: u16, reason: &str) -> Step {
+    let _ = send(tx, Message::close_with(code, reason)).await;
+    Step::Stop
+}
+
+/// True when the client's frame was over the size limit.
+fn too_big(e: &salvo::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e {
+        salvo::Error::Other(inner) => matches!(inner.downcast_ref::<WsError>(), Some(WsError::Capacity(_))),
+        _ => false,
     }
 }
 

@@ -14,10 +14,11 @@ use crate::error::AppError;
 use crate::service::chat::{self, NewMessage};
 use crate::state::AppState;
 
+/// Frames refused in a row (`rate_limited`) before the socket is closed (1008).
+const FLOOD_STRIKES: u32 = 50;
+
 /// Close code sent when the access token expires: reconnect with a fresh token.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
-/// Events replayed per page during `sync`.
-const SYNC_PAGE: usize = 500;
 
 /// A client frame.
 #[derive(Deserialize)]
@@ -73,6 +74,8 @@ pub struct Session {
     /// (their session is checked instead).
     expires_at: i64,
     bucket: Bucket,
+    /// Frames refused by the rate limit since the last accepted one.
+    refused: u32,
 }
 
 /// An `error` frame.
@@ -96,7 +99,7 @@ impl Session {
     /// A session for `user` whose token expires at `expires_at`.
     pub fn new(state: Arc<AppState>, user: Caller, expires_at: i64) -> Self {
         let rate = f64::from(state.config.chat.frames_per_second.max(1));
-        Self { state, user, expires_at, bucket: Bucket { tokens: rate * 2.0, rate, last: Instant::now() } }
+        Self { state, user, expires_at, bucket: Bucket { tokens: rate * 2.0, rate, last: Instant::now() }, refused: 0 }
     }
 
     /// The first frame: who, when, and the newest event cursor.
@@ -104,6 +107,11 @@ impl Session {
         let seq = self.state.events.head().await;
         json!({ "type": "ready", "user_id": self.user.id(), "server_time": crate::clock::rfc3339(self.state.clock.now()), "seq": seq })
             .to_string()
+    }
+
+    /// True when the client went on sending long after `rate_limited` (a flood): close the socket.
+    pub fn flooding(&self) -> bool {
+        self.refused > FLOOD_STRIKES
     }
 
     /// True once the access token has expired or the session was signed out.
@@ -117,8 +125,10 @@ impl Session {
         let field = |name: &str| value.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_string);
         let reference = field("client_id");
         if !self.bucket.take() {
+            self.refused += 1;
             return vec![error_frame("rate_limited", "too many frames; slow down", reference.as_deref())];
         }
+        self.refused = 0;
         let parsed = value
             .clone()
             .ok_or_else(|| "not a JSON object".to_string())
@@ -158,27 +168,18 @@ impl Session {
     }
 
     async fn sync(&self, since: u64) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut cursor = since;
-        let staff = self.user.staff().is_some();
-        loop {
-            match crate::service::frames::sync_page(&self.state, self.user.id(), staff, cursor, SYNC_PAGE) {
-                Ok((frames, next)) => {
-                    out.extend(frames);
-                    match next {
-                        Some(n) => cursor = n,
-                        None => break,
-                    }
-                }
-                Err(e) => {
-                    out.push(app_error_frame(&e, None));
-                    return out;
-                }
+        let (state, me) = (self.state.clone(), self.user);
+        let staff = me.staff().is_some();
+        let cap = self.state.config.chat.sync_max_events.max(1);
+        let replay = self.state.store.blocking(move |_| crate::service::frames::sync(&state, me.id(), staff, since, cap)).await;
+        match replay {
+            Ok(mut r) => {
+                let seq = if r.more { r.last } else { self.state.events.head().await.max(r.last) };
+                r.frames.push(json!({ "type": "sync.done", "seq": seq, "more": r.more }).to_string());
+                r.frames
             }
+            Err(e) => vec![app_error_frame(&e, None)],
         }
-        let newest = self.state.events.head().await.max(cursor);
-        out.push(json!({ "type": "sync.done", "seq": newest }).to_string());
-        out
     }
 }
 

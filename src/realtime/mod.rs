@@ -45,6 +45,9 @@ struct Conn {
 pub struct Hub {
     state: Weak<AppState>,
     conns: Mutex<HashMap<Uuid, Vec<Conn>>>,
+    /// Connection tasks still running per user (a socket counts toward the cap until its task
+    /// ends, even after it was dropped from `conns` for reading too slowly).
+    tasks: Mutex<HashMap<Uuid, usize>>,
     next: AtomicU64,
     tickets: Mutex<HashMap<String, (Caller, i64)>>,
 }
@@ -52,7 +55,7 @@ pub struct Hub {
 impl Hub {
     /// An empty hub that renders events with `state`.
     pub fn new(state: Weak<AppState>) -> Self {
-        Self { state, conns: Mutex::default(), next: AtomicU64::new(0), tickets: Mutex::default() }
+        Self { state, conns: Mutex::default(), tasks: Mutex::default(), next: AtomicU64::new(0), tickets: Mutex::default() }
     }
 
     /// Registers a connection of `caller`; returns its id and the queue to drain.
@@ -61,6 +64,7 @@ impl Hub {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let conn = Conn { id, session: caller.session_id(), staff: caller.staff().is_some(), tx };
         self.conns.lock().unwrap_or_else(|p| p.into_inner()).entry(caller.id()).or_default().push(conn);
+        *self.tasks.lock().unwrap_or_else(|p| p.into_inner()).entry(caller.id()).or_default() += 1;
         (id, rx)
     }
 
@@ -73,11 +77,19 @@ impl Hub {
                 conns.remove(&user);
             }
         }
+        drop(conns);
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = tasks.get_mut(&user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                tasks.remove(&user);
+            }
+        }
     }
 
-    /// Open connections of a user.
+    /// Open connections of a user (until their tasks end).
     pub fn count(&self, user: Uuid) -> usize {
-        self.conns.lock().unwrap_or_else(|p| p.into_inner()).get(&user).map_or(0, Vec::len)
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).get(&user).copied().unwrap_or(0)
     }
 
     /// Queues `frame` for every connection of `users`. A connection whose queue is full is

@@ -60,6 +60,7 @@ pub fn render(state: &AppState, event: Published<'_>, recipients: &[Uuid]) -> Ve
     // other, even in a chat they still share.
     if matches!(kind, "typing" | "receipt")
         && let Some(actor) = payload.get("user_id").and_then(Value::as_str).and_then(|s| Uuid::try_parse(s).ok())
+        && crate::store::social::in_any_block(&state.store, actor).unwrap_or(true)
     {
         recipients.retain(|u| !crate::store::social::blocked_either(&state.store, *u, actor).unwrap_or(true));
     }
@@ -120,24 +121,50 @@ fn replay(state: &AppState, rec: &LogRecord, user: Uuid) -> Option<String> {
     render(state, Published::Stored(rec), &[user]).into_iter().next().map(|(_, t)| t.to_string())
 }
 
-/// A page of `sync`: the frames for `user` after `since`, and the sequence the next page starts
-/// after (`None` when this was the last page).
-pub fn sync_page(state: &AppState, user: Uuid, staff: bool, since: u64, limit: usize) -> AppResult<(Vec<String>, Option<u64>)> {
+/// Events looked at per page of `sync`.
+const SYNC_PAGE: usize = 500;
+
+/// What one `sync` replays.
+pub struct Replay {
+    /// The frames, in order.
+    pub frames: Vec<String>,
+    /// The sequence of the last event looked at (the next `sync` starts after it).
+    pub last: u64,
+    /// True when the replay stopped at the cap: more events follow.
+    pub more: bool,
+}
+
+/// `sync`: the frames for `user` after `since`, at most `cap` events (then `more`). The chats and
+/// join positions are read once; each page reads only its own index range.
+pub fn sync(state: &AppState, user: Uuid, staff: bool, since: u64, cap: usize) -> AppResult<Replay> {
     let mut joined = Vec::new();
     for chat in crate::store::chat::chats_of(&state.store, user)? {
         if let Some(m) = crate::store::chat::member(&state.store, chat, user)? {
             joined.push((chat, m.joined_seq));
         }
     }
-    let seqs = event_log::seqs_for(&state.store, user, &joined, staff, since, limit)?;
-    let next = (seqs.len() == limit).then(|| seqs.last().copied()).flatten();
-    let mut frames = Vec::with_capacity(seqs.len());
-    for s in seqs {
-        if let Some(rec) = event_log::get(&state.store, s)?
-            && let Some(t) = replay(state, &rec, user)
-        {
-            frames.push(t);
+    let mut out = Replay { frames: Vec::new(), last: since, more: false };
+    let mut looked = 0;
+    loop {
+        let page = SYNC_PAGE.min(cap - looked);
+        let seqs = event_log::seqs_for(&state.store, user, &joined, staff, out.last, page)?;
+        looked += seqs.len();
+        for s in &seqs {
+            if let Some(rec) = event_log::get(&state.store, *s)?
+                && let Some(t) = replay(state, &rec, user)
+            {
+                out.frames.push(t);
+            }
+        }
+        if let Some(l) = seqs.last() {
+            out.last = *l;
+        }
+        if seqs.len() < page {
+            return Ok(out);
+        }
+        if looked >= cap {
+            out.more = true;
+            return Ok(out);
         }
     }
-    Ok((frames, next))
 }

@@ -271,66 +271,73 @@ pub struct Change {
 /// Applies a change in one transaction with its events, numbered from `first`.
 pub fn apply(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> {
     let t = &store.t;
-    let trees = (
-        &t.chats,
-        &t.chat_members,
-        &t.user_chats,
-        &t.private_pairs,
-        &t.messages,
-        &t.message_client_ids,
-        &t.media_chats,
-        &t.event_log,
-        &t.chat_log,
-        &t.user_log,
-        &t.note_counters,
-    );
+    // The note counters join the transaction only when a message shares a note.
+    let mut trees = vec![
+        t.chats.clone(),
+        t.chat_members.clone(),
+        t.user_chats.clone(),
+        t.private_pairs.clone(),
+        t.messages.clone(),
+        t.message_client_ids.clone(),
+        t.media_chats.clone(),
+        t.event_log.clone(),
+        t.chat_log.clone(),
+        t.user_log.clone(),
+    ];
+    if !c.note_shares.is_empty() {
+        trees.push(t.note_counters.clone());
+    }
     let at = c.at.unwrap_or_else(Utc::now);
-    tx(trees.transaction(
-        |(chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log, note_counters)| {
-            let appender = Appender::new(log, chat_log, user_log, first);
-            if let Some((a, b, chat)) = c.pair {
-                if let Some(existing) = pairs.get(low_high(a, b))? {
-                    let id = codec::id_at(&existing, 0).or_else(abort)?;
-                    return abort(AppError::Conflict(id.to_string(), vec![]));
-                }
-                pairs.insert(low_high(a, b), chat.as_bytes())?;
+    tx(trees.as_slice().transaction(|v: &Vec<sled::transaction::TransactionalTree>| {
+        let [chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log] = &v[..10] else {
+            return abort(AppError::internal("chat transaction trees"));
+        };
+        let note_counters = v.get(10);
+        let appender = Appender::new(log, chat_log, user_log, first);
+        if let Some((a, b, chat)) = c.pair {
+            if let Some(existing) = pairs.get(low_high(a, b))? {
+                let id = codec::id_at(&existing, 0).or_else(abort)?;
+                return abort(AppError::Conflict(id.to_string(), vec![]));
             }
-            for ch in &c.chats {
-                chats.insert(ch.id.as_bytes(), codec::enc(ch))?;
+            pairs.insert(low_high(a, b), chat.as_bytes())?;
+        }
+        for ch in &c.chats {
+            chats.insert(ch.id.as_bytes(), codec::enc(ch))?;
+        }
+        for (chat, user, m) in &c.members {
+            let mut m = m.clone();
+            if m.joined_seq == 0 {
+                m.joined_seq = first;
             }
-            for (chat, user, m) in &c.members {
-                let mut m = m.clone();
-                if m.joined_seq == 0 {
-                    m.joined_seq = first;
-                }
-                members.insert(k2(*chat, *user), codec::enc(&m))?;
-                user_chats.insert(k2(*user, *chat), &[] as &[u8])?;
+            members.insert(k2(*chat, *user), codec::enc(&m))?;
+            user_chats.insert(k2(*user, *chat), &[] as &[u8])?;
+        }
+        for (chat, user) in &c.leave {
+            members.remove(k2(*chat, *user))?;
+            user_chats.remove(k2(*user, *chat))?;
+        }
+        for m in &c.messages {
+            messages.insert(k2(m.chat_id, m.id), codec::enc(m))?;
+            if let Some(cid) = &m.client_id {
+                client_ids.insert(codec::Key::new().id(m.from_user_id).str(cid).build(), k2(m.chat_id, m.id))?;
             }
-            for (chat, user) in &c.leave {
-                members.remove(k2(*chat, *user))?;
-                user_chats.remove(k2(*user, *chat))?;
+            if let Some(a) = m.attachment_id {
+                media_chats.insert(k3(a, m.chat_id, m.id), &[] as &[u8])?;
             }
-            for m in &c.messages {
-                messages.insert(k2(m.chat_id, m.id), codec::enc(m))?;
-                if let Some(cid) = &m.client_id {
-                    client_ids.insert(codec::Key::new().id(m.from_user_id).str(cid).build(), k2(m.chat_id, m.id))?;
-                }
-                if let Some(a) = m.attachment_id {
-                    media_chats.insert(k3(a, m.chat_id, m.id), &[] as &[u8])?;
-                }
-            }
-            for (media, chat, message) in &c.unlink_media {
-                media_chats.remove(k3(*media, *chat, *message))?;
-            }
+        }
+        for (media, chat, message) in &c.unlink_media {
+            media_chats.remove(k3(*media, *chat, *message))?;
+        }
+        if let Some(counters) = note_counters {
             for note in &c.note_shares {
-                super::notes::count_share_in(note_counters, *note)?;
+                super::notes::count_share_in(counters, *note)?;
             }
-            for e in &c.events {
-                appender.add(e, at)?;
-            }
-            Ok(appender.finish())
-        },
-    ))
+        }
+        for e in &c.events {
+            appender.add(e, at)?;
+        }
+        Ok(appender.finish())
+    }))
 }
 
 /// Updates a member's read or delivered position if it moves forward; returns the new record.

@@ -230,6 +230,12 @@ pub fn blocked_either(store: &Store, a: Uuid, b: Uuid) -> AppResult<bool> {
     Ok(has_blocked(store, a, b)? || has_blocked(store, b, a)?)
 }
 
+/// True if `user` blocked someone or someone blocked `user` (two prefix probes).
+pub fn in_any_block(store: &Store, user: Uuid) -> AppResult<bool> {
+    Ok(store.t.blocks.scan_prefix(user.as_bytes()).next().transpose().map_err(io)?.is_some()
+        || store.t.blocked_by.scan_prefix(user.as_bytes()).next().transpose().map_err(io)?.is_some())
+}
+
 /// A kept per-user counter (`friends`).
 pub fn counter(store: &Store, user: Uuid, name: &str) -> AppResult<u64> {
     Ok(store.t.user_counters.get(counter_key(user, name)).map_err(io)?.map(|v| super::meta::read_u64(&v)).unwrap_or(0))

@@ -186,3 +186,53 @@ async fn the_data_directory_and_backups_are_owner_only() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(mode(&file), 0o600, "a backup holds every student's data");
 }
+
+#[tokio::test]
+async fn a_long_sync_comes_in_capped_parts_in_order_without_duplicates() {
+    let s = Server::start_with(|c| c.chat.sync_max_events = 7).await;
+    let (a, b, chat) = pair(&s).await;
+    let mut wa = Ws::connect(&s, &a.access).await;
+    for i in 0..20 {
+        wa.say(&chat, &format!("m{i}"), &format!("message {i}")).await;
+    }
+    let mut wb = Ws::connect(&s, &b.access).await;
+    let (mut since, mut seqs, mut parts) = (0u64, Vec::new(), 0);
+    loop {
+        wb.send(json!({"type": "sync", "since": since})).await;
+        let mut got = 0;
+        let done = loop {
+            let f = wb.next_within(Duration::from_secs(5)).await.expect("frames");
+            if f["type"] == "sync.done" {
+                break f;
+            }
+            seqs.push(f["seq"].as_u64().unwrap());
+            got += 1;
+        };
+        parts += 1;
+        assert!(got <= 7, "one sync replays at most the cap");
+        since = done["seq"].as_u64().unwrap();
+        if done["more"] == false {
+            break;
+        }
+    }
+    assert!(parts >= 3, "20 messages and more in parts of 7: {parts}");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, no duplicates: {seqs:?}");
+    let news = seqs.len();
+    assert!(news >= 20, "every event once: {news}");
+}
+
+#[tokio::test]
+async fn a_flooding_socket_is_closed_and_an_oversized_frame_gets_1009() {
+    let s = Server::start_with(|c| c.chat.frames_per_second = 5).await;
+    let u = s.register().await;
+    let mut ws = Ws::connect(&s, &u.access).await;
+    for _ in 0..80 {
+        ws.send_raw(r#"{"type":"ping"}"#).await;
+    }
+    let closed = ws.expect_within("closed", Duration::from_secs(5)).await;
+    assert_eq!(closed["code"], 1008, "a flood is closed, not answered for ever");
+    let mut ws = Ws::connect(&s, &u.access).await;
+    ws.send_raw(&format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(100 * 1024))).await;
+    let closed = ws.expect_within("closed", Duration::from_secs(5)).await;
+    assert_eq!(closed["code"], 1009);
+}

@@ -131,6 +131,8 @@ pub struct AuthConfig {
     pub access_ttl_secs: u64,
     /// Refresh token (session) lifetime in days.
     pub refresh_ttl_days: u64,
+    /// A session ends this many days after sign-in however often it is refreshed.
+    pub session_max_days: u64,
     /// Concurrent argon2 hashes (0 = number of CPU cores).
     pub hash_concurrency: usize,
     /// Failed logins allowed per account in `lockout_window_secs` before 429.
@@ -153,6 +155,9 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Trust `X-Forwarded-For` (only behind a reverse proxy you run).
     pub trust_forwarded_for: bool,
+    /// Who may read `GET /metrics`: the server machine itself (loopback) always; others only
+    /// with `Authorization: Bearer <metrics_token>` when this is set.
+    pub metrics_token: String,
 }
 
 /// Media uploads.
@@ -207,6 +212,7 @@ impl Default for AuthConfig {
             jwt_secret: String::new(),
             access_ttl_secs: 15 * 60,
             refresh_ttl_days: 30,
+            session_max_days: 90,
             hash_concurrency: 0,
             max_failed_logins_per_account: 10,
             max_logins_per_ip: 30,
@@ -217,7 +223,13 @@ impl Default for AuthConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { cors_origins: Vec::new(), max_json_bytes: 256 * 1024, request_timeout_secs: 30, trust_forwarded_for: false }
+        Self {
+            cors_origins: Vec::new(),
+            max_json_bytes: 256 * 1024,
+            request_timeout_secs: 30,
+            trust_forwarded_for: false,
+            metrics_token: String::new(),
+        }
     }
 }
 
@@ -266,6 +278,9 @@ impl Config {
         if self.auth.refresh_ttl_days == 0 || self.auth.refresh_ttl_days > 365 {
             return Err("auth.refresh_ttl_days must be between 1 and 365".into());
         }
+        if self.auth.session_max_days < self.auth.refresh_ttl_days || self.auth.session_max_days > 3650 {
+            return Err("auth.session_max_days must be at least auth.refresh_ttl_days and at most 3650".into());
+        }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return Err("auth.jwt_secret must be at least 32 characters (or empty to generate one)".into());
         }
@@ -293,6 +308,9 @@ pub fn redacted(config: &Config) -> Config {
     let mut c = config.clone();
     if !c.auth.jwt_secret.is_empty() {
         c.auth.jwt_secret = "<redacted>".into();
+    }
+    if !c.http.metrics_token.is_empty() {
+        c.http.metrics_token = "<redacted>".into();
     }
     c
 }

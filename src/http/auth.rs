@@ -33,7 +33,11 @@ pub struct PasswordInput {
     pub new_password: String,
 }
 
-/// Create an account (mode `open`, or `invite` with `invite_code`).
+/// Create an account (mode `open`, or `invite` with `invite_code`). A taken e-mail or username is
+/// 409 `conflict` naming the field: this does tell that an address has an account. It must, as
+/// things stand: the server sends no e-mail (school LANs are often offline), so there is no
+/// "check your inbox" answer that would hide it, and a student needs to know to sign in instead.
+/// Schools that mind can use `invite` or `closed` registration, where only invited people ask.
 #[endpoint(tags("auth"), request_body = RegisterInput)]
 async fn register(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthResponse>, AppError> {
     let st = state(depot);

@@ -5,7 +5,8 @@ use salvo::http::{HeaderValue, header};
 use salvo::prelude::*;
 use serde::Serialize;
 
-use super::extract::state;
+use super::extract::{bearer_token, client, state};
+use crate::error::AppError;
 
 /// Health answer.
 #[derive(Serialize, ToSchema)]
@@ -33,12 +34,19 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Health> {
     }
 }
 
-/// Prometheus text format.
-#[endpoint(tags("operations"))]
-async fn metrics(depot: &mut Depot, res: &mut Response) {
-    let text = crate::service::ops::metrics_text(&state(depot));
+/// Prometheus text format. Answers the server machine itself (loopback) and clients that send
+/// `Authorization: Bearer <http.metrics_token>`; others get 403 `forbidden`.
+#[endpoint(tags("operations"), responses((status_code = 200, description = "Prometheus text format"), (status_code = 403, description = "Not from loopback and no valid metrics token")))]
+async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
+    let st = state(depot);
+    let ip = client(req, &st).ip;
+    if !crate::service::ops::may_read_metrics(&st, &ip, bearer_token(req).as_deref()) {
+        return Err(AppError::Forbidden("metrics are readable from the server itself or with the metrics token".into()));
+    }
+    let text = crate::service::ops::metrics_text(&st);
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     res.render(text);
+    Ok(())
 }
 
 /// Web admin and other static pages, embedded in the binary.

@@ -210,7 +210,8 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthResponse> {
     let now = state.clock.now();
     let expires = now + chrono::Duration::days(state.config.auth.refresh_ttl_days as i64);
     let (new_token, new_hash) = tokens::new_refresh(sid);
-    let outcome = state.store.write(move |s| sessions::rotate(s, sid, &presented, &new_hash, now, expires)).await?;
+    let max_age = chrono::Duration::days(state.config.auth.session_max_days as i64);
+    let outcome = state.store.write(move |s| sessions::rotate(s, sid, &presented, &new_hash, now, expires, max_age)).await?;
     let session = match outcome {
         Rotation::Rotated(s) => s,
         Rotation::Reused => {
@@ -221,6 +222,12 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthResponse> {
             return Err(AppError::InvalidToken("this refresh token was already used; the session was signed out for safety".into()));
         }
         Rotation::Invalid => return Err(invalid()),
+        Rotation::Ended => {
+            return Err(AppError::InvalidToken(format!(
+                "sessions last at most {} days; sign in again",
+                state.config.auth.session_max_days
+            )));
+        }
     };
     let user = users::get(&state.store, session.user_id)?.filter(|u| u.deleted_at.is_none()).ok_or_else(invalid)?;
     if user.disabled {
@@ -262,12 +269,26 @@ pub async fn logout_all(state: &AppState, me: Caller) -> AppResult<()> {
     Ok(())
 }
 
+/// Checks the signed-in user's own password (to change it or delete the account), throttled like
+/// logins: after `auth.max_failed_logins_per_account` wrong ones in the window, 429 until it ends.
+pub async fn confirm_password(state: &AppState, user: &UserRecord, password: String, field: &str) -> AppResult<()> {
+    let now = state.clock.unix();
+    let key = format!("confirm:{}", user.id);
+    if let Some(wait) = state.login_by_account.blocked(&key, now) {
+        return Err(AppError::RateLimited(wait));
+    }
+    if !state.hasher.verify(password, Some(user.password_hash.clone())).await? {
+        state.login_by_account.hit(&key, now);
+        return Err(AppError::field(field, "the password is wrong"));
+    }
+    state.login_by_account.clear(&key);
+    Ok(())
+}
+
 /// POST /auth/password: checks the current password, stores the new one, signs out other sessions.
 pub async fn change_password(state: &AppState, me: Caller, current: String, new: String) -> AppResult<()> {
     let user = users::get(&state.store, me.id())?.ok_or(AppError::NotFound("user"))?;
-    if !state.hasher.verify(current, Some(user.password_hash)).await? {
-        return Err(AppError::field("current_password", "the current password is wrong"));
-    }
+    confirm_password(state, &user, current, "current_password").await?;
     set_password(state, me.id(), new, Some(me.session_id())).await
 }
 

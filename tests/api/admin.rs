@@ -108,7 +108,8 @@ async fn invites_can_expire_and_be_deleted() {
     assert_problem(&s.post("/api/v1/admin/invites", Some(&admin.access), json!({"max_uses": 0})).await, 422, "validation_failed");
     s.clock.advance(chrono::Duration::hours(2));
     let admin = s.login(&admin.username, &admin.password).await;
-    let body = json!({"email": "late@school.test", "username": "late", "password": "password1", "name": "Late", "invite_code": code});
+    let body =
+        json!({"email": "late@school.test", "username": "late", "password": "a-solid-password", "name": "Late", "invite_code": code});
     assert_problem(&s.post("/api/v1/auth/register", None, body).await, 422, "validation_failed");
     assert_eq!(s.delete(&format!("/api/v1/admin/invites/{code}"), &admin.access, None).await.status, 204);
     assert_problem(&s.delete(&format!("/api/v1/admin/invites/{code}"), &admin.access, None).await, 404, "not_found");

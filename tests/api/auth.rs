@@ -63,7 +63,7 @@ async fn email_and_username_are_unique_case_insensitively() {
         .post(
             "/api/v1/auth/register",
             None,
-            json!({"email": a.email.to_uppercase(), "username": unique("other"), "password": "password1", "name": "B"}),
+            json!({"email": a.email.to_uppercase(), "username": unique("other"), "password": "a-solid-password", "name": "B"}),
         )
         .await;
     assert_problem(&r, 409, "conflict");
@@ -72,7 +72,7 @@ async fn email_and_username_are_unique_case_insensitively() {
         .post(
             "/api/v1/auth/register",
             None,
-            json!({"email": "new@school.test", "username": a.username.to_uppercase(), "password": "password1", "name": "B"}),
+            json!({"email": "new@school.test", "username": a.username.to_uppercase(), "password": "a-solid-password", "name": "B"}),
         )
         .await;
     assert_problem(&r, 409, "conflict");
@@ -87,7 +87,7 @@ async fn concurrent_registrations_of_one_username_create_one_account() {
         .map(|i| {
             let (http, url, name) = (s.http.clone(), s.url("/api/v1/auth/register"), name.clone());
             tokio::spawn(async move {
-                let body = json!({"email": format!("r{i}@school.test"), "username": name, "password": "password1", "name": "R"});
+                let body = json!({"email": format!("r{i}@school.test"), "username": name, "password": "a-solid-password", "name": "R"});
                 http.post(url).json(&body).send().await.unwrap().status().as_u16()
             })
         })
@@ -103,12 +103,12 @@ async fn concurrent_registrations_of_one_username_create_one_account() {
 #[tokio::test]
 async fn registration_modes_closed_and_invite() {
     let s = Server::start_with(|c| c.registration = friend::config::Registration::Closed).await;
-    let body = json!({"email": "c@school.test", "username": "closed1", "password": "password1", "name": "C"});
+    let body = json!({"email": "c@school.test", "username": "closed1", "password": "a-solid-password", "name": "C"});
     assert_problem(&s.post("/api/v1/auth/register", None, body).await, 403, "registration_closed");
 
     let s = Server::start_with(|c| c.registration = friend::config::Registration::Invite).await;
     let admin = s.staff(friend::model::Role::Admin).await;
-    let body = |u: &str, code: Option<&str>| json!({"email": format!("{u}@school.test"), "username": u, "password": "password1", "name": u, "invite_code": code});
+    let body = |u: &str, code: Option<&str>| json!({"email": format!("{u}@school.test"), "username": u, "password": "a-solid-password", "name": u, "invite_code": code});
     assert_problem(&s.post("/api/v1/auth/register", None, body("inv0", None)).await, 403, "registration_closed");
     let r = s.post("/api/v1/auth/register", None, body("inv1", Some("NOPE-NOPE"))).await;
     assert_problem(&r, 422, "validation_failed");

@@ -320,3 +320,21 @@ async fn a_deleted_note_or_account_leaves_no_note_text_in_storage() {
         assert!(!backup.contains(secret), "{secret} is still in the backup");
     }
 }
+
+#[tokio::test]
+async fn the_most_common_passwords_and_the_username_are_refused() {
+    let s = Server::start().await;
+    for (username, password) in [("kid1", "password"), ("kid2", "12345678"), ("kid3", "Password123"), ("kidkid99", "KIDKID99")] {
+        let body = json!({"email": format!("{username}@school.test"), "username": username, "password": password, "name": "Kid"});
+        let r = s.post("/api/v1/auth/register", None, body).await;
+        assert_problem(&r, 422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], "password", "{password}");
+        let why = r.body["errors"][0]["message"].as_str().unwrap();
+        assert!(why.contains("common") || why.contains("username"), "{password}: {why}");
+    }
+    let u = s.register().await;
+    let r = s.post("/api/v1/auth/password", Some(&u.access), json!({"current_password": u.password, "new_password": "qwertyuiop"})).await;
+    assert_problem(&r, 422, "validation_failed");
+    let r = s.post("/api/v1/auth/password", Some(&u.access), json!({"current_password": u.password, "new_password": u.username})).await;
+    assert_problem(&r, 422, "validation_failed");
+}

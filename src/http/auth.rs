@@ -78,7 +78,9 @@ async fn logout_all(depot: &mut Depot) -> Result<NoContent, AppError> {
     Ok(NoContent)
 }
 
-/// Change the password; every other session is signed out.
+/// Change the password; every other session is signed out (and their sockets closed). The new
+/// password must not be one of the most common ones or the username (422). After
+/// `auth.max_failed_logins_per_account` wrong current passwords in the window: 429 with `Retry-After`.
 #[endpoint(tags("auth"), security(("bearer" = [])), request_body = PasswordInput)]
 async fn change_password(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
     let st = state(depot);

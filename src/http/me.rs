@@ -41,7 +41,8 @@ async fn patch_me(req: &mut Request, depot: &mut Depot) -> Result<Json<UserView>
 }
 
 /// Delete the account (password confirmed): sessions, uploads and personal fields are removed;
-/// an anonymous "Deleted user" remains so that others' conversations stay readable.
+/// an anonymous "Deleted user" remains so that others' conversations stay readable; notes lose
+/// their text. Wrong passwords are throttled like logins (429 with `Retry-After`).
 #[endpoint(tags("profile"), security(("bearer" = [])), request_body = DeleteInput)]
 async fn delete_me(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
     let st = state(depot);

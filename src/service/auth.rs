@@ -355,7 +355,7 @@ pub fn session_exists(state: &AppState, id: Uuid) -> bool {
 
 /// True while the caller's session has not been signed out.
 pub fn session_alive(state: &AppState, caller: Caller) -> bool {
-    sessions::exists(&state.store, caller.session_id()).unwrap_or(false)
+    session_exists(state, caller.session_id())
 }
 
 /// Verifies an access token and that its session and account are still valid.

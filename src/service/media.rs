@@ -247,7 +247,15 @@ pub async fn set_avatar(state: &AppState, me: Caller, bytes: Vec<u8>) -> AppResu
 
 /// Deletes an uploaded file (record and bytes) once no message and no note carries it: after its
 /// message was deleted, nobody can fetch it any more, not even with a signed URL made before.
-pub async fn forget_if_unused(state: &AppState, id: Uuid) -> AppResult<()> {
+/// Called after the delete that unlinked it was stored, so a failure here is logged, not
+/// reported: the delete itself happened (and nobody can reach the file through it any more).
+pub async fn forget_if_unused(state: &AppState, id: Uuid) {
+    if let Err(e) = remove_if_unused(state, id).await {
+        tracing::warn!(media = %id, error = %e, "could not delete an unreferenced file; it stays on disk");
+    }
+}
+
+async fn remove_if_unused(state: &AppState, id: Uuid) -> AppResult<()> {
     let orphans = state
         .store
         .write(move |s| {

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::ConflictableTransactionResult;
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use uuid::Uuid;
 
 use super::event_log::{Appender, Event, LogRecord};
@@ -260,6 +260,9 @@ pub struct Change {
     pub pair: Option<(Uuid, Uuid, Uuid)>,
     /// Messages to write.
     pub messages: Vec<MessageRecord>,
+    /// A read (`true`) or delivered position to move forward: (chat, user, message, read). When
+    /// it does not move, nothing of the change is written (its events are not logged).
+    pub advance: Option<(Uuid, Uuid, Uuid, bool)>,
     /// Notes shared by the messages (their `shares_count` goes up in the same transaction).
     pub note_shares: Vec<Uuid>,
     /// Events to log.
@@ -271,92 +274,90 @@ pub struct Change {
 /// Applies a change in one transaction with its events, numbered from `first`.
 pub fn apply(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> {
     let t = &store.t;
-    // The note counters join the transaction only when a message shares a note.
-    let mut trees = vec![
-        t.chats.clone(),
-        t.chat_members.clone(),
-        t.user_chats.clone(),
-        t.private_pairs.clone(),
-        t.messages.clone(),
-        t.message_client_ids.clone(),
-        t.media_chats.clone(),
-        t.event_log.clone(),
-        t.chat_log.clone(),
-        t.user_log.clone(),
-    ];
-    if !c.note_shares.is_empty() {
-        trees.push(t.note_counters.clone());
-    }
+    let trees = (
+        &t.chats,
+        &t.chat_members,
+        &t.user_chats,
+        &t.private_pairs,
+        &t.messages,
+        &t.message_client_ids,
+        &t.media_chats,
+        &t.event_log,
+        &t.chat_log,
+        &t.user_log,
+        &t.note_counters,
+    );
     let at = c.at.unwrap_or_else(Utc::now);
-    tx(trees.as_slice().transaction(|v: &Vec<sled::transaction::TransactionalTree>| {
-        let [chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log] = &v[..10] else {
-            return abort(AppError::internal("chat transaction trees"));
-        };
-        let note_counters = v.get(10);
-        let appender = Appender::new(log, chat_log, user_log, first);
-        if let Some((a, b, chat)) = c.pair {
-            if let Some(existing) = pairs.get(low_high(a, b))? {
-                let id = codec::id_at(&existing, 0).or_else(abort)?;
-                return abort(AppError::Conflict(id.to_string(), vec![]));
+    tx(trees.transaction(
+        |(chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log, note_counters)| {
+            if let Some((chat, user, to, read)) = c.advance
+                && !advance_in(members, chat, user, to, read)?
+            {
+                // The position did not move: nothing to store, nothing to tell.
+                return Ok(Vec::new());
             }
-            pairs.insert(low_high(a, b), chat.as_bytes())?;
-        }
-        for ch in &c.chats {
-            chats.insert(ch.id.as_bytes(), codec::enc(ch))?;
-        }
-        for (chat, user, m) in &c.members {
-            let mut m = m.clone();
-            if m.joined_seq == 0 {
-                m.joined_seq = first;
+            let appender = Appender::new(log, chat_log, user_log, first);
+            if let Some((a, b, chat)) = c.pair {
+                if let Some(existing) = pairs.get(low_high(a, b))? {
+                    let id = codec::id_at(&existing, 0).or_else(abort)?;
+                    return abort(AppError::Conflict(id.to_string(), vec![]));
+                }
+                pairs.insert(low_high(a, b), chat.as_bytes())?;
             }
-            members.insert(k2(*chat, *user), codec::enc(&m))?;
-            user_chats.insert(k2(*user, *chat), &[] as &[u8])?;
-        }
-        for (chat, user) in &c.leave {
-            members.remove(k2(*chat, *user))?;
-            user_chats.remove(k2(*user, *chat))?;
-        }
-        for m in &c.messages {
-            messages.insert(k2(m.chat_id, m.id), codec::enc(m))?;
-            if let Some(cid) = &m.client_id {
-                client_ids.insert(codec::Key::new().id(m.from_user_id).str(cid).build(), k2(m.chat_id, m.id))?;
+            for ch in &c.chats {
+                chats.insert(ch.id.as_bytes(), codec::enc(ch))?;
             }
-            if let Some(a) = m.attachment_id {
-                media_chats.insert(k3(a, m.chat_id, m.id), &[] as &[u8])?;
+            for (chat, user, m) in &c.members {
+                let mut m = m.clone();
+                if m.joined_seq == 0 {
+                    m.joined_seq = first;
+                }
+                members.insert(k2(*chat, *user), codec::enc(&m))?;
+                user_chats.insert(k2(*user, *chat), &[] as &[u8])?;
             }
-        }
-        for (media, chat, message) in &c.unlink_media {
-            media_chats.remove(k3(*media, *chat, *message))?;
-        }
-        if let Some(counters) = note_counters {
+            for (chat, user) in &c.leave {
+                members.remove(k2(*chat, *user))?;
+                user_chats.remove(k2(*user, *chat))?;
+            }
+            for m in &c.messages {
+                messages.insert(k2(m.chat_id, m.id), codec::enc(m))?;
+                if let Some(cid) = &m.client_id {
+                    client_ids.insert(codec::Key::new().id(m.from_user_id).str(cid).build(), k2(m.chat_id, m.id))?;
+                }
+                if let Some(a) = m.attachment_id {
+                    media_chats.insert(k3(a, m.chat_id, m.id), &[] as &[u8])?;
+                }
+            }
+            for (media, chat, message) in &c.unlink_media {
+                media_chats.remove(k3(*media, *chat, *message))?;
+            }
             for note in &c.note_shares {
-                super::notes::count_share_in(counters, *note)?;
+                super::notes::count_share_in(note_counters, *note)?;
             }
-        }
-        for e in &c.events {
-            appender.add(e, at)?;
-        }
-        Ok(appender.finish())
-    }))
+            for e in &c.events {
+                appender.add(e, at)?;
+            }
+            Ok(appender.finish())
+        },
+    ))
 }
 
-/// Updates a member's read or delivered position if it moves forward; returns the new record.
-pub fn advance(store: &Store, chat: Uuid, user: Uuid, to: Uuid, read: bool) -> AppResult<Option<MemberRecord>> {
+/// Moves a member's read or delivered position forward inside a transaction; false if it was
+/// already there or further (404 for a non-member).
+fn advance_in(members: &TransactionalTree, chat: Uuid, user: Uuid, to: Uuid, read: bool) -> ConflictableTransactionResult<bool, AppError> {
     let key = k2(chat, user);
-    tx(store.t.chat_members.transaction(|members| {
-        let Some(raw) = members.get(&key)? else { return abort(AppError::NotFound("chat")) };
-        let mut m: MemberRecord = dec_tx(&raw)?;
-        let slot = if read { &mut m.last_read_message_id } else { &mut m.last_delivered_message_id };
-        if slot.is_some_and(|cur| cur >= to) {
-            return Ok(None);
-        }
-        *slot = Some(to);
-        if read && m.last_delivered_message_id.is_none_or(|d| d < to) {
-            m.last_delivered_message_id = Some(to);
-        }
-        members.insert(key.as_slice(), codec::enc(&m))?;
-        Ok(Some(m))
-    }))
+    let Some(raw) = members.get(&key)? else { return abort(AppError::NotFound("chat")) };
+    let mut m: MemberRecord = dec_tx(&raw)?;
+    let slot = if read { &mut m.last_read_message_id } else { &mut m.last_delivered_message_id };
+    if slot.is_some_and(|cur| cur >= to) {
+        return Ok(false);
+    }
+    *slot = Some(to);
+    if read && m.last_delivered_message_id.is_none_or(|d| d < to) {
+        m.last_delivered_message_id = Some(to);
+    }
+    members.insert(key.as_slice(), codec::enc(&m))?;
+    Ok(true)
 }
 
 /// Every message a user wrote, in chats they left too (export). Reads every message: exports are rare.

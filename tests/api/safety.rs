@@ -338,3 +338,18 @@ async fn the_most_common_passwords_and_the_username_are_refused() {
     let r = s.post("/api/v1/auth/password", Some(&u.access), json!({"current_password": u.password, "new_password": u.username})).await;
     assert_problem(&r, 422, "validation_failed");
 }
+
+#[tokio::test]
+async fn a_deleted_note_leaves_its_title_in_no_chat_that_it_was_shared_to() {
+    let s = Server::start().await;
+    let (a, b, chat) = pair(&s).await;
+    let note = s.post("/api/v1/notes", Some(&a.access), json!({"title": "Secret plans", "content": "x", "visibility": "friends"})).await;
+    let id = note.body["id"].as_str().unwrap().to_string();
+    assert_eq!(s.post(&format!("/api/v1/notes/{id}/share"), Some(&a.access), json!({"chat_id": chat})).await.status, 201);
+    assert!(s.get(&format!("/api/v1/chats/{chat}/messages"), &b.access).await.body.to_string().contains("Secret plans"));
+    assert_eq!(s.delete(&format!("/api/v1/notes/{id}"), &a.access, None).await.status, 204);
+    let history = s.get(&format!("/api/v1/chats/{chat}/messages"), &b.access).await.body.to_string();
+    assert!(!history.contains("Secret plans"), "{history}");
+    let mut ws = Ws::connect(&s, &b.access).await;
+    assert!(!full_sync(&mut ws).await.join("\n").contains("Secret plans"));
+}

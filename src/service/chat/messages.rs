@@ -171,7 +171,7 @@ pub async fn delete_message(state: &AppState, me: Caller, chat: Uuid, id: Uuid) 
     )
     .await?;
     if let Some(a) = attachment {
-        crate::service::media::forget_if_unused(state, a).await?;
+        crate::service::media::forget_if_unused(state, a).await;
     }
     Ok(())
 }
@@ -181,26 +181,16 @@ pub async fn delete_message(state: &AppState, me: Caller, chat: Uuid, id: Uuid) 
 pub async fn receipt(state: &AppState, me: Caller, chat: Uuid, message: Uuid, read: bool) -> AppResult<()> {
     membership(state, me.id(), chat)?;
     store::get_message(&state.store, chat, message)?.ok_or(AppError::NotFound("message"))?;
-    let moved = state.store.blocking(move |s| store::advance(s, chat, me.id(), message, read)).await?;
-    if moved.is_none() {
-        return Ok(());
-    }
-    if read && !read_receipts_on(state, me.id()) {
-        state.store.durable().await?;
-        return Ok(());
-    }
+    // The position and its receipt are stored together; the read position of someone who does
+    // not share read receipts moves without an event.
     let kind = if read { "read" } else { "delivered" };
-    commit(
-        state,
-        Change::default(),
-        vec![Event::new(
-            "receipt",
-            Audience::Chat(chat),
-            json!({ "chat_id": chat, "user_id": me.id(), "kind": kind, "message_id": message }),
-        )],
-    )
-    .await?;
-    Ok(())
+    let events = if read && !read_receipts_on(state, me.id()) {
+        Vec::new()
+    } else {
+        let fields = json!({ "chat_id": chat, "user_id": me.id(), "kind": kind, "message_id": message });
+        vec![Event::new("receipt", Audience::Chat(chat), fields)]
+    };
+    commit(state, Change { advance: Some((chat, me.id(), message, read)), ..Change::default() }, events).await
 }
 
 /// `typing.start` / `typing.stop`: not stored; an ephemeral `typing` event for the other members.

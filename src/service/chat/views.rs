@@ -39,7 +39,7 @@ pub struct MessageView {
     pub from_user_id: Uuid,
     /// text | image | file | note | system.
     pub kind: MessageKind,
-    /// Text; empty once deleted.
+    /// Text; empty once deleted (and, for a `note` message, once the note was deleted).
     pub content: String,
     /// The attached media (signed URL valid for `media.url_ttl_secs`; `GET /media/{id}` with a token always works for members).
     #[salvo(schema(value_type = Option<Object>))]
@@ -114,12 +114,15 @@ pub fn message_view(state: &AppState, m: &MessageRecord) -> MessageView {
         let v: MediaView = media_view(state, &r);
         serde_json::to_value(v).unwrap_or_default()
     });
+    // A shared note's message carries its title: once the note is deleted, the text goes too.
+    let note_gone =
+        m.note_id.is_some_and(|n| crate::store::notes::get(&state.store, n).ok().flatten().is_none_or(|n| n.deleted_at.is_some()));
     MessageView {
         id: m.id,
         chat_id: m.chat_id,
         from_user_id: m.from_user_id,
         kind: m.kind,
-        content: m.content.clone(),
+        content: if note_gone { String::new() } else { m.content.clone() },
         attachment,
         note_id: m.note_id,
         reply_to_id: m.reply_to_id,

@@ -227,7 +227,7 @@ pub async fn delete(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
     state.store.write(move |s| store::put(s, &stored, Some(&before))).await?;
     index(state, &n)?;
     for m in attachments {
-        super::media::forget_if_unused(state, m).await?;
+        super::media::forget_if_unused(state, m).await;
     }
     Ok(())
 }

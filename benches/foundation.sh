@@ -11,7 +11,9 @@ PORT=${PORT:-18700}
 BASE=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-export FRIEND_LOG__LEVEL=warn FRIEND_AUTH__MAX_LOGINS_PER_IP=100000
+export FRIEND_LOG__LEVEL=warn FRIEND_AUTH__MAX_LOGINS_PER_IP=100000 \
+  FRIEND_REGISTRATION=open FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP=10000000 \
+  FRIEND_CHAT__FRIEND_REQUESTS_PER_HOUR=10000000 FRIEND_CHAT__NEW_CHATS_PER_HOUR=10000000
 
 wait_ready() { for _ in $(seq 1 500); do curl -sf "$BASE/readyz" >/dev/null && return 0; sleep 0.01; done; return 1; }
 ms() { date +%s%3N; }

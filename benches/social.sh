@@ -10,7 +10,9 @@ PORT=${PORT:-18710}
 BASE=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-export FRIEND_LOG__LEVEL=warn
+export FRIEND_LOG__LEVEL=warn \
+  FRIEND_REGISTRATION=open FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP=10000000 \
+  FRIEND_CHAT__FRIEND_REQUESTS_PER_HOUR=10000000 FRIEND_CHAT__NEW_CHATS_PER_HOUR=10000000
 
 echo "== seeding"
 cargo bench --bench seed_users --quiet -- "$WORK/data" 10000 200000 300

@@ -96,6 +96,10 @@ pub struct ChatConfig {
     pub max_group_members: usize,
     /// Events one `sync` replays at most (then `sync.done {more: true}`).
     pub sync_max_events: usize,
+    /// Friend requests a student may send per hour.
+    pub friend_requests_per_hour: u32,
+    /// Chats (private or group) a student may start per hour.
+    pub new_chats_per_hour: u32,
 }
 
 impl Default for ChatConfig {
@@ -107,6 +111,8 @@ impl Default for ChatConfig {
             frames_per_second: 20,
             max_group_members: 500,
             sync_max_events: 2000,
+            friend_requests_per_hour: 30,
+            new_chats_per_hour: 30,
         }
     }
 }
@@ -135,11 +141,21 @@ pub struct AuthConfig {
     pub session_max_days: u64,
     /// Concurrent argon2 hashes (0 = number of CPU cores).
     pub hash_concurrency: usize,
-    /// Failed logins allowed per account in `lockout_window_secs` before 429.
+    /// Failed logins from one device (address and User-Agent) on one account in
+    /// `lockout_window_secs` before that device gets 429 for that account.
+    pub max_failed_logins_per_device: u32,
+    /// Failed logins on one account in `lockout_window_secs` before devices it never signed in
+    /// from may try only once per `account_backoff_secs` (its known devices are not slowed).
     pub max_failed_logins_per_account: u32,
-    /// Login attempts allowed per client IP per `lockout_window_secs` before 429.
+    /// Seconds between two tries from unknown devices on an account in backoff.
+    pub account_backoff_secs: u64,
+    /// Failed logins from one client IP in `lockout_window_secs` before unknown devices there
+    /// get 429 (high: a whole school may share one address).
     pub max_logins_per_ip: u32,
-    /// Window of the two limits above, in seconds.
+    /// Registrations without an invite code (and wrong invite codes) from one client IP in
+    /// `lockout_window_secs`; with a valid invite its uses are the limit.
+    pub max_registrations_per_ip: u32,
+    /// Window of the limits above, in seconds.
     pub lockout_window_secs: u64,
 }
 
@@ -170,6 +186,17 @@ pub struct MediaConfig {
     pub max_image_side: u32,
     /// Lifetime of signed media URLs, in seconds.
     pub url_ttl_secs: u64,
+    /// Images decoded at the same time (their own threads: sign-ins never wait behind them).
+    pub decode_concurrency: usize,
+    /// Largest decoded image in memory, in MiB (width × height × bytes per pixel); larger ones
+    /// are refused before decoding.
+    pub max_decoded_mib: u64,
+    /// Uploads one user may start per hour.
+    pub uploads_per_hour: u32,
+    /// Bytes of files one user may keep, in MiB (0 = no quota).
+    pub quota_mb: u64,
+    /// Uploads are refused while the data directory's disk has less free space than this, in MiB.
+    pub min_free_mb: u64,
 }
 
 /// Storage.
@@ -188,7 +215,7 @@ impl Default for Config {
             public_url: String::new(),
             school_name: "Friend".into(),
             default_timezone: "UTC".into(),
-            registration: Registration::Open,
+            registration: Registration::Invite,
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
@@ -214,8 +241,11 @@ impl Default for AuthConfig {
             refresh_ttl_days: 30,
             session_max_days: 90,
             hash_concurrency: 0,
+            max_failed_logins_per_device: 5,
             max_failed_logins_per_account: 10,
-            max_logins_per_ip: 30,
+            account_backoff_secs: 60,
+            max_logins_per_ip: 300,
+            max_registrations_per_ip: 20,
             lockout_window_secs: 15 * 60,
         }
     }
@@ -235,7 +265,16 @@ impl Default for HttpConfig {
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { max_upload_bytes: 10 * 1024 * 1024, max_image_side: 8192, url_ttl_secs: 3600 }
+        Self {
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_image_side: 8192,
+            url_ttl_secs: 3600,
+            decode_concurrency: 1,
+            max_decoded_mib: 40,
+            uploads_per_hour: 120,
+            quota_mb: 500,
+            min_free_mb: 1024,
+        }
     }
 }
 
@@ -283,6 +322,9 @@ impl Config {
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return Err("auth.jwt_secret must be at least 32 characters (or empty to generate one)".into());
+        }
+        if self.media.decode_concurrency == 0 || self.media.max_decoded_mib == 0 || self.media.uploads_per_hour == 0 {
+            return Err("media.decode_concurrency, media.max_decoded_mib and media.uploads_per_hour must be at least 1".into());
         }
         if self.media.max_upload_bytes < 1024 {
             return Err("media.max_upload_bytes must be at least 1024".into());

@@ -69,6 +69,12 @@ pub enum AppError {
     /// 500 `internal`: a bug or an I/O failure; the cause is logged.
     #[error("internal error")]
     Internal(String),
+    /// The user's storage quota would be exceeded (507).
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The server's disk is too full to accept files (507).
+    #[error("{0}")]
+    StorageFull(String),
 }
 
 impl AppError {
@@ -86,6 +92,7 @@ impl AppError {
             Self::RateLimited(_) => 429,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
+            Self::QuotaExceeded(_) | Self::StorageFull(_) => 507,
         }
     }
 
@@ -108,6 +115,8 @@ impl AppError {
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
+            Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::StorageFull(_) => "storage_full",
         }
     }
 

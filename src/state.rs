@@ -55,6 +55,9 @@ impl Secrets {
     }
 }
 
+/// Images waiting for a decoder; one more upload gets 503 (each waiting upload holds its bytes).
+const IMAGE_QUEUE: usize = 4;
+
 /// Everything a request handler or job needs.
 pub struct AppState {
     /// Effective configuration.
@@ -69,14 +72,28 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Media URL signing key.
     pub media_key: Vec<u8>,
-    /// Worker threads for CPU-heavy work.
+    /// Worker threads for password hashing.
     pub cpu: CpuPool,
     /// Password hashing (on `cpu`).
     pub hasher: Hasher,
-    /// Failed logins per account.
+    /// Worker threads for image decoding, apart from `cpu` so that sign-ins never wait behind uploads.
+    pub images: CpuPool,
+    /// Uploads per user.
+    pub uploads: Throttle,
+    /// Registrations without an invite (and wrong invite codes) per client IP.
+    pub registrations: Throttle,
+    /// Friend requests per user.
+    pub friend_requests: Throttle,
+    /// New chats per user.
+    pub new_chats: Throttle,
+    /// Failed logins per account (and password confirmations).
     pub login_by_account: Throttle,
     /// Failed logins per client IP.
     pub login_by_ip: Throttle,
+    /// Failed logins per device (address and User-Agent) and account.
+    pub login_by_device: Throttle,
+    /// Tries from unknown devices on an account in backoff.
+    pub login_backoff: Throttle,
     /// Who is connected.
     pub presence: Presence,
     /// Who is typing where.
@@ -122,8 +139,15 @@ impl AppState {
             media_key: secrets.media_secret.into_bytes(),
             hasher: Hasher::new(cpu.clone()),
             cpu,
+            images: CpuPool::new(config.media.decode_concurrency, IMAGE_QUEUE),
+            uploads: Throttle::new(config.media.uploads_per_hour, 3600),
+            registrations: Throttle::new(a.max_registrations_per_ip, a.lockout_window_secs),
+            friend_requests: Throttle::new(config.chat.friend_requests_per_hour, 3600),
+            new_chats: Throttle::new(config.chat.new_chats_per_hour, 3600),
             login_by_account: Throttle::new(a.max_failed_logins_per_account, a.lockout_window_secs),
             login_by_ip: Throttle::new(a.max_logins_per_ip, a.lockout_window_secs),
+            login_by_device: Throttle::new(a.max_failed_logins_per_device, a.lockout_window_secs),
+            login_backoff: Throttle::new(1, a.account_backoff_secs),
             presence: Presence::default(),
             typing: Typing::default(),
             events: Log::open(&store)?,

@@ -38,6 +38,9 @@ pub struct PasswordInput {
 /// things stand: the server sends no e-mail (school LANs are often offline), so there is no
 /// "check your inbox" answer that would hide it, and a student needs to know to sign in instead.
 /// Schools that mind can use `invite` or `closed` registration, where only invited people ask.
+/// A new install is `invite`. Without an invite code (or with a wrong one), one address may try
+/// `auth.max_registrations_per_ip` (20) times per window, then 429 with `Retry-After`; a valid
+/// invite is limited by its own uses, so a class behind one school address can register.
 #[endpoint(tags("auth"), request_body = RegisterInput)]
 async fn register(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthResponse>, AppError> {
     let st = state(depot);
@@ -45,7 +48,12 @@ async fn register(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthRe
     Ok(Created(svc::register(&st, input, client(req, &st)).await?))
 }
 
-/// Sign in with email or username. Throttled per account and per IP (429 with `Retry-After`).
+/// Sign in with email or username (one account, whichever is typed). 429 with `Retry-After`:
+/// after `auth.max_failed_logins_per_device` (5) wrong passwords from this device (address and
+/// User-Agent) on this account; after `auth.max_failed_logins_per_account` (10) on the account,
+/// devices it never signed in from may try once per `auth.account_backoff_secs` (60) while its own
+/// devices are not slowed; after `auth.max_logins_per_ip` (300) failures from one address, unknown
+/// devices there wait. The owner's known device always gets through a guesser's attempts.
 #[endpoint(tags("auth"), request_body = LoginInput)]
 async fn login(req: &mut Request, depot: &mut Depot) -> Result<Json<AuthResponse>, AppError> {
     let st = state(depot);
@@ -53,8 +61,10 @@ async fn login(req: &mut Request, depot: &mut Depot) -> Result<Json<AuthResponse
     Ok(Json(svc::login(&st, &input.login, input.password, client(req, &st)).await?))
 }
 
-/// Exchange a refresh token for a new pair. The old token stops working; presenting it again
-/// revokes the whole session (`invalid_token`).
+/// Exchange a refresh token for a new pair. The old token stops working; presenting it (or any
+/// earlier one of the session, however many refreshes ago) revokes the whole session
+/// (`invalid_token`). Tokens are `<session>.<generation>.<mac>`; tokens of the earlier
+/// `<session>.<random>` form keep working once and are then replaced.
 #[endpoint(tags("auth"), request_body = RefreshInput)]
 async fn refresh(req: &mut Request, depot: &mut Depot) -> Result<Json<AuthResponse>, AppError> {
     let st = state(depot);

@@ -64,7 +64,9 @@ async fn list(depot: &mut Depot) -> Result<Json<Vec<ChatView>>, AppError> {
 }
 
 /// Open a private chat (get-or-create: 201 when new, 200 when it existed) or create a group (201).
-/// Who may be messaged or added follows the school's `chat.dm_policy`; blocks always win.
+/// Who may be messaged or added follows the school's `chat.dm_policy`; blocks always win. A
+/// student may start `chat.new_chats_per_hour` (30) chats an hour (then 429); opening an existing
+/// private chat does not count.
 #[endpoint(tags("chat"), security(("bearer" = [])), request_body = NewChat)]
 async fn create(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<Json<ChatView>, AppError> {
     let st = state(depot);

@@ -42,6 +42,12 @@ pub async fn read_upload(req: &mut Request, st: &AppState) -> AppResult<(Vec<u8>
 /// Upload a file (multipart field `file`, or the raw body). The type is decided from the bytes:
 /// JPEG, PNG, WebP, GIF (re-encoded without metadata, with a thumbnail) or PDF. Others: 415.
 /// Only the uploader (and, later, those a message or note shares it with) may read it.
+/// Images whose decoded pixels would exceed `media.max_decoded_mib` (40 MiB; a 12-megapixel photo
+/// needs 36), and animated GIFs whose canvas exceeds a quarter of that, are refused (422) before
+/// they are decoded; a GIF keeps at most 300 frames and 32 megapixels of frames in all. 429 after
+/// `media.uploads_per_hour` (120) uploads; 503 while the image decoders are busy (retry); 507
+/// `quota_exceeded` when the caller's files would pass `media.quota_mb` (500 MB), 507
+/// `storage_full` while the server's disk has less than `media.min_free_mb` free.
 #[endpoint(tags("media"), security(("bearer" = [])))]
 async fn upload(req: &mut Request, depot: &mut Depot) -> Result<Created<MediaView>, AppError> {
     let st = state(depot);

@@ -58,7 +58,8 @@ async fn unfriend(req: &mut Request, depot: &mut Depot) -> Result<NoContent, App
 
 /// Ask someone to be friends. If they already asked you, you become friends at once and their
 /// request comes back with status `accepted`. 409 when already friends or already asked; 403 when
-/// you blocked them; 404 when they do not exist for you.
+/// you blocked them; 404 when they do not exist for you; 429 after `chat.friend_requests_per_hour`
+/// (30) requests by a student.
 #[endpoint(tags("friends"), security(("bearer" = [])), request_body = NewRequest)]
 async fn send_request(req: &mut Request, depot: &mut Depot) -> Result<Created<RequestView>, AppError> {
     let st = state(depot);

@@ -38,6 +38,17 @@ impl Throttle {
         e.1 += 1;
     }
 
+    /// Counts one event for `key` if it is still allowed; otherwise the seconds until it is.
+    pub fn take(&self, key: &str, now: i64) -> Result<(), u64> {
+        match self.blocked(key, now) {
+            Some(wait) => Err(wait),
+            None => {
+                self.hit(key, now);
+                Ok(())
+            }
+        }
+    }
+
     /// Forgets `key` (after a successful login).
     pub fn clear(&self, key: &str) {
         self.hits.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
@@ -59,5 +70,8 @@ mod tests {
         assert_eq!(t.blocked("a", 60), None);
         t.clear("a");
         assert_eq!(t.blocked("a", 10), None);
+        assert_eq!(t.take("c", 0), Ok(()));
+        assert_eq!(t.take("c", 0), Ok(()));
+        assert_eq!(t.take("c", 5), Err(55));
     }
 }

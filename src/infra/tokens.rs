@@ -1,11 +1,14 @@
 //! Access tokens (HS256 JWT with a pinned algorithm, a token type, small leeway) and opaque
-//! refresh tokens (`<session id>.<random>`, stored as sha256).
+//! refresh tokens (`<session id>.<generation>.<mac>`: every one a session ever had is recognised,
+//! so presenting any rotated one is detected as reuse, however many rotations ago).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
@@ -39,6 +42,8 @@ pub struct TokenKeys {
     validation: Validation,
     /// Access token lifetime in seconds.
     pub ttl: i64,
+    /// Key of the refresh tokens' MACs (derived from the same secret).
+    refresh_key: Vec<u8>,
 }
 
 impl TokenKeys {
@@ -49,7 +54,33 @@ impl TokenKeys {
         validation.validate_nbf = true;
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "nbf", "sub"]);
-        Self { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret), validation, ttl }
+        let refresh_key = Sha256::new_with_prefix(b"friend refresh tokens v1\0").chain_update(secret).finalize().to_vec();
+        Self { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret), validation, ttl, refresh_key }
+    }
+
+    /// The refresh token of `session` at `generation`: `<session>.<generation>.<mac>`, where the
+    /// MAC covers the session's random seed (stored) under this server's key (not stored with
+    /// the data), so neither a copy of the database nor the key alone can make one.
+    pub fn refresh_token(&self, session: Uuid, generation: u64, seed: &str) -> String {
+        format!("{}.{generation}.{}", session.simple(), self.refresh_mac(session, generation, seed))
+    }
+
+    fn refresh_mac(&self, session: Uuid, generation: u64, seed: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.refresh_key).expect("hmac takes any key");
+        mac.update(format!("{}|{generation}|{seed}", session.simple()).as_bytes());
+        B64.encode(&mac.finalize().into_bytes()[..24])
+    }
+
+    /// Whether `token` was issued for `session` with `seed`, and at which generation.
+    pub fn refresh_generation(&self, token: &RefreshToken, seed: &str) -> Option<u64> {
+        match token {
+            RefreshToken::Generation { session, generation, mac } if !seed.is_empty() => {
+                let expected = self.refresh_mac(*session, *generation, seed);
+                let same = expected.len() == mac.len() && expected.bytes().zip(mac.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+                same.then_some(*generation)
+            }
+            _ => None,
+        }
     }
 
     /// Issues an access token at `now` (unix seconds).
@@ -88,20 +119,49 @@ pub fn random_secret(n: usize) -> String {
     B64.encode(b)
 }
 
-/// A new refresh token for a session and the hash to store.
-pub fn new_refresh(session: Uuid) -> (String, String) {
-    let token = format!("{}.{}", session.simple(), random_secret(32));
-    let hash = sha256_hex(token.as_bytes());
-    (token, hash)
+/// A presented refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshToken {
+    /// `<session>.<random>`, issued before generations (its sha256 is stored).
+    Legacy {
+        /// Session id.
+        session: Uuid,
+        /// sha256 (hex) of the whole token.
+        hash: String,
+    },
+    /// `<session>.<generation>.<mac>`.
+    Generation {
+        /// Session id.
+        session: Uuid,
+        /// How many times the session had been refreshed when it was issued (from 1).
+        generation: u64,
+        /// Its MAC.
+        mac: String,
+    },
 }
 
-/// Splits a refresh token into its session id and hash.
-pub fn parse_refresh(token: &str) -> Option<(Uuid, String)> {
-    let (sid, rest) = token.split_once('.')?;
-    if rest.len() < 20 || rest.len() > 100 {
-        return None;
+impl RefreshToken {
+    /// Its session.
+    pub fn session(&self) -> Uuid {
+        match self {
+            RefreshToken::Legacy { session, .. } | RefreshToken::Generation { session, .. } => *session,
+        }
     }
-    Some((Uuid::try_parse(sid).ok()?, sha256_hex(token.as_bytes())))
+}
+
+/// Reads a refresh token of either form.
+pub fn parse_refresh(token: &str) -> Option<RefreshToken> {
+    let mut parts = token.split('.');
+    let session = Uuid::try_parse(parts.next()?).ok()?;
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(rest), None, None) if (20..=100).contains(&rest.len()) => {
+            Some(RefreshToken::Legacy { session, hash: sha256_hex(token.as_bytes()) })
+        }
+        (Some(g), Some(mac), None) if (1..=100).contains(&mac.len()) => {
+            Some(RefreshToken::Generation { session, generation: g.parse().ok()?, mac: mac.to_string() })
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -122,10 +182,18 @@ mod tests {
     }
 
     #[test]
-    fn refresh_tokens_parse_to_their_session() {
+    fn refresh_tokens_parse_to_their_session_and_generation() {
+        let keys = TokenKeys::new(b"secret", 900);
         let s = Uuid::now_v7();
-        let (t, h) = new_refresh(s);
-        assert_eq!(parse_refresh(&t), Some((s, h)));
+        let t = keys.refresh_token(s, 7, "seed");
+        let parsed = parse_refresh(&t).unwrap();
+        assert_eq!(parsed.session(), s);
+        assert_eq!(keys.refresh_generation(&parsed, "seed"), Some(7));
+        assert_eq!(keys.refresh_generation(&parsed, "another seed"), None);
+        assert_eq!(TokenKeys::new(b"other", 900).refresh_generation(&parsed, "seed"), None);
+        let legacy = format!("{}.{}", s.simple(), random_secret(32));
+        assert!(matches!(parse_refresh(&legacy), Some(RefreshToken::Legacy { session, .. }) if session == s));
         assert_eq!(parse_refresh("nonsense"), None);
+        assert_eq!(parse_refresh(&format!("{}.x.abc", s.simple())), None);
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::sign_in::Attempt;
 use super::validate::{self, Errors};
 use super::views::{Audience, UserView, user_view};
 use crate::access::Caller;
@@ -13,9 +14,9 @@ use crate::error::{AppError, AppResult};
 use crate::infra::{passwords, tokens};
 use crate::model::{ProfileVisibility, Role};
 use crate::state::AppState;
-use crate::store::sessions::{self, Rotation, SessionRecord};
+use crate::store::invites;
+use crate::store::sessions::{self, Presented, Rotation, SessionRecord};
 use crate::store::users::{self, Settings, UserRecord};
-use crate::store::{codec, invites};
 
 /// Where a sign-in comes from.
 #[derive(Clone, Debug, Default)]
@@ -144,10 +145,17 @@ pub async fn register(state: &AppState, input: RegisterInput, client: ClientInfo
             return Err(AppError::RegistrationClosed("registration is closed; ask a member of staff for an account".into()));
         }
     };
-    if let Some(code) = &invite
-        && invites::get(&state.store, code)?.is_none()
-    {
-        return Err(AppError::field("invite_code", "this invite code is unknown, expired or used up"));
+    let now = state.clock.unix();
+    if let Some(wait) = state.registrations.blocked(&client.ip, now) {
+        return Err(AppError::RateLimited(wait));
+    }
+    match &invite {
+        Some(code) if invites::get(&state.store, code)?.is_none() => {
+            state.registrations.hit(&client.ip, now);
+            return Err(AppError::field("invite_code", "this invite code is unknown, expired or used up"));
+        }
+        Some(_) => {}
+        None => state.registrations.hit(&client.ip, now),
     }
     let account =
         NewAccount { email: input.email, username: input.username, password: input.password, name: input.name, role: Role::Student };
@@ -159,17 +167,20 @@ pub async fn register(state: &AppState, input: RegisterInput, client: ClientInfo
 async fn start_session(state: &AppState, user: &UserRecord, client: ClientInfo) -> AppResult<AuthResponse> {
     let now = state.clock.now();
     let id = crate::ids::new_id();
-    let (refresh, hash) = tokens::new_refresh(id);
+    let seed = tokens::random_secret(16);
+    let refresh = state.tokens.refresh_token(id, 1, &seed);
     let record = SessionRecord {
         id,
         user_id: user.id,
-        device: client.device.chars().take(200).collect(),
+        device: client.device.chars().take(super::sign_in::DEVICE_CHARS).collect(),
         ip: client.ip,
         created_at: now,
         last_used_at: now,
         expires_at: now + chrono::Duration::days(state.config.auth.refresh_ttl_days as i64),
-        token_hash: hash,
+        token_hash: String::new(),
         old_hashes: Vec::new(),
+        seed,
+        generation: 1,
     };
     state.store.write(move |s| sessions::insert(s, &record)).await?;
     Ok(AuthResponse {
@@ -181,37 +192,51 @@ async fn start_session(state: &AppState, user: &UserRecord, client: ClientInfo) 
     })
 }
 
-/// POST /auth/login: throttled per IP and per account; the same answer for unknown user and wrong password.
+/// POST /auth/login: throttled as [`super::sign_in`] describes; the same answer for unknown user
+/// and wrong password.
 pub async fn login(state: &AppState, login: &str, password: String, client: ClientInfo) -> AppResult<AuthResponse> {
     let now = state.clock.unix();
-    let account_key = codec::fold(login);
-    if let Some(wait) = state.login_by_ip.blocked(&client.ip, now).or_else(|| state.login_by_account.blocked(&account_key, now)) {
-        return Err(AppError::RateLimited(wait));
-    }
     let user = if login.len() > 254 { None } else { users::find_by_login(&state.store, login)? };
     let user = user.filter(|u| u.deleted_at.is_none());
+    let attempt = Attempt::new(state, user.as_ref().map(|u| u.id), login, &client)?;
+    attempt.admit(state, now)?;
     let ok = state.hasher.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| ok) else {
-        state.login_by_ip.hit(&client.ip, now);
-        state.login_by_account.hit(&account_key, now);
+        attempt.failed(state, now);
         return Err(AppError::InvalidCredentials);
     };
     if user.disabled {
         return Err(AppError::AccountDisabled);
     }
-    state.login_by_account.clear(&account_key);
+    attempt.succeeded(state);
     start_session(state, &user, client).await
+}
+
+/// Whether `presented` is `session`'s current refresh token, an older one, or none of its own.
+fn judge(keys: &tokens::TokenKeys, presented: &tokens::RefreshToken, session: &SessionRecord) -> Presented {
+    match presented {
+        tokens::RefreshToken::Legacy { hash, .. } if !session.token_hash.is_empty() && *hash == session.token_hash => Presented::Current,
+        tokens::RefreshToken::Legacy { hash, .. } if session.old_hashes.contains(hash) => Presented::Old,
+        tokens::RefreshToken::Legacy { .. } => Presented::Unknown,
+        generation => match keys.refresh_generation(generation, &session.seed) {
+            Some(g) if g == session.generation => Presented::Current,
+            Some(g) if g < session.generation => Presented::Old,
+            _ => Presented::Unknown,
+        },
+    }
 }
 
 /// POST /auth/refresh: rotates the refresh token; presenting a rotated one revokes the session.
 pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthResponse> {
     let invalid = || AppError::InvalidToken("the refresh token is invalid or expired; sign in again".into());
-    let (sid, presented) = tokens::parse_refresh(token).ok_or_else(invalid)?;
+    let presented = tokens::parse_refresh(token).ok_or_else(invalid)?;
+    let sid = presented.session();
     let now = state.clock.now();
     let expires = now + chrono::Duration::days(state.config.auth.refresh_ttl_days as i64);
-    let (new_token, new_hash) = tokens::new_refresh(sid);
     let max_age = chrono::Duration::days(state.config.auth.session_max_days as i64);
-    let outcome = state.store.write(move |s| sessions::rotate(s, sid, &presented, &new_hash, now, expires, max_age)).await?;
+    let (keys, seed) = (state.tokens.clone(), tokens::random_secret(16));
+    let outcome =
+        state.store.write(move |s| sessions::rotate(s, sid, |r| judge(&keys, &presented, r), &seed, now, expires, max_age)).await?;
     let session = match outcome {
         Rotation::Rotated(s) => s,
         Rotation::Reused => {
@@ -236,7 +261,7 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthResponse> {
     Ok(AuthResponse {
         user: user_view(state, &user, Audience::Own),
         access_token: state.tokens.issue(user.id, sid, user.role, now.timestamp())?,
-        refresh_token: new_token,
+        refresh_token: state.tokens.refresh_token(sid, session.generation, &session.seed),
         expires_in: state.tokens.ttl,
         token_type: "Bearer",
     })
@@ -244,9 +269,10 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthResponse> {
 
 /// POST /auth/logout: ends the session of `token` (idempotent: an unknown token is fine).
 pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
-    let Some((sid, hash)) = tokens::parse_refresh(token) else { return Ok(()) };
+    let Some(presented) = tokens::parse_refresh(token) else { return Ok(()) };
+    let sid = presented.session();
     let Some(s) = sessions::get(&state.store, sid)? else { return Ok(()) };
-    if s.token_hash != hash && !s.old_hashes.contains(&hash) {
+    if judge(&state.tokens, &presented, &s) == Presented::Unknown {
         return Err(AppError::InvalidToken("the refresh token is invalid".into()));
     }
     let user = s.user_id;

@@ -21,6 +21,8 @@ use crate::store::users;
 const THUMB_SIDE: u32 = 256;
 /// Largest number of frames kept from an animated GIF.
 const MAX_GIF_FRAMES: usize = 300;
+/// Pixels of all kept GIF frames together (re-encoding costs CPU per pixel); later frames are dropped.
+const MAX_GIF_PIXELS: u64 = 32 * 1024 * 1024;
 
 /// A media item as the API shows it.
 #[derive(Debug, Serialize, salvo::oapi::ToSchema)]
@@ -88,21 +90,45 @@ fn undecodable(e: impl std::fmt::Display) -> AppError {
     AppError::field("file", format!("the file could not be read as an image ({e})"))
 }
 
-fn limits(max_side: u32) -> Limits {
-    let mut l = Limits::default();
-    l.max_image_width = Some(max_side);
-    l.max_image_height = Some(max_side);
-    l.max_alloc = Some(256 * 1024 * 1024);
-    l
+/// What one decode may use: the longest side and the bytes of the decoded pixels.
+#[derive(Clone, Copy)]
+struct Budget {
+    max_side: u32,
+    max_bytes: u64,
+}
+
+impl Budget {
+    fn limits(self) -> Limits {
+        let mut l = Limits::default();
+        l.max_image_width = Some(self.max_side);
+        l.max_image_height = Some(self.max_side);
+        l.max_alloc = Some(self.max_bytes);
+        l
+    }
+
+    /// Refuses an image whose decoded pixels would not fit, before anything is decoded.
+    fn check(self, width: u32, height: u32, bytes: u64) -> AppResult<()> {
+        if bytes > self.max_bytes {
+            let mib = self.max_bytes / (1024 * 1024);
+            return Err(AppError::field(
+                "file",
+                format!("the image is too large to process ({width}×{height} pixels need more than {mib} MiB); send a smaller one"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn encode(img: &DynamicImage, format: ImageFormat) -> AppResult<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
     match format {
         ImageFormat::Jpeg => {
-            let rgb = DynamicImage::ImageRgb8(img.to_rgb8());
             let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85);
-            rgb.write_with_encoder(enc).map_err(AppError::internal)?;
+            match img {
+                DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_) => img.write_with_encoder(enc),
+                other => DynamicImage::ImageRgb8(other.to_rgb8()).write_with_encoder(enc),
+            }
+            .map_err(AppError::internal)?;
         }
         f => img.write_to(&mut out, f).map_err(AppError::internal)?,
     }
@@ -113,11 +139,13 @@ fn thumbnail(img: &DynamicImage) -> AppResult<Vec<u8>> {
     encode(&img.thumbnail(THUMB_SIDE, THUMB_SIDE), ImageFormat::Jpeg)
 }
 
-fn process_still(bytes: &[u8], format: ImageFormat, max_side: u32) -> AppResult<Processed> {
+fn process_still(bytes: &[u8], format: ImageFormat, budget: Budget) -> AppResult<Processed> {
     let mut reader = ImageReader::new(Cursor::new(bytes));
     reader.set_format(format);
-    reader.limits(limits(max_side));
+    reader.limits(budget.limits());
     let mut decoder = reader.into_decoder().map_err(undecodable)?;
+    let (w, h) = decoder.dimensions();
+    budget.check(w, h, decoder.total_bytes())?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
     img.apply_orientation(orientation);
@@ -136,37 +164,39 @@ fn process_still(bytes: &[u8], format: ImageFormat, max_side: u32) -> AppResult<
     })
 }
 
-fn process_gif(bytes: &[u8], max_side: u32) -> AppResult<Processed> {
+/// Re-encodes an animated GIF one frame at a time (one decoded frame in memory, plus the
+/// decoder's canvas), so the budget holds four frames: a larger canvas is refused. Frames beyond
+/// [`MAX_GIF_FRAMES`] or [`MAX_GIF_PIXELS`] are dropped (the animation ends early).
+fn process_gif(bytes: &[u8], budget: Budget) -> AppResult<Processed> {
     let mut decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).map_err(undecodable)?;
-    decoder.set_limits(limits(max_side)).map_err(undecodable)?;
+    decoder.set_limits(budget.limits()).map_err(undecodable)?;
     let (w, h) = decoder.dimensions();
-    let mut frames = Vec::new();
-    let mut pixels: u64 = 0;
-    for f in decoder.into_frames() {
-        let f = f.map_err(undecodable)?;
-        pixels += u64::from(w) * u64::from(h);
-        if frames.len() >= MAX_GIF_FRAMES || pixels > 64 * 1024 * 1024 {
-            break;
-        }
-        frames.push(f);
-    }
-    let first = frames.first().ok_or_else(|| undecodable("no frames"))?;
-    let thumb = thumbnail(&DynamicImage::ImageRgba8(first.buffer().clone()))?;
+    let frame_pixels = u64::from(w) * u64::from(h);
+    budget.check(w, h, frame_pixels * 4 * 4)?;
     let mut out = Vec::new();
+    let mut thumb = None;
     {
         let mut enc = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 10);
         enc.set_repeat(image::codecs::gif::Repeat::Infinite).map_err(AppError::internal)?;
-        enc.encode_frames(frames).map_err(AppError::internal)?;
+        let most = MAX_GIF_FRAMES.min((MAX_GIF_PIXELS / frame_pixels.max(1)).max(1) as usize);
+        for f in decoder.into_frames().take(most) {
+            let f = f.map_err(undecodable)?;
+            if thumb.is_none() {
+                thumb = Some(thumbnail(&DynamicImage::ImageRgba8(f.buffer().clone()))?);
+            }
+            enc.encode_frame(f).map_err(AppError::internal)?;
+        }
     }
+    let thumb = thumb.ok_or_else(|| undecodable("no frames"))?;
     Ok(Processed { bytes: out, mime: "image/gif", width: Some(w), height: Some(h), thumb: Some(thumb) })
 }
 
-fn process(bytes: Vec<u8>, max_side: u32) -> AppResult<Processed> {
+fn process(bytes: Vec<u8>, budget: Budget) -> AppResult<Processed> {
     match sniff(&bytes) {
-        Some(Sniffed::Jpeg) => process_still(&bytes, ImageFormat::Jpeg, max_side),
-        Some(Sniffed::Png) => process_still(&bytes, ImageFormat::Png, max_side),
-        Some(Sniffed::Webp) => process_still(&bytes, ImageFormat::WebP, max_side),
-        Some(Sniffed::Gif) => process_gif(&bytes, max_side),
+        Some(Sniffed::Jpeg) => process_still(&bytes, ImageFormat::Jpeg, budget),
+        Some(Sniffed::Png) => process_still(&bytes, ImageFormat::Png, budget),
+        Some(Sniffed::Webp) => process_still(&bytes, ImageFormat::WebP, budget),
+        Some(Sniffed::Gif) => process_gif(&bytes, budget),
         Some(Sniffed::Pdf) => Ok(Processed { bytes, mime: "application/pdf", width: None, height: None, thumb: None }),
         None => Err(AppError::UnsupportedMediaType("accepted files are JPEG, PNG, WebP, GIF and PDF".into())),
     }
@@ -189,8 +219,21 @@ pub async fn upload(state: &AppState, owner: Uuid, bytes: Vec<u8>, file_name: &s
     if purpose == MediaPurpose::Avatar && matches!(sniff(&bytes), Some(Sniffed::Pdf)) {
         return Err(AppError::UnsupportedMediaType("a profile photo must be a JPEG, PNG, WebP or GIF image".into()));
     }
-    let max_side = state.config.media.max_image_side;
-    let p = state.cpu.run(move || process(bytes, max_side)).await??;
+    let now = state.clock.unix();
+    let key = owner.to_string();
+    if let Some(wait) = state.uploads.blocked(&key, now) {
+        return Err(AppError::RateLimited(wait));
+    }
+    state.uploads.hit(&key, now);
+    check_room(state, owner, bytes.len() as u64)?;
+    let cfg = &state.config.media;
+    let budget = Budget { max_side: cfg.max_image_side, max_bytes: cfg.max_decoded_mib * 1024 * 1024 };
+    let p = if matches!(sniff(&bytes), Some(Sniffed::Pdf) | None) {
+        process(bytes, budget)?
+    } else {
+        state.images.run(move || process(bytes, budget)).await??
+    };
+    check_room(state, owner, p.bytes.len() as u64)?;
     let blobs = state.blobs.clone();
     let record = MediaRecord {
         id: crate::ids::new_id(),
@@ -215,6 +258,29 @@ pub async fn upload(state: &AppState, owner: Uuid, bytes: Vec<u8>, file_name: &s
             Ok(r)
         })
         .await
+}
+
+/// Refuses `incoming` more bytes from `owner` when the disk is below its floor or the owner's
+/// files would pass their quota.
+fn check_room(state: &AppState, owner: Uuid, incoming: u64) -> AppResult<()> {
+    const MIB: u64 = 1024 * 1024;
+    let cfg = &state.config.media;
+    if state.blobs.free_space()?.saturating_sub(incoming) < cfg.min_free_mb * MIB {
+        tracing::warn!(min_free_mb = cfg.min_free_mb, "the disk is nearly full: uploads are refused");
+        return Err(AppError::StorageFull(
+            "the server's disk is nearly full, so it accepts no files for now; tell the school's IT staff".into(),
+        ));
+    }
+    if cfg.quota_mb > 0 {
+        let used: u64 = store::list_by_owner(&state.store, owner)?.iter().map(|m| m.size).sum();
+        if used + incoming > cfg.quota_mb * MIB {
+            return Err(AppError::QuotaExceeded(format!(
+                "your files would use more than your {} MB; delete some (old attachments, notes' files) and try again",
+                cfg.quota_mb
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// PUT /me/avatar: stores the image and points the profile at it; the previous avatar is removed.

@@ -14,6 +14,7 @@ pub mod notes;
 pub mod ops;
 pub mod presence;
 pub mod reports;
+pub mod sign_in;
 pub mod social;
 pub mod timer;
 pub mod users;

@@ -161,6 +161,9 @@ pub async fn send_request(state: &std::sync::Arc<AppState>, me: Caller, to: Uuid
         return Err(AppError::field("to_user_id", "you cannot send a friend request to yourself"));
     }
     visible_to(state, me.as_student(), to)?;
+    if me.staff().is_none() {
+        state.friend_requests.take(&me.id().to_string(), state.clock.unix()).map_err(AppError::RateLimited)?;
+    }
     let record = RequestRecord {
         id: crate::ids::new_id(),
         from: me.id(),

@@ -61,6 +61,12 @@ impl Blobs {
         Ok(hash)
     }
 
+    /// Free bytes on the disk that holds the blobs (the data directory when none is stored yet).
+    pub fn free_space(&self) -> AppResult<u64> {
+        let at = if self.root.exists() { self.root.as_path() } else { self.root.parent().unwrap_or(&self.root) };
+        fs2::available_space(at).map_err(|e| AppError::internal(format!("free space of {}: {e}", at.display())))
+    }
+
     /// Reads a blob.
     pub fn get(&self, hash: &str) -> AppResult<Vec<u8>> {
         std::fs::read(self.path(hash)?).map_err(|e| AppError::internal(format!("read blob {hash}: {e}")))

@@ -1,4 +1,4 @@
-//! Refresh sessions: one per signed-in device, with the hash of its current refresh token.
+//! Refresh sessions: one per signed-in device, with the seed and generation of its refresh tokens.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,9 +7,6 @@ use uuid::Uuid;
 
 use super::{Store, abort, codec, io, tx};
 use crate::error::{AppError, AppResult};
-
-/// How many earlier refresh-token hashes a session remembers to detect reuse.
-pub const REMEMBERED_HASHES: usize = 32;
 
 /// A signed-in device.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -28,11 +25,30 @@ pub struct SessionRecord {
     pub last_used_at: DateTime<Utc>,
     /// When the session ends unless refreshed.
     pub expires_at: DateTime<Utc>,
-    /// sha256 (hex) of the current refresh token.
+    /// sha256 (hex) of the current refresh token of the legacy form (empty once the session
+    /// moved to generations).
+    #[serde(default)]
     pub token_hash: String,
-    /// Hashes of rotated tokens: presenting one of them revokes the session.
+    /// Hashes of rotated legacy tokens: presenting one of them revokes the session.
     #[serde(default)]
     pub old_hashes: Vec<String>,
+    /// Random seed of the session's refresh tokens (empty for a legacy session).
+    #[serde(default)]
+    pub seed: String,
+    /// The generation of the current refresh token (older ones are reuse).
+    #[serde(default)]
+    pub generation: u64,
+}
+
+/// How a presented refresh token relates to its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presented {
+    /// It is the current one.
+    Current,
+    /// It was current once: someone is replaying a rotated token.
+    Old,
+    /// It was never this session's.
+    Unknown,
 }
 
 fn index_key(user: Uuid, session: Uuid) -> Vec<u8> {
@@ -72,12 +88,13 @@ pub enum Rotation {
     Ended,
 }
 
-/// Atomically swaps the session's current token hash for `new_hash` if `presented_hash` is current.
+/// Atomically moves the session to its next generation if `judge` finds the presented token
+/// current (a legacy session gets `seed` and starts at generation 1); revokes it on an old one.
 pub fn rotate(
     store: &Store,
     id: Uuid,
-    presented_hash: &str,
-    new_hash: &str,
+    judge: impl Fn(&SessionRecord) -> Presented,
+    seed: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     max_age: chrono::Duration,
@@ -89,7 +106,8 @@ pub fn rotate(
             Ok(s) => s,
             Err(e) => return abort(e),
         };
-        if s.token_hash == presented_hash {
+        let presented = judge(&s);
+        if presented == Presented::Current {
             if s.expires_at <= now {
                 return Ok(Rotation::Invalid);
             }
@@ -98,16 +116,17 @@ pub fn rotate(
                 by_user.remove(index_key(s.user_id, id))?;
                 return Ok(Rotation::Ended);
             }
-            let old = std::mem::replace(&mut s.token_hash, new_hash.to_string());
-            s.old_hashes.push(old);
-            if s.old_hashes.len() > REMEMBERED_HASHES {
-                s.old_hashes.remove(0);
+            if s.seed.is_empty() {
+                let old = std::mem::take(&mut s.token_hash);
+                s.old_hashes.push(old);
+                s.seed = seed.to_string();
             }
+            s.generation += 1;
             s.last_used_at = now;
             s.expires_at = expires_at;
             sessions.insert(id.as_bytes(), codec::enc(&s))?;
             Ok(Rotation::Rotated(s))
-        } else if s.old_hashes.iter().any(|h| h == presented_hash) {
+        } else if presented == Presented::Old {
             sessions.remove(id.as_bytes())?;
             by_user.remove(index_key(s.user_id, id))?;
             Ok(Rotation::Reused)

@@ -353,3 +353,72 @@ async fn a_deleted_note_leaves_its_title_in_no_chat_that_it_was_shared_to() {
     let mut ws = Ws::connect(&s, &b.access).await;
     assert!(!full_sync(&mut ws).await.join("\n").contains("Secret plans"));
 }
+
+#[tokio::test]
+async fn a_new_install_needs_an_invite_and_registration_is_rate_limited_per_address() {
+    let body = |name: &str| json!({"email": format!("{name}@school.test"), "username": name, "password": format!("password-{name}"), "name": name});
+    let s = Server::start_with(|c| c.registration = friend::config::Config::default().registration).await;
+    assert_problem(&s.post("/api/v1/auth/register", None, body("walkin")).await, 403, "registration_closed");
+
+    let s = Server::start_with(|c| c.auth.max_registrations_per_ip = 3).await;
+    for i in 0..3 {
+        assert_eq!(s.post("/api/v1/auth/register", None, body(&format!("burst{i}"))).await.status, 201);
+    }
+    let r = s.post("/api/v1/auth/register", None, body("burst3")).await;
+    assert_problem(&r, 429, "rate_limited");
+    assert!(r.headers.get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn friend_requests_and_new_chats_are_rate_limited_per_student() {
+    let s = Server::start_with(|c| {
+        c.chat.friend_requests_per_hour = 2;
+        c.chat.new_chats_per_hour = 2;
+        c.chat.dm_policy = friend::config::DmPolicy::Anyone;
+    })
+    .await;
+    let a = s.register().await;
+    let others: Vec<User> = futures_util::future::join_all((0..4).map(|_| s.register())).await;
+    for o in &others[..2] {
+        assert_eq!(s.post("/api/v1/friend-requests", Some(&a.access), json!({"to_user_id": o.id})).await.status, 201);
+    }
+    let r = s.post("/api/v1/friend-requests", Some(&a.access), json!({"to_user_id": others[2].id})).await;
+    assert_problem(&r, 429, "rate_limited");
+    // Someone else is not limited by a's requests.
+    assert_eq!(s.post("/api/v1/friend-requests", Some(&others[3].access), json!({"to_user_id": others[2].id})).await.status, 201);
+
+    let open = |u: &User, to: &User| {
+        let (token, body) = (u.access.clone(), json!({"type": "private", "user_id": to.id}));
+        let s = &s;
+        async move { s.post("/api/v1/chats", Some(&token), body).await }
+    };
+    assert_eq!(open(&a, &others[0]).await.status, 201);
+    let g = s.post("/api/v1/chats", Some(&a.access), json!({"type": "group", "name": "g", "member_ids": [others[1].id]})).await;
+    assert_eq!(g.status, 201, "{}", g.body);
+    assert_problem(&open(&a, &others[2]).await, 429, "rate_limited");
+    // Opening a chat that exists is not a new one.
+    assert_eq!(open(&a, &others[0]).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotated_long_ago_is_still_detected_as_reuse() {
+    let s = Server::start().await;
+    let u = s.register().await;
+    let first = u.refresh.clone();
+    let mut current = first.clone();
+    for _ in 0..40 {
+        let r = s.post("/api/v1/auth/refresh", None, json!({"refresh_token": current})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        current = r.body["refresh_token"].as_str().unwrap().to_string();
+    }
+    let reuse = s.post("/api/v1/auth/refresh", None, json!({"refresh_token": first})).await;
+    assert_problem(&reuse, 401, "invalid_token");
+    assert!(reuse.body["detail"].as_str().unwrap().contains("already used"), "{}", reuse.body);
+    // The session is over: the newest token no longer works either.
+    assert_problem(&s.post("/api/v1/auth/refresh", None, json!({"refresh_token": current})).await, 401, "invalid_token");
+    // A forged token of a later generation is not this session's.
+    let v = s.register().await;
+    let forged = format!("{}.99.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", v.refresh.split('.').next().unwrap());
+    assert_problem(&s.post("/api/v1/auth/refresh", None, json!({"refresh_token": forged})).await, 401, "invalid_token");
+    assert_eq!(s.post("/api/v1/auth/refresh", None, json!({"refresh_token": v.refresh})).await.status, 200);
+}

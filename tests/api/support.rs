@@ -75,7 +75,17 @@ impl Server {
 
     /// Starts a server on an existing data directory with a given clock.
     pub async fn start_in_with_clock(dir: tempfile::TempDir, clock: Clock, tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config { data_dir: dir.path().to_path_buf(), bind: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+        // Tests register freely (a new install defaults to invite-only registration).
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            registration: friend::config::Registration::Open,
+            ..Config::default()
+        };
+        // Tests make many accounts, requests and chats from one address; the limits' own tests lower these.
+        config.auth.max_registrations_per_ip = 1_000_000;
+        config.chat.friend_requests_per_hour = 1_000_000;
+        config.chat.new_chats_per_hour = 1_000_000;
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -285,6 +295,8 @@ pub fn spawn_with(dir: &Path, env: &[(&str, &str)]) -> Process {
         .args(["--bind", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("FRIEND_LOG__LEVEL", "info")
+        .env("FRIEND_REGISTRATION", "open")
+        .env("FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP", "1000000")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -85,6 +85,14 @@ fn new_member(role: MemberRole, now: DateTime<Utc>) -> MemberRecord {
     MemberRecord { role, joined_at: now, joined_seq: 0, last_read_message_id: None, last_delivered_message_id: None }
 }
 
+/// Counts a chat a student starts against `chat.new_chats_per_hour` (staff are not limited).
+fn count_new_chat(state: &AppState, me: Caller) -> AppResult<()> {
+    if me.staff().is_some() {
+        return Ok(());
+    }
+    state.new_chats.take(&me.id().to_string(), state.clock.unix()).map_err(AppError::RateLimited)
+}
+
 /// POST /chats `{type: private, user_id}`: the pair's chat, created if needed. Returns (view, created).
 pub async fn open_private(state: &AppState, me: Caller, other: Uuid) -> AppResult<(ChatView, bool)> {
     if other == me.id() {
@@ -101,6 +109,7 @@ pub async fn open_private(state: &AppState, me: Caller, other: Uuid) -> AppResul
         return Ok((chat_view(state, me, &c)?, false));
     }
     may_contact(state, me, other)?;
+    count_new_chat(state, me)?;
     let now = state.clock.now();
     let chat = ChatRecord {
         id: crate::ids::new_id(),
@@ -142,6 +151,7 @@ pub async fn create_group(state: &AppState, me: Caller, name: String, descriptio
     for id in &ids {
         may_contact(state, me, *id)?;
     }
+    count_new_chat(state, me)?;
     let now = state.clock.now();
     let chat = ChatRecord {
         id: crate::ids::new_id(),

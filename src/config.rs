@@ -96,6 +96,8 @@ pub struct ChatConfig {
     pub max_group_members: usize,
     /// Events one `sync` replays at most (then `sync.done {more: true}`).
     pub sync_max_events: usize,
+    /// Days events stay in the log (`sync` replays them), 0 = for ever. Messages themselves stay.
+    pub event_retention_days: u32,
     /// Friend requests a student may send per hour.
     pub friend_requests_per_hour: u32,
     /// Chats (private or group) a student may start per hour.
@@ -111,6 +113,7 @@ impl Default for ChatConfig {
             frames_per_second: 20,
             max_group_members: 500,
             sync_max_events: 2000,
+            event_retention_days: 90,
             friend_requests_per_hour: 30,
             new_chats_per_hour: 30,
         }

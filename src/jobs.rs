@@ -90,7 +90,28 @@ pub async fn run_reports(state: &Arc<AppState>) -> AppResult<usize> {
     }
 }
 
-/// Runs the report job every `activity.report_job_secs`.
+/// Events removed per transaction by [`age_events`].
+const AGEING_BATCH: usize = 1000;
+
+/// Removes the events older than `chat.event_retention_days` (0 keeps them), in batches. The
+/// messages, requests and reports they were about stay; only the log of what happened ages.
+pub async fn age_events(state: &Arc<AppState>) -> AppResult<usize> {
+    let days = state.config.chat.event_retention_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let cutoff = state.clock.now() - chrono::Duration::days(i64::from(days));
+    let mut total = 0;
+    loop {
+        let n = state.store.write(move |s| crate::store::event_log::prune_before(s, cutoff, AGEING_BATCH)).await?;
+        total += n;
+        if n < AGEING_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Runs the report job (and event ageing) every `activity.report_job_secs`.
 pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(state.config.activity.report_job_secs.max(1)));
@@ -101,6 +122,11 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(reports = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly/monthly reports ready"),
                 Err(e) => tracing::error!(error = %e, "report job failed"),
+            }
+            match age_events(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "old events removed"),
+                Err(e) => tracing::error!(error = %e, "event ageing failed"),
             }
         }
     })

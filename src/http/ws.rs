@@ -58,7 +58,8 @@ fn socket_config() -> WebSocketConfig {
 /// 5 s), `presence` (friends only), `chat.updated {chat_id, ...}` (refetch the chat), `sync.done {seq}`,
 /// `pong`, `error {code, detail, ref?}`. Stored-state frames carry a global `seq`; `sync` replays
 /// every one after `since` in order, at most `chat.sync_max_events` (2,000) events at a time: `sync.done {seq, more}` with
-/// `more: true` means "send `sync {since: seq}` again" (older history is also on
+/// `more: true` means "send `sync {since: seq}` again"; `gap: true` means events after `since`
+/// were older than `chat.event_retention_days` (90) and are gone: reload the chats over REST (older history is also on
 /// `GET /chats/{id}/messages`). `message.new`/`message.updated` replay the message as it is now (a
 /// deleted one as its tombstone). After a block, the two still see their old private chat's
 /// history, but no new messages, typing, receipts or presence pass between them. Error codes: `bad_frame`, `unknown_type`, `validation_failed`,

@@ -175,7 +175,7 @@ impl Session {
         match replay {
             Ok(mut r) => {
                 let seq = if r.more { r.last } else { self.state.events.head().await.max(r.last) };
-                r.frames.push(json!({ "type": "sync.done", "seq": seq, "more": r.more }).to_string());
+                r.frames.push(json!({ "type": "sync.done", "seq": seq, "more": r.more, "gap": r.gap }).to_string());
                 r.frames
             }
             Err(e) => vec![app_error_frame(&e, None)],

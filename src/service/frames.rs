@@ -130,6 +130,9 @@ pub struct Replay {
     pub last: u64,
     /// True when the replay stopped at the cap: more events follow.
     pub more: bool,
+    /// True when events after `since` were removed by ageing (`chat.event_retention_days`): the
+    /// client should reload its chats over REST.
+    pub gap: bool,
 }
 
 /// `sync`: the frames for `user` after `since`, at most `cap` events (then `more`). The chats and
@@ -141,7 +144,8 @@ pub fn sync(state: &AppState, user: Uuid, staff: bool, since: u64, cap: usize) -
             joined.push((chat, m.joined_seq));
         }
     }
-    let mut out = Replay { frames: Vec::new(), last: since, more: false };
+    let gap = since > 0 && since < event_log::floor(&state.store)?;
+    let mut out = Replay { frames: Vec::new(), last: since, more: false, gap };
     let mut looked = 0;
     loop {
         let page = SYNC_PAGE.min(cap - looked);

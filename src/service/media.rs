@@ -139,13 +139,39 @@ fn thumbnail(img: &DynamicImage) -> AppResult<Vec<u8>> {
     encode(&img.thumbnail(THUMB_SIDE, THUMB_SIDE), ImageFormat::Jpeg)
 }
 
-fn process_still(bytes: &[u8], format: ImageFormat, budget: Budget) -> AppResult<Processed> {
+/// A still image's decoder, once its header shows that the decoded pixels fit the budget.
+fn still_decoder(bytes: &[u8], format: ImageFormat, budget: Budget) -> AppResult<impl ImageDecoder + '_> {
     let mut reader = ImageReader::new(Cursor::new(bytes));
     reader.set_format(format);
     reader.limits(budget.limits());
-    let mut decoder = reader.into_decoder().map_err(undecodable)?;
+    let decoder = reader.into_decoder().map_err(undecodable)?;
     let (w, h) = decoder.dimensions();
     budget.check(w, h, decoder.total_bytes())?;
+    Ok(decoder)
+}
+
+/// A GIF's decoder, once its canvas fits the budget (four frames of RGBA).
+fn gif_decoder(bytes: &[u8], budget: Budget) -> AppResult<image::codecs::gif::GifDecoder<Cursor<&[u8]>>> {
+    let mut decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).map_err(undecodable)?;
+    decoder.set_limits(budget.limits()).map_err(undecodable)?;
+    let (w, h) = decoder.dimensions();
+    budget.check(w, h, u64::from(w) * u64::from(h) * 4 * 4)?;
+    Ok(decoder)
+}
+
+/// Reads only the header: refuses an image that would not fit before it waits for a decoder.
+fn preflight(bytes: &[u8], budget: Budget) -> AppResult<()> {
+    match sniff(bytes) {
+        Some(Sniffed::Jpeg) => still_decoder(bytes, ImageFormat::Jpeg, budget).map(drop),
+        Some(Sniffed::Png) => still_decoder(bytes, ImageFormat::Png, budget).map(drop),
+        Some(Sniffed::Webp) => still_decoder(bytes, ImageFormat::WebP, budget).map(drop),
+        Some(Sniffed::Gif) => gif_decoder(bytes, budget).map(drop),
+        Some(Sniffed::Pdf) | None => Ok(()),
+    }
+}
+
+fn process_still(bytes: &[u8], format: ImageFormat, budget: Budget) -> AppResult<Processed> {
+    let mut decoder = still_decoder(bytes, format, budget)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
     img.apply_orientation(orientation);
@@ -168,11 +194,9 @@ fn process_still(bytes: &[u8], format: ImageFormat, budget: Budget) -> AppResult
 /// decoder's canvas), so the budget holds four frames: a larger canvas is refused. Frames beyond
 /// [`MAX_GIF_FRAMES`] or [`MAX_GIF_PIXELS`] are dropped (the animation ends early).
 fn process_gif(bytes: &[u8], budget: Budget) -> AppResult<Processed> {
-    let mut decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).map_err(undecodable)?;
-    decoder.set_limits(budget.limits()).map_err(undecodable)?;
+    let decoder = gif_decoder(bytes, budget)?;
     let (w, h) = decoder.dimensions();
     let frame_pixels = u64::from(w) * u64::from(h);
-    budget.check(w, h, frame_pixels * 4 * 4)?;
     let mut out = Vec::new();
     let mut thumb = None;
     {
@@ -228,6 +252,7 @@ pub async fn upload(state: &AppState, owner: Uuid, bytes: Vec<u8>, file_name: &s
     check_room(state, owner, bytes.len() as u64)?;
     let cfg = &state.config.media;
     let budget = Budget { max_side: cfg.max_image_side, max_bytes: cfg.max_decoded_mib * 1024 * 1024 };
+    preflight(&bytes, budget)?;
     let p = if matches!(sniff(&bytes), Some(Sniffed::Pdf) | None) {
         process(bytes, budget)?
     } else {

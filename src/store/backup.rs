@@ -145,6 +145,10 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         tracing::warn!(error = %e, "the backup file could not be made owner-only (a file system without permissions?)");
     }
     let mut w = HashingWriter { inner: BufWriter::new(file), hash: Sha256::new(), bytes: 0, records: 0 };
+    // Blobs are immutable (named by their hash): they are copied after the pause, pinned so that
+    // none the snapshot names is deleted meanwhile.
+    let _pin = blobs.pin();
+    let mut hashes = std::collections::BTreeSet::new();
     {
         let _pause = store.gate.write().unwrap_or_else(|p| p.into_inner());
         store.flush_now()?;
@@ -211,16 +215,15 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
             let (note, user, at) = like?;
             w.line(&Line::NoteLike { note, user, at })?;
         }
-        let mut hashes = std::collections::BTreeSet::new();
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
             hashes.extend(m.thumb_sha256.clone());
             w.line(&Line::Media(m))
         })?;
-        for h in hashes {
-            let data = B64.encode(blobs.get(&h)?);
-            w.line(&Line::Blob { sha256: h, data })?;
-        }
+    }
+    for h in hashes {
+        let data = B64.encode(blobs.get(&h)?);
+        w.line(&Line::Blob { sha256: h, data })?;
     }
     let records = w.records;
     let digest = hex::encode(w.hash.clone().finalize());

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -12,6 +13,30 @@ use crate::error::{AppError, AppResult};
 #[derive(Clone, Debug)]
 pub struct Blobs {
     root: PathBuf,
+    pins: Arc<Mutex<Pins>>,
+}
+
+/// Open [`Pin`]s and the deletions they hold back.
+#[derive(Debug, Default)]
+struct Pins {
+    open: usize,
+    deferred: Vec<String>,
+}
+
+/// While a pin is held no blob is deleted (a backup copies blobs after its write pause, so the
+/// files its snapshot names must stay); the deletions asked for meanwhile happen when the last
+/// pin goes.
+pub struct Pin(Blobs);
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        let deferred = {
+            let mut p = self.0.pins.lock().unwrap_or_else(|e| e.into_inner());
+            p.open -= 1;
+            if p.open > 0 { Vec::new() } else { std::mem::take(&mut p.deferred) }
+        };
+        deferred.iter().for_each(|h| self.0.remove(h));
+    }
 }
 
 fn valid_hash(hash: &str) -> bool {
@@ -26,7 +51,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 impl Blobs {
     /// Blobs under `data_dir/media`.
     pub fn new(data_dir: &Path) -> Self {
-        Self { root: data_dir.join("media") }
+        Self { root: data_dir.join("media"), pins: Arc::default() }
+    }
+
+    /// Holds back deletions until the pin is dropped.
+    pub fn pin(&self) -> Pin {
+        self.pins.lock().unwrap_or_else(|e| e.into_inner()).open += 1;
+        Pin(self.clone())
     }
 
     /// Path of a blob.
@@ -72,13 +103,38 @@ impl Blobs {
         std::fs::read(self.path(hash)?).map_err(|e| AppError::internal(format!("read blob {hash}: {e}")))
     }
 
-    /// Deletes a blob no record references any more.
+    /// Deletes a blob no record references any more (later, while a [`Pin`] is held).
     pub fn remove(&self, hash: &str) {
+        {
+            let mut p = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+            if p.open > 0 {
+                p.deferred.push(hash.to_string());
+                return;
+            }
+        }
         if let Ok(p) = self.path(hash)
             && let Err(e) = std::fs::remove_file(&p)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(error = %e, hash, "could not delete blob");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_holds_back_deletions_until_the_last_one_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(dir.path());
+        let h = blobs.put(b"a photo").unwrap();
+        let (p1, p2) = (blobs.pin(), blobs.pin());
+        blobs.remove(&h);
+        drop(p1);
+        assert_eq!(blobs.get(&h).unwrap(), b"a photo", "still pinned by the second backup");
+        drop(p2);
+        assert!(blobs.get(&h).is_err(), "deleted once no pin is left");
     }
 }

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use uuid::Uuid;
 
@@ -19,6 +20,8 @@ use crate::error::{AppError, AppResult};
 /// The `user_log` id under which events for every staff member are indexed.
 pub const STAFF: Uuid = Uuid::max();
 const HWM_KEY: &[u8] = b"chat_seq_hwm";
+/// The newest sequence number removed by ageing (0: none).
+const FLOOR_KEY: &[u8] = b"event_log_floor";
 
 /// Who an event is for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +140,61 @@ fn write(
         Audience::FriendsOf(_) => return abort(AppError::internal("friends-of audiences are not stored; list the users")),
     }
     Ok(())
+}
+
+fn unindex(chat_log: &TransactionalTree, user_log: &TransactionalTree, e: &LogRecord) -> ConflictableTransactionResult<(), AppError> {
+    match &e.audience {
+        Audience::Chat(chat) => {
+            chat_log.remove(index_key(*chat, e.seq))?;
+        }
+        Audience::Users(users) => {
+            for u in users {
+                user_log.remove(index_key(*u, e.seq))?;
+            }
+        }
+        Audience::Staff => {
+            user_log.remove(index_key(STAFF, e.seq))?;
+        }
+        Audience::FriendsOf(_) => {}
+    }
+    Ok(())
+}
+
+/// Removes, oldest first, at most `limit` events stored before `cutoff` with their index
+/// entries, and remembers the newest removed sequence number ([`floor`]); returns how many.
+/// Events without a time (written before events had one) go with the first dated one after them.
+pub fn prune_before(store: &Store, cutoff: DateTime<Utc>, limit: usize) -> AppResult<usize> {
+    let t = &store.t;
+    let (mut old, mut undated) = (Vec::new(), Vec::new());
+    for item in t.event_log.iter() {
+        let rec: LogRecord = codec::dec(&item.map_err(io)?.1)?;
+        match rec.at {
+            None => undated.push(rec),
+            Some(at) if at < cutoff => {
+                old.append(&mut undated);
+                old.push(rec);
+            }
+            Some(_) => break,
+        }
+        if old.len() + undated.len() >= limit {
+            break;
+        }
+    }
+    let Some(floor) = old.last().map(|e| e.seq) else { return Ok(0) };
+    super::tx((&t.event_log, &t.chat_log, &t.user_log, &t.meta).transaction(|(log, chat_log, user_log, meta)| {
+        for e in &old {
+            log.remove(&e.seq.to_be_bytes())?;
+            unindex(chat_log, user_log, e)?;
+        }
+        meta.insert(FLOOR_KEY, &floor.to_be_bytes())?;
+        Ok(())
+    }))?;
+    Ok(old.len())
+}
+
+/// The newest sequence number removed by ageing; a `sync` from before it has a gap.
+pub fn floor(store: &Store) -> AppResult<u64> {
+    Ok(store.t.meta.get(FLOOR_KEY).map_err(io)?.map(|v| super::meta::read_u64(&v)).unwrap_or(0))
 }
 
 /// Runs `f` in one transaction over the log trees alone (events with no other change).

@@ -7,6 +7,7 @@ mod admin_ui;
 mod auth;
 mod chat;
 mod events;
+mod hostile_images;
 mod media;
 mod notes;
 mod ops;

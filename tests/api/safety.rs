@@ -422,3 +422,49 @@ async fn a_refresh_token_rotated_long_ago_is_still_detected_as_reuse() {
     assert_problem(&s.post("/api/v1/auth/refresh", None, json!({"refresh_token": forged})).await, 401, "invalid_token");
     assert_eq!(s.post("/api/v1/auth/refresh", None, json!({"refresh_token": v.refresh})).await.status, 200);
 }
+
+#[tokio::test]
+async fn old_events_age_out_of_the_log_and_a_sync_from_before_reports_the_gap() {
+    let s = Server::start_with(|c| {
+        c.activity.report_job_secs = 1;
+        c.chat.event_retention_days = 30;
+    })
+    .await;
+    let (a, b, chat) = pair(&s).await;
+    let old =
+        s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&a.access), json!({"content": "from last term", "client_id": "o1"})).await;
+    assert_eq!(old.status, 201);
+    let mut ws = Ws::connect(&s, &b.access).await;
+    let first = full_sync(&mut ws).await;
+    assert!(first.iter().any(|f| f.contains("from last term")));
+    assert!(first.iter().any(|f| f.contains("friend_request.new")));
+    ws.close().await;
+
+    s.clock.advance(chrono::Duration::days(31));
+    let (a, b) = (s.login(&a.username, &a.password).await, s.login(&b.username, &b.password).await);
+    let new = s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&a.access), json!({"content": "this week", "client_id": "n1"})).await;
+    assert_eq!(new.status, 201);
+    let mut ws = Ws::connect(&s, &b.access).await;
+    let mut frames = Vec::new();
+    for _ in 0..50 {
+        frames = full_sync(&mut ws).await;
+        if !frames.iter().any(|f| f.contains("from last term")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!frames.iter().any(|f| f.contains("from last term") || f.contains("friend_request")), "{frames:?}");
+    assert!(frames.iter().any(|f| f.contains("this week")));
+    // A client that last synced before the removed events hears of the gap.
+    ws.send(json!({"type": "sync", "since": 1})).await;
+    loop {
+        let f = ws.next_within(Duration::from_secs(5)).await.expect("frames");
+        if f["type"] == "sync.done" {
+            assert_eq!(f["gap"], true, "{f}");
+            break;
+        }
+    }
+    // The messages themselves stay in the chat's history.
+    let history = s.get(&format!("/api/v1/chats/{chat}/messages"), &b.access).await;
+    assert!(history.body.to_string().contains("from last term"));
+}

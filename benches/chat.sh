@@ -46,6 +46,11 @@ start
 $LOAD "$BASE" fanout 500 20
 stop
 
+echo "== GET /me while 10 sockets run full syncs of 4,000 events, 20 s"
+start
+$LOAD "$BASE" syncs 4000 10 20
+stop
+
 echo "== durable throughput, 200 senders, 10 s"
 start
 $LOAD "$BASE" throughput 200 10

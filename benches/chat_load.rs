@@ -269,6 +269,73 @@ async fn throughput(base: &str, senders: usize, secs: u64) {
     report("throughput: send -> ack", lat.lock().await.clone());
 }
 
+/// One user with a long history (`events` messages in a private chat) runs `readers` full syncs
+/// in a loop (each `sync {since: 0}` paged by `sync.done.more`) while another user's `GET /me`
+/// latency is measured (issue 11: a full sync must not slow everyone else).
+async fn syncs(base: &str, events: usize, readers: usize, secs: u64) {
+    let http = reqwest::Client::new();
+    let us = users(&http, base, 3).await;
+    let (a, b, other) = (&us[0], &us[1], &us[2]);
+    let chat = open_chat(&http, base, a, json!({"type": "private", "user_id": b.id})).await;
+    let mut ws = connect(base, &a.token).await;
+    for k in 0..events {
+        let f = json!({"type": "message.send", "chat_id": chat, "client_id": format!("h{k}"), "content": format!("history line {k} with some words in it")});
+        ws.send(Message::text(f.to_string())).await.unwrap();
+        loop {
+            if let Some(Ok(Message::Text(t))) = ws.next().await
+                && t.contains("\"message.ack\"")
+            {
+                break;
+            }
+        }
+    }
+    println!("syncs: {events} messages stored");
+    let end = Instant::now() + Duration::from_secs(secs);
+    let frames = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..readers {
+        let (base, token, frames) = (base.to_string(), b.token.clone(), frames.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ws = connect(&base, &token).await;
+            while Instant::now() < end {
+                let mut since = 0u64;
+                loop {
+                    ws.send(Message::text(json!({"type": "sync", "since": since}).to_string())).await.unwrap();
+                    let more = loop {
+                        match ws.next().await {
+                            Some(Ok(Message::Text(t))) if t.contains("\"sync.done\"") => {
+                                let v: Value = serde_json::from_str(&t).unwrap();
+                                since = v["seq"].as_u64().unwrap_or(0);
+                                break v["more"].as_bool().unwrap_or(false);
+                            }
+                            Some(Ok(_)) => {
+                                frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            _ => return,
+                        }
+                    };
+                    if !more {
+                        break;
+                    }
+                }
+            }
+        }));
+    }
+    let mut lat = Vec::new();
+    while Instant::now() < end {
+        let t = Instant::now();
+        let r = http.get(format!("{base}/api/v1/me")).bearer_auth(&other.token).send().await.unwrap();
+        assert!(r.status().is_success());
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    println!("syncs: {readers} readers replayed {} frames in {secs} s", frames.load(std::sync::atomic::Ordering::Relaxed));
+    report("syncs: GET /me of another user during the syncs", lat);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let base = args.get(1).expect("usage: chat_load BASE MODE ...").clone();
@@ -280,7 +347,8 @@ fn main() {
             Some("groups") => groups(&base, num(3, 1000), num(4, 10), num(5, 20) as u64).await,
             Some("fanout") => fanout(&base, num(3, 500), num(4, 20)).await,
             Some("throughput") => throughput(&base, num(3, 200), num(4, 10) as u64).await,
-            _ => eprintln!("modes: idle | groups | fanout | throughput"),
+            Some("syncs") => syncs(&base, num(3, 4000), num(4, 10), num(5, 20) as u64).await,
+            _ => eprintln!("modes: idle | groups | fanout | throughput | syncs"),
         }
     });
 }

@@ -80,6 +80,9 @@ pub struct AppState {
     pub images: CpuPool,
     /// Uploads per user.
     pub uploads: Throttle,
+    /// `sync` replays that may run at once (half the cores, at least one): many full syncs queue
+    /// instead of taking every core from the other requests.
+    pub replays: tokio::sync::Semaphore,
     /// Registrations without an invite (and wrong invite codes) per client IP.
     pub registrations: Throttle,
     /// Friend requests per user.
@@ -141,6 +144,7 @@ impl AppState {
             cpu,
             images: CpuPool::new(config.media.decode_concurrency, IMAGE_QUEUE),
             uploads: Throttle::new(config.media.uploads_per_hour, 3600),
+            replays: tokio::sync::Semaphore::new((std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1)),
             registrations: Throttle::new(a.max_registrations_per_ip, a.lockout_window_secs),
             friend_requests: Throttle::new(config.chat.friend_requests_per_hour, 3600),
             new_chats: Throttle::new(config.chat.new_chats_per_hour, 3600),

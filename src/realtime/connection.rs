@@ -171,6 +171,7 @@ impl Session {
         let (state, me) = (self.state.clone(), self.user);
         let staff = me.staff().is_some();
         let cap = self.state.config.chat.sync_max_events.max(1);
+        let Ok(_slot) = self.state.replays.acquire().await else { return Vec::new() };
         let replay = self.state.store.blocking(move |_| crate::service::frames::sync(&state, me.id(), staff, since, cap)).await;
         match replay {
             Ok(mut r) => {

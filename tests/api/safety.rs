@@ -468,3 +468,54 @@ async fn old_events_age_out_of_the_log_and_a_sync_from_before_reports_the_gap() 
     let history = s.get(&format!("/api/v1/chats/{chat}/messages"), &b.access).await;
     assert!(history.body.to_string().contains("from last term"));
 }
+
+#[tokio::test]
+async fn a_socket_that_never_reads_is_closed_and_frees_its_slot() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let s = Server::start_with(|c| {
+        c.chat.max_sockets_per_user = 1;
+        c.chat.frames_per_second = 100_000;
+    })
+    .await;
+    let (a, b, chat) = pair(&s).await;
+    // b connects with a tiny receive buffer and then never reads.
+    let addr: std::net::SocketAddr = s.base.trim_start_matches("http://").parse().unwrap();
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let stream = sock.connect(addr).await.unwrap();
+    let mut req = format!("ws://{addr}/api/v1/ws").into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {}", b.access).parse().unwrap());
+    let (mut stuck, _) = tokio_tungstenite::client_async(req, stream).await.expect("websocket connects");
+    // a fills it: far more than the kernel buffers and the hub queue hold.
+    let mut wa = Ws::connect(&s, &a.access).await;
+    let text = "x".repeat(4000);
+    for i in 0..2500 {
+        wa.say(&chat, &format!("f{i}"), &text).await;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // The server gives up on the write after its send timeout and ends the connection, so the
+    // slot is free again while b still has not read a byte.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut fresh = loop {
+        let mut req = format!("ws://{addr}/api/v1/ws").into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {}", b.access).parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, _)) => break ws,
+            Err(_) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(500)).await,
+            Err(e) => panic!("the never-reading socket still holds the only slot: {e}"),
+        }
+    };
+    assert!(fresh.next().await.is_some_and(|m| m.is_ok_and(|m| m.to_text().unwrap_or("").contains("\"ready\""))));
+    // And the stuck socket, read at last, ends after the frames that were in the buffers.
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match stuck.next().await {
+                Some(Ok(m)) if !m.is_close() => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the never-reading socket is still open");
+}

@@ -101,9 +101,10 @@ pub async fn age_events(state: &Arc<AppState>) -> AppResult<usize> {
         return Ok(0);
     }
     let cutoff = state.clock.now() - chrono::Duration::days(i64::from(days));
+    let last = state.store.blocking(move |s| crate::store::event_log::ageing_boundary(s, cutoff)).await?;
     let mut total = 0;
     loop {
-        let n = state.store.write(move |s| crate::store::event_log::prune_before(s, cutoff, AGEING_BATCH)).await?;
+        let n = state.store.write(move |s| crate::store::event_log::prune_through(s, last, AGEING_BATCH)).await?;
         total += n;
         if n < AGEING_BATCH {
             return Ok(total);

@@ -71,6 +71,8 @@ impl Blobs {
     /// Stores bytes durably; returns their hash. Idempotent.
     pub fn put(&self, bytes: &[u8]) -> AppResult<String> {
         let hash = sha256_hex(bytes);
+        // Stored again while its deletion waits for a pin: it is in use, keep it.
+        self.pins.lock().unwrap_or_else(|e| e.into_inner()).deferred.retain(|h| *h != hash);
         let path = self.path(&hash)?;
         if path.exists() {
             return Ok(hash);
@@ -136,5 +138,12 @@ mod tests {
         assert_eq!(blobs.get(&h).unwrap(), b"a photo", "still pinned by the second backup");
         drop(p2);
         assert!(blobs.get(&h).is_err(), "deleted once no pin is left");
+        // A file stored again while its deletion waits is kept.
+        let pin = blobs.pin();
+        let h = blobs.put(b"a drawing").unwrap();
+        blobs.remove(&h);
+        blobs.put(b"a drawing").unwrap();
+        drop(pin);
+        assert_eq!(blobs.get(&h).unwrap(), b"a drawing");
     }
 }

@@ -160,26 +160,31 @@ fn unindex(chat_log: &TransactionalTree, user_log: &TransactionalTree, e: &LogRe
     Ok(())
 }
 
-/// Removes, oldest first, at most `limit` events stored before `cutoff` with their index
-/// entries, and remembers the newest removed sequence number ([`floor`]); returns how many.
-/// Events without a time (written before events had one) go with the first dated one after them.
-pub fn prune_before(store: &Store, cutoff: DateTime<Utc>, limit: usize) -> AppResult<usize> {
-    let t = &store.t;
-    let (mut old, mut undated) = (Vec::new(), Vec::new());
-    for item in t.event_log.iter() {
+/// The newest event stored before `cutoff` (0: none). Events without a time (written before
+/// events had one) are older than it when they come before it.
+pub fn ageing_boundary(store: &Store, cutoff: DateTime<Utc>) -> AppResult<u64> {
+    let mut last = 0;
+    for item in store.t.event_log.iter() {
         let rec: LogRecord = codec::dec(&item.map_err(io)?.1)?;
         match rec.at {
-            None => undated.push(rec),
-            Some(at) if at < cutoff => {
-                old.append(&mut undated);
-                old.push(rec);
-            }
+            Some(at) if at < cutoff => last = rec.seq,
             Some(_) => break,
-        }
-        if old.len() + undated.len() >= limit {
-            break;
+            None => {}
         }
     }
+    Ok(last)
+}
+
+/// Removes, oldest first, at most `limit` events up to sequence `last` with their index entries,
+/// and remembers the newest removed ([`floor`]); returns how many.
+pub fn prune_through(store: &Store, last: u64, limit: usize) -> AppResult<usize> {
+    let t = &store.t;
+    let old = t
+        .event_log
+        .range(..=last.to_be_bytes())
+        .take(limit)
+        .map(|r| codec::dec(&r.map_err(io)?.1))
+        .collect::<AppResult<Vec<LogRecord>>>()?;
     let Some(floor) = old.last().map(|e| e.seq) else { return Ok(0) };
     super::tx((&t.event_log, &t.chat_log, &t.user_log, &t.meta).transaction(|(log, chat_log, user_log, meta)| {
         for e in &old {
@@ -483,6 +488,26 @@ mod tests {
         let r = old.into_record();
         assert_eq!((r.seq, r.kind.as_str(), r.audience), (3, "message.new", Audience::Chat(chat)));
         assert_eq!(r.payload, serde_json::json!({"message": {"id": 1}}));
+    }
+
+    #[tokio::test]
+    async fn ageing_removes_old_and_earlier_undated_events_with_their_index_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let (chat, user) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let now = Utc::now();
+        let rec = |seq, at| LogRecord { seq, kind: "message.new".into(), audience: Audience::Chat(chat), payload: Value::Null, at };
+        let old = now - chrono::Duration::days(100);
+        for r in [rec(1, None), rec(2, Some(old)), rec(3, None), rec(4, Some(now))] {
+            restore(&store, &r).unwrap();
+        }
+        let last = ageing_boundary(&store, now - chrono::Duration::days(90)).unwrap();
+        assert_eq!(last, 2, "the newest old event; the undated one after it waits");
+        assert_eq!(prune_through(&store, last, 1).unwrap(), 1);
+        assert_eq!(prune_through(&store, last, 10).unwrap(), 1);
+        assert_eq!(prune_through(&store, last, 10).unwrap(), 0);
+        assert_eq!(floor(&store).unwrap(), 2);
+        assert_eq!(seqs_for(&store, user, &[(chat, 0)], false, 0, 10).unwrap(), vec![3, 4]);
     }
 
     #[tokio::test]

@@ -187,7 +187,8 @@ pub struct MediaConfig {
     pub max_upload_bytes: u64,
     /// Largest image width or height accepted, in pixels.
     pub max_image_side: u32,
-    /// Lifetime of signed media URLs, in seconds.
+    /// Lifetime of signed media URLs, in seconds (they work for this to twice this long, and only
+    /// while the user they were made for may see the file).
     pub url_ttl_secs: u64,
     /// Images decoded at the same time (their own threads: sign-ins never wait behind them).
     pub decode_concurrency: usize,
@@ -271,7 +272,7 @@ impl Default for MediaConfig {
         Self {
             max_upload_bytes: 10 * 1024 * 1024,
             max_image_side: 8192,
-            url_ttl_secs: 3600,
+            url_ttl_secs: 900,
             decode_concurrency: 1,
             max_decoded_mib: 40,
             uploads_per_hour: 120,

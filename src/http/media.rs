@@ -2,6 +2,7 @@
 
 use salvo::http::{HeaderValue, header};
 use salvo::prelude::*;
+use uuid::Uuid;
 
 use super::extract::{bearer_token, me, path_id, state};
 use super::reply::Created;
@@ -53,16 +54,19 @@ async fn upload(req: &mut Request, depot: &mut Depot) -> Result<Created<MediaVie
     let st = state(depot);
     let (bytes, name) = read_upload(req, &st).await?;
     let m = svc::upload(&st, me(depot)?.id(), bytes, &name, MediaPurpose::Upload).await?;
-    Ok(Created(svc::view(&st, &m)))
+    Ok(Created(svc::view(&st, &m, m.owner_id)))
 }
 
-/// The bytes of a media item, with a bearer token or a signed URL (`exp`, `sig`, `thumb`).
-/// 404 when it does not exist or the caller may not see it.
+/// The bytes of a media item, with a bearer token or a signed URL (`exp`, `u`, `sig`, `thumb`).
+/// 404 when it does not exist or the caller may not see it. A signed URL is valid for
+/// `media.url_ttl_secs` to twice that, and only while the user it was made for (`u`) may still see
+/// the item: removed from the chat, the attachment deleted or the note hidden, it answers 404.
 #[endpoint(
     tags("media"),
     parameters(
         ("id" = String, Path, description = "Media id"),
         ("exp" = Option<i64>, Query, description = "Signed URL expiry (unix seconds)"),
+        ("u" = Option<String>, Query, description = "Signed URL: the user it was made for (it works while that user may see the item)"),
         ("sig" = Option<String>, Query, description = "Signed URL signature"),
         ("thumb" = Option<u8>, Query, description = "1 for the thumbnail")
     )
@@ -72,8 +76,13 @@ async fn read(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Resul
     let id = path_id(req, "id", "media")?;
     let thumb = req.query::<String>("thumb").is_some_and(|t| t == "1" || t == "true");
     let reader = match (req.query::<i64>("exp"), req.query::<String>("sig")) {
-        (Some(exp), Some(sig)) if svc::check_signature(&st, id, thumb, exp, &sig) => Reader::Signed,
-        (Some(_), Some(_)) => return Err(AppError::NotFound("media")),
+        (Some(exp), Some(sig)) => {
+            let viewer = match req.query::<String>("u") {
+                Some(u) => Some(Uuid::try_parse(&u).map_err(|_| AppError::NotFound("media"))?),
+                None => None,
+            };
+            svc::check_signature(&st, id, thumb, exp, viewer, &sig).ok_or(AppError::NotFound("media"))?
+        }
         _ => {
             let token = bearer_token(req).ok_or_else(|| AppError::Unauthorized("send a bearer token or use the signed URL".into()))?;
             Reader::User(authenticate(&st, &token)?)
@@ -83,7 +92,10 @@ async fn read(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Resul
     let h = res.headers_mut();
     let mime = if thumb { "image/jpeg" } else { m.mime.as_str() };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_str(mime).map_err(AppError::internal)?);
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&format!("private, max-age={}", st.config.media.url_ttl_secs)).map_err(AppError::internal)?,
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", if thumb { m.thumb_sha256.as_deref().unwrap_or("") } else { &m.sha256 })) {
         h.insert(header::ETAG, v);
     }

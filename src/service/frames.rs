@@ -14,6 +14,7 @@ use crate::access::Viewer;
 use crate::error::AppResult;
 use crate::events::{LogRecord, Published};
 use crate::state::AppState;
+use crate::store::chat::MessageRecord;
 use crate::store::event_log;
 use crate::store::social::RequestRecord;
 
@@ -36,14 +37,9 @@ pub fn render(state: &AppState, event: Published<'_>, recipients: &[Uuid]) -> Ve
     if matches!(event, Published::Stored(_)) && !STORED_FRAMES.contains(&kind) {
         return Vec::new();
     }
-    let message;
-    let mut payload = event.payload();
-    if let Some(m) = message_fields(state, kind, payload) {
-        if m.is_null() {
-            return Vec::new();
-        }
-        message = m;
-        payload = &message;
+    let payload = event.payload();
+    if let Some(m) = stored_message(state, kind, payload) {
+        return m.map(|m| message_frames(state, kind, &m, event.seq(), recipients)).unwrap_or_default();
     }
     if kind.starts_with("friend_request.") {
         return recipients
@@ -71,23 +67,33 @@ pub fn render(state: &AppState, event: Published<'_>, recipients: &[Uuid]) -> Ve
 }
 
 /// `message.new` / `message.updated` hold the message by reference: the frame shows it as it is
-/// now (an edit shows the new text, a deleted message its tombstone); `Null` when the message is
-/// unreadable. `None` for other kinds.
-fn message_fields(state: &AppState, kind: &str, payload: &Value) -> Option<Value> {
+/// now (an edit shows the new text, a deleted message its tombstone). `Some(None)` when the
+/// message is unreadable; `None` for other kinds.
+fn stored_message(state: &AppState, kind: &str, payload: &Value) -> Option<Option<MessageRecord>> {
     if !matches!(kind, "message.new" | "message.updated") {
         return None;
     }
     let id = |k: &str| payload.get(k).and_then(Value::as_str).and_then(|s| Uuid::try_parse(s).ok());
     let (chat, message) = (id("chat_id")?, id("message_id")?);
-    let view = match crate::store::chat::get_message(&state.store, chat, message) {
-        Ok(Some(m)) => super::chat::message_view(state, &m),
-        Ok(None) => return Some(Value::Null),
+    match crate::store::chat::get_message(&state.store, chat, message) {
+        Ok(m) => Some(m),
         Err(e) => {
             tracing::warn!(error = %e, "message of an event unreadable");
-            return Some(Value::Null);
+            Some(None)
         }
-    };
-    Some(json!({ "message": view }))
+    }
+}
+
+/// The frames of a message: one text for everyone, or one per recipient when what it shows
+/// depends on who looks (an attachment's URLs are signed per user; a shared note's title shows
+/// only to those who may read the note).
+fn message_frames(state: &AppState, kind: &str, m: &MessageRecord, seq: Option<u64>, recipients: &[Uuid]) -> Vec<(Vec<Uuid>, Arc<str>)> {
+    let frame = |viewer: Uuid| -> Arc<str> { text(kind, &json!({ "message": super::chat::message_view(state, m, viewer) }), seq).into() };
+    match recipients.first() {
+        None => Vec::new(),
+        Some(first) if m.attachment_id.is_none() && m.note_id.is_none() => vec![(recipients.to_vec(), frame(*first))],
+        Some(_) => recipients.iter().map(|u| (vec![*u], frame(*u))).collect(),
+    }
 }
 
 fn is_read_receipt(kind: &str, payload: &Value) -> bool {

@@ -1,6 +1,8 @@
 //! Uploads: the type is sniffed from the bytes; images are decoded with limits and re-encoded
 //! (which drops EXIF/GPS and any trailing data) with a JPEG thumbnail; PDFs are stored as they are.
 //! Reads are allowed to the owner, to any signed-in user for avatars, and to holders of a signed URL.
+//! A signed URL of an upload names the user it was made for and is checked against what that user
+//! may see now: removed from the chat, or the note hidden, and the URL stops working at once.
 
 use std::io::Cursor;
 
@@ -10,7 +12,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::access::Caller;
+use crate::access::{Caller, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 pub use crate::store::media::MediaPurpose;
@@ -29,7 +31,8 @@ const MAX_GIF_PIXELS: u64 = 32 * 1024 * 1024;
 pub struct MediaView {
     /// Id.
     pub id: Uuid,
-    /// Signed, expiring URL usable in `<img src>` without a header.
+    /// Signed, expiring URL usable in `<img src>` without a header, for the user it was shown to
+    /// (it stops working when that user loses access).
     pub url: String,
     /// MIME type of the stored bytes.
     pub mime: String,
@@ -363,41 +366,60 @@ async fn remove_if_unused(state: &AppState, id: Uuid) -> AppResult<()> {
     Ok(())
 }
 
-fn sign(state: &AppState, id: Uuid, thumb: bool, exp: i64) -> String {
+/// The signature over a URL's fields; `viewer` is `None` for avatars (readable by anyone signed in).
+fn sign(state: &AppState, id: Uuid, thumb: bool, exp: i64, viewer: Option<Uuid>) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&state.media_key).expect("hmac takes any key");
-    mac.update(format!("{id}|{thumb}|{exp}").as_bytes());
+    match viewer {
+        Some(v) => mac.update(format!("{id}|{thumb}|{exp}|{v}").as_bytes()),
+        None => mac.update(format!("{id}|{thumb}|{exp}").as_bytes()),
+    }
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
-/// A signed URL for a media item, valid between `url_ttl_secs` and twice that (stable within a
-/// window so that clients can cache it).
-pub fn signed_url(state: &AppState, id: Uuid, thumb: bool) -> String {
+/// When signed URLs made now expire: between `url_ttl_secs` and twice that from now (stable within
+/// a window so that clients can cache them).
+fn expiry(state: &AppState) -> i64 {
     let ttl = state.config.media.url_ttl_secs.max(60) as i64;
-    let exp = (state.clock.unix() / ttl + 2) * ttl;
-    let sig = sign(state, id, thumb, exp);
-    let t = if thumb { "&thumb=1" } else { "" };
-    format!("/api/v1/media/{id}?exp={exp}&sig={sig}{t}")
+    (state.clock.unix() / ttl + 2) * ttl
 }
 
-/// Checks a signed URL's signature and expiry.
-pub fn check_signature(state: &AppState, id: Uuid, thumb: bool, exp: i64, sig: &str) -> bool {
-    exp >= state.clock.unix() && hmac_eq(&sign(state, id, thumb, exp), sig)
+fn url(state: &AppState, id: Uuid, thumb: bool, viewer: Option<Uuid>) -> String {
+    let exp = expiry(state);
+    let sig = sign(state, id, thumb, exp, viewer);
+    let u = viewer.map(|v| format!("&u={v}")).unwrap_or_default();
+    let t = if thumb { "&thumb=1" } else { "" };
+    format!("/api/v1/media/{id}?exp={exp}{u}&sig={sig}{t}")
+}
+
+/// A signed URL of an avatar (any signed-in user may see avatars, so it names no viewer).
+pub fn signed_url(state: &AppState, id: Uuid, thumb: bool) -> String {
+    url(state, id, thumb, None)
+}
+
+/// A signed URL of a media item for `viewer`: it works while `viewer` may see the item.
+pub fn signed_url_for(state: &AppState, id: Uuid, thumb: bool, viewer: Uuid) -> String {
+    url(state, id, thumb, Some(viewer))
+}
+
+/// Checks a signed URL's signature and expiry; the reader it stands for, if valid.
+pub fn check_signature(state: &AppState, id: Uuid, thumb: bool, exp: i64, viewer: Option<Uuid>, sig: &str) -> Option<Reader> {
+    (exp >= state.clock.unix() && hmac_eq(&sign(state, id, thumb, exp, viewer), sig)).then_some(Reader::Signed(viewer))
 }
 
 fn hmac_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The API view of a media record.
-pub fn view(state: &AppState, m: &MediaRecord) -> MediaView {
+/// The API view of a media record as `viewer` gets it (its URLs are signed for `viewer`).
+pub fn view(state: &AppState, m: &MediaRecord, viewer: Uuid) -> MediaView {
     MediaView {
         id: m.id,
-        url: signed_url(state, m.id, false),
+        url: signed_url_for(state, m.id, false, viewer),
         mime: m.mime.clone(),
         size: m.size,
         width: m.width,
         height: m.height,
-        thumbnail_url: m.thumb_sha256.as_ref().map(|_| signed_url(state, m.id, true)),
+        thumbnail_url: m.thumb_sha256.as_ref().map(|_| signed_url_for(state, m.id, true, viewer)),
     }
 }
 
@@ -405,21 +427,30 @@ pub fn view(state: &AppState, m: &MediaRecord) -> MediaView {
 pub enum Reader {
     /// A signed-in user.
     User(Caller),
-    /// A valid signed URL.
-    Signed,
+    /// A valid signed URL, made for that user (`None`: an avatar's URL).
+    Signed(Option<Uuid>),
+}
+
+/// True when `viewer` may see `m` now: their own upload, an avatar, or media of a chat they are in
+/// or of a note they may read.
+fn may_see(state: &AppState, viewer: Viewer, m: &MediaRecord) -> AppResult<bool> {
+    Ok(m.owner_id == viewer.id()
+        || m.purpose == MediaPurpose::Avatar
+        || crate::store::chat::media_visible_in_chats(&state.store, m.id, viewer.id())?
+        || super::notes::media_readable(state, viewer, m.id)?)
 }
 
 /// The bytes of a media item, if `reader` may see it (404 otherwise, as if absent).
 pub fn read(state: &AppState, reader: Reader, id: Uuid, thumb: bool) -> AppResult<(MediaRecord, Vec<u8>)> {
     let m = store::get(&state.store, id)?.ok_or(AppError::NotFound("media"))?;
     let allowed = match reader {
-        Reader::Signed => true,
-        Reader::User(u) => {
-            m.owner_id == u.id()
-                || m.purpose == MediaPurpose::Avatar
-                || crate::store::chat::media_visible_in_chats(&state.store, m.id, u.id())?
-                || super::notes::media_readable(state, u, m.id)?
+        Reader::Signed(None) => m.purpose == MediaPurpose::Avatar,
+        // The holder of the URL gets what its user may see now, as a student (a disabled or
+        // deleted account, nothing).
+        Reader::Signed(Some(v)) => {
+            users::get(&state.store, v)?.is_some_and(|u| !u.disabled && u.deleted_at.is_none()) && may_see(state, Viewer::student(v), &m)?
         }
+        Reader::User(u) => may_see(state, u.viewer(), &m)?,
     };
     if !allowed {
         return Err(AppError::NotFound("media"));

@@ -213,7 +213,7 @@ pub struct Export {
 pub fn export(state: &AppState, me: Caller) -> AppResult<Export> {
     let profile = user_view(state, &live_user(state, me.id())?, Audience::Own);
     let sessions = sessions::list(&state.store, me.id())?.iter().map(|s| session_view(s, me.session_id())).collect();
-    let media = media_store::list_by_owner(&state.store, me.id())?.iter().map(|m| media::view(state, m)).collect();
+    let media = media_store::list_by_owner(&state.store, me.id())?.iter().map(|m| media::view(state, m, me.id())).collect();
     let social = social::export(state, me.id())?;
     let messages = super::chat::export(state, me.id())?;
     let activities = super::activity::export(state, me.id())?;

@@ -519,3 +519,87 @@ async fn a_socket_that_never_reads_is_closed_and_frees_its_slot() {
     .await;
     assert!(ended.is_ok(), "the never-reading socket is still open");
 }
+
+/// Replaces the value of query parameter `key` in a relative URL.
+fn with_query(url: &str, key: &str, value: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap();
+    let parts: Vec<String> =
+        query.split('&').map(|p| if p.split('=').next() == Some(key) { format!("{key}={value}") } else { p.to_string() }).collect();
+    format!("{path}?{}", parts.join("&"))
+}
+
+#[tokio::test]
+async fn signed_media_urls_are_short_lived_and_stop_when_access_ends() {
+    let s = Server::start().await;
+    let (owner, bob, carol) = (s.register().await, s.register().await, s.register().await);
+    s.befriend(&owner, &bob).await;
+    s.befriend(&owner, &carol).await;
+    let g = s.post("/api/v1/chats", Some(&owner.access), json!({"type": "group", "name": "Art", "member_ids": [bob.id, carol.id]})).await;
+    let chat = g.body["id"].as_str().unwrap().to_string();
+    let mut wb = Ws::connect(&s, &bob.access).await;
+    let mut wc = Ws::connect(&s, &carol.access).await;
+    let up =
+        Server::finish(s.http.post(s.url("/api/v1/media")).bearer_auth(&owner.access).header("content-type", "image/png").body(png(8, 8)))
+            .await;
+    let media = up.body["id"].as_str().unwrap().to_string();
+    let sent = s
+        .post(
+            &format!("/api/v1/chats/{chat}/messages"),
+            Some(&owner.access),
+            json!({"kind": "image", "attachment_id": media, "client_id": "p"}),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+
+    // Each member's frame carries a URL signed for that member; it lives at most 2 × 900 s.
+    let live = |f: Value| f["message"]["attachment"]["url"].as_str().unwrap().to_string();
+    let (bob_url, carol_url) = (live(wb.expect("message.new").await), live(wc.expect("message.new").await));
+    assert!(bob_url.contains(&format!("u={}", bob.id)) && carol_url.contains(&format!("u={}", carol.id)), "{bob_url} {carol_url}");
+    let exp: i64 = bob_url.split("exp=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!(exp > now && exp <= now + 1800 + 5, "expires in {} s", exp - now);
+    let history = s.get(&format!("/api/v1/chats/{chat}/messages"), &bob.access).await;
+    let bob_thumb = history.body[0]["attachment"]["thumbnail_url"].as_str().unwrap().to_string();
+    for url in [&bob_url, &carol_url, &bob_thumb] {
+        assert_eq!(Server::finish(s.http.get(s.url(url))).await.status, 200, "{url}");
+    }
+    // A URL is bound to its user: another id, or no id, does not verify.
+    assert_eq!(Server::finish(s.http.get(s.url(&with_query(&carol_url, "u", &bob.id)))).await.status, 404);
+    let unbound = carol_url.replace(&format!("&u={}", carol.id), "");
+    assert_eq!(Server::finish(s.http.get(s.url(&unbound))).await.status, 404);
+    assert_eq!(Server::finish(s.http.get(s.url(&with_query(&carol_url, "u", "not-a-uuid")))).await.status, 404);
+
+    // Bob is removed from the group: his URLs stop at once, Carol's keep working.
+    assert_eq!(s.delete(&format!("/api/v1/chats/{chat}/members/{}", bob.id), &owner.access, None).await.status, 204);
+    for url in [&bob_url, &bob_thumb] {
+        assert_problem(&Server::finish(s.http.get(s.url(url))).await, 404, "not_found");
+    }
+    assert_eq!(Server::finish(s.http.get(s.url(&carol_url))).await.status, 200);
+    // The owner's own URL (from the upload) works; a disabled account's URLs do not.
+    let own = up.body["url"].as_str().unwrap().to_string();
+    assert_eq!(Server::finish(s.http.get(s.url(&own))).await.status, 200);
+    let moderator = s.staff(friend::model::Role::Moderator).await;
+    assert_eq!(s.patch(&format!("/api/v1/admin/users/{}", carol.id), &moderator.access, json!({"disabled": true})).await.status, 200);
+    assert_eq!(Server::finish(s.http.get(s.url(&carol_url))).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_shared_note_title_shows_only_to_members_who_may_read_the_note() {
+    let s = Server::start().await;
+    let (a, b, chat) = pair(&s).await;
+    let note = s.post("/api/v1/notes", Some(&a.access), json!({"title": "My diary entry", "visibility": "friends"})).await;
+    let note_id = note.body["id"].as_str().unwrap().to_string();
+    let shared = s.post(&format!("/api/v1/notes/{note_id}/share"), Some(&a.access), json!({"chat_id": chat})).await;
+    assert_eq!(shared.status, 201, "{}", shared.body);
+    let first = |r: &crate::support::Resp| r.body[0]["content"].as_str().unwrap().to_string();
+    assert_eq!(first(&s.get(&format!("/api/v1/chats/{chat}/messages"), &b.access).await), "My diary entry");
+    // The author makes the note private again: the friend no longer sees its title anywhere.
+    assert_eq!(s.patch(&format!("/api/v1/notes/{note_id}"), &a.access, json!({"visibility": "private"})).await.status, 200);
+    assert_eq!(first(&s.get(&format!("/api/v1/chats/{chat}/messages"), &b.access).await), "");
+    let chats = s.get("/api/v1/chats", &b.access).await.body.to_string();
+    let mut ws = Ws::connect(&s, &b.access).await;
+    let replay = full_sync(&mut ws).await.join("\n");
+    assert!(!chats.contains("My diary") && !replay.contains("My diary"), "{chats}\n{replay}");
+    // The author still sees it.
+    assert_eq!(first(&s.get(&format!("/api/v1/chats/{chat}/messages"), &a.access).await), "My diary entry");
+}

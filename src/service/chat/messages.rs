@@ -76,7 +76,7 @@ pub async fn send(state: &AppState, me: Caller, chat: Uuid, input: NewMessage) -
     if let Some(cid) = &input.client_id
         && let Some(existing) = store::by_client_id(&state.store, me.id(), cid)?
     {
-        return Ok((message_view(state, &existing), false));
+        return Ok((message_view(state, &existing, me.id()), false));
     }
     let kind = check_new_message(state, me, &c, &input)?;
     let msg = MessageRecord {
@@ -95,7 +95,7 @@ pub async fn send(state: &AppState, me: Caller, chat: Uuid, input: NewMessage) -
     };
     c.last_message_id = Some(msg.id);
     c.last_activity_at = msg.created_at;
-    let view = message_view(state, &msg);
+    let view = message_view(state, &msg, me.id());
     let note_shares = msg.note_id.into_iter().collect();
     let change = Change { chats: vec![c], messages: vec![msg], note_shares, ..Change::default() };
     commit(state, change, vec![Event::new("message.new", Audience::Chat(chat), message_ref(chat, view.id))]).await?;
@@ -112,7 +112,7 @@ pub fn history(
     limit: usize,
 ) -> AppResult<Vec<MessageView>> {
     membership(state, me.id(), chat)?;
-    Ok(store::messages(&state.store, chat, before, after, limit)?.iter().map(|m| message_view(state, m)).collect())
+    Ok(store::messages(&state.store, chat, before, after, limit)?.iter().map(|m| message_view(state, m, me.id())).collect())
 }
 
 /// PATCH /chats/{id}/messages/{mid}: the author edits a text message.
@@ -134,7 +134,7 @@ pub async fn edit(state: &AppState, me: Caller, chat: Uuid, id: Uuid, content: S
     }
     m.content = content;
     m.edited_at = Some(state.clock.now());
-    let view = message_view(state, &m);
+    let view = message_view(state, &m, me.id());
     commit(
         state,
         Change { messages: vec![m], ..Change::default() },

@@ -312,7 +312,7 @@ pub async fn remove_member(state: &AppState, me: Caller, id: Uuid, user: Uuid) -
 
 /// The caller's messages, for the data export.
 pub fn export(state: &AppState, me: Uuid) -> AppResult<Vec<MessageView>> {
-    Ok(store::messages_by(&state.store, me)?.iter().map(|m| message_view(state, m)).collect())
+    Ok(store::messages_by(&state.store, me)?.iter().map(|m| message_view(state, m, me)).collect())
 }
 
 /// Leaves every chat (account deletion); messages stay, shown as from a deleted user.

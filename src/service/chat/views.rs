@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::access::Caller;
+use crate::access::{Caller, Viewer};
 use crate::clock::rfc3339;
 use crate::error::AppResult;
 use crate::service::media::{MediaView, view as media_view};
@@ -39,9 +39,12 @@ pub struct MessageView {
     pub from_user_id: Uuid,
     /// text | image | file | note | system.
     pub kind: MessageKind,
-    /// Text; empty once deleted (and, for a `note` message, once the note was deleted).
+    /// Text; empty once deleted. For a `note` message it is the note's title as shared, shown only
+    /// to members who may read the note now (empty once the note is deleted or made private).
     pub content: String,
-    /// The attached media (signed URL valid for `media.url_ttl_secs`; `GET /media/{id}` with a token always works for members).
+    /// The attached media. Its URLs are signed for the member they were sent to, valid for
+    /// `media.url_ttl_secs` to twice that and only while that member is in the chat; `GET
+    /// /media/{id}` with a token always works for members.
     #[salvo(schema(value_type = Option<Object>))]
     pub attachment: Option<Value>,
     /// Shared note.
@@ -108,15 +111,20 @@ pub struct NewMessage {
     pub client_id: Option<String>,
 }
 
-/// The view of a stored message.
-pub fn message_view(state: &AppState, m: &MessageRecord) -> MessageView {
+/// The view of a stored message as `viewer` gets it: the attachment's URLs are signed for
+/// `viewer`, and a shared note's title (the message text) shows only while `viewer` may read the
+/// note (deleted, or its visibility narrowed, and the text goes too).
+pub fn message_view(state: &AppState, m: &MessageRecord, viewer: Uuid) -> MessageView {
     let attachment = m.attachment_id.and_then(|id| media_store::get(&state.store, id).ok().flatten()).map(|r| {
-        let v: MediaView = media_view(state, &r);
+        let v: MediaView = media_view(state, &r, viewer);
         serde_json::to_value(v).unwrap_or_default()
     });
-    // A shared note's message carries its title: once the note is deleted, the text goes too.
-    let note_gone =
-        m.note_id.is_some_and(|n| crate::store::notes::get(&state.store, n).ok().flatten().is_none_or(|n| n.deleted_at.is_some()));
+    let note_gone = m.note_id.is_some_and(|n| {
+        crate::store::notes::get(&state.store, n)
+            .ok()
+            .flatten()
+            .is_none_or(|n| !crate::service::notes::readable(state, Viewer::student(viewer), &n).unwrap_or(false))
+    });
     MessageView {
         id: m.id,
         chat_id: m.chat_id,
@@ -159,7 +167,7 @@ pub fn chat_view(state: &AppState, me: Caller, c: &ChatRecord) -> AppResult<Chat
         });
     }
     let last_message = match c.last_message_id {
-        Some(id) => store::get_message(&state.store, c.id, id)?.map(|m| message_view(state, &m)),
+        Some(id) => store::get_message(&state.store, c.id, id)?.map(|m| message_view(state, &m, me.id())),
         None => None,
     };
     let unread_count = match &mine {

@@ -98,7 +98,7 @@ impl<'a> Views<'a> {
         let mut attachments = Vec::new();
         for id in &n.attachment_ids {
             if let Some(m) = media_store::get(&state.store, *id)? {
-                attachments.push(media::view(state, &m));
+                attachments.push(media::view(state, &m, self.viewer));
             }
         }
         Ok(NoteView {

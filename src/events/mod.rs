@@ -1,19 +1,21 @@
 //! The one event log: something happened to these users; deliver it reliably.
 //!
 //! A domain writes its events with an [`Appender`] inside its own storage transaction, through
-//! [`Log::commit`], which numbers them (one sequencer for the whole server, held while the
-//! transaction runs, so events become visible in order), waits until they are on disk, then
-//! publishes them to the subscribers registered once at start-up (the socket hub; the inbox and
-//! push later). Ephemeral events (typing, presence, `studying_now`) go through the same dispatch
+//! [`Log::commit`], which numbers them (one committer thread for the whole server runs the
+//! transactions one after another, so events become visible in order), waits until they are on
+//! disk, then publishes them to the subscribers registered once at start-up (the socket hub, the
+//! inbox). Ephemeral events (typing, presence, `studying_now`) go through the same dispatch
 //! without being stored. A subscriber that needs every event follows the log by its own persisted
 //! cursor ([`follow`]), so a restart or crash loses none and repeats none.
 
 pub mod follow;
 
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 pub use crate::store::event_log::{Appender, Audience, Event, LogRecord};
@@ -77,21 +79,47 @@ struct Sequencer {
     reserved: u64,
 }
 
-/// The log: sequencer, subscribers and the durable head that followers wait on.
+/// A transaction waiting for the committer thread.
+type Job = Box<dyn FnOnce(&Store, &mut Sequencer) + Send>;
+
+/// The log: the committer, subscribers and the durable head that followers wait on.
 pub struct Log {
     store: Store,
-    seq: Mutex<Sequencer>,
+    jobs: mpsc::UnboundedSender<Job>,
+    committer: Option<std::thread::JoinHandle<()>>,
+    head: Arc<AtomicU64>,
     subscribers: RwLock<Vec<Arc<dyn Subscriber>>>,
     durable_head: watch::Sender<u64>,
 }
 
 impl Log {
-    /// Starts after every sequence number ever reserved.
+    /// Starts after every sequence number ever reserved, with its committer thread (which ends
+    /// when the log is dropped).
     pub fn open(store: &Store) -> AppResult<Self> {
         let hwm = event_log::high_water(store)?;
+        let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
+        let head = Arc::new(AtomicU64::new(hwm));
+        let (s, h) = (store.clone(), head.clone());
+        // Writes may use the runtime (as they could on its blocking threads).
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let committer = std::thread::Builder::new()
+            .name("friend-commit".into())
+            .spawn(move || {
+                let _rt = runtime.as_ref().map(|r| r.enter());
+                let mut seq = Sequencer { next: hwm + 1, reserved: hwm };
+                // Transactions run back to back on this one thread: no lock to hand over and no
+                // thread to wake between two commits. A panicking write fails only its own commit.
+                while let Some(job) = rx.blocking_recv() {
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&s, &mut seq)));
+                    h.store(seq.next - 1, Ordering::Release);
+                }
+            })
+            .map_err(crate::error::AppError::internal)?;
         Ok(Self {
             store: store.clone(),
-            seq: Mutex::new(Sequencer { next: hwm + 1, reserved: hwm }),
+            jobs,
+            committer: Some(committer),
+            head,
             subscribers: RwLock::new(Vec::new()),
             durable_head: watch::Sender::new(hwm),
         })
@@ -104,7 +132,7 @@ impl Log {
 
     /// The newest sequence number handed out.
     pub async fn head(&self) -> u64 {
-        self.seq.lock().await.next - 1
+        self.head.load(Ordering::Acquire)
     }
 
     /// The newest sequence number known to be on disk; changes wake [`follow`]ers.
@@ -113,33 +141,35 @@ impl Log {
     }
 
     /// Runs `write` (one storage transaction that appends at most `max_events` events, numbered
-    /// from the sequence it is given, with an [`Appender`]) off the async workers, waits until it
-    /// is on disk, then publishes its events. Returns the value of `write` and the events.
+    /// from the sequence it is given, with an [`Appender`]) on the committer thread, waits until
+    /// it is on disk, then publishes its events. Returns the value of `write` and the events.
     pub async fn commit<T, F>(&self, max_events: usize, write: F) -> AppResult<(T, Vec<LogRecord>)>
     where
         T: Send + 'static,
         F: FnOnce(&Store, u64) -> AppResult<(T, Vec<LogRecord>)> + Send + 'static,
     {
-        let mut seq = self.seq.lock().await;
-        let first = seq.next;
-        let last_possible = first + max_events as u64;
-        let reserve = (last_possible > seq.reserved).then_some(last_possible + RESERVE);
-        let (value, records) = self
-            .store
-            .write_unflushed(move |s| {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |s: &Store, seq: &mut Sequencer| {
+            let first = seq.next;
+            let last_possible = first + max_events as u64;
+            let reserve = (last_possible > seq.reserved).then_some(last_possible + RESERVE);
+            let written = (|| {
+                let _g = s.write_guard();
                 if let Some(r) = reserve {
                     event_log::reserve(s, r)?;
+                    seq.reserved = r;
                 }
                 write(s, first)
-            })
-            .await?;
-        if let Some(r) = reserve {
-            seq.reserved = r;
-        }
-        debug_assert!(records.len() <= max_events, "a commit wrote more events than it announced");
-        seq.next = first + records.len() as u64;
-        let newest = seq.next - 1;
-        drop(seq);
+            })();
+            if let Ok((_, records)) = &written {
+                debug_assert!(records.len() <= max_events, "a commit wrote more events than it announced");
+                seq.next = first + records.len() as u64;
+            }
+            let _ = done.send(written.map(|(v, records)| (v, records, seq.next - 1)));
+        });
+        let unavailable = || crate::error::AppError::Unavailable("storage is shutting down".into());
+        self.jobs.send(job).map_err(|_| unavailable())?;
+        let (value, records, newest) = result.await.map_err(|_| unavailable())??;
         if let Some(r) = records.first() {
             crate::failpoint::hit(&format!("committed:{}", r.kind));
         }
@@ -184,11 +214,21 @@ impl Log {
     }
 }
 
+impl Drop for Log {
+    /// Ends the committer thread and waits for it, so the database is closed when the log is.
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.jobs, mpsc::unbounded_channel().0));
+        if let Some(t) = self.committer.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The users an audience means now (`None` for [`Audience::Staff`], which subscribers resolve
 /// against their own connections).
 pub fn recipients(store: &Store, audience: &Audience) -> AppResult<Option<Vec<Uuid>>> {
     Ok(Some(match audience {
-        Audience::Chat(chat) => crate::store::chat::members(store, *chat)?.into_iter().map(|(u, _)| u).collect(),
+        Audience::Chat(chat) => crate::store::chat::member_ids(store, *chat)?.to_vec(),
         Audience::Users(users) => users.clone(),
         Audience::FriendsOf(user) => crate::store::social::friend_ids(store, *user)?,
         Audience::Staff => return Ok(None),

@@ -6,6 +6,8 @@
 //! message that carries the media).
 //! A change is applied in one transaction with its events (see `store::event_log`).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -156,6 +158,21 @@ pub fn members(store: &Store, chat: Uuid) -> AppResult<Vec<(Uuid, MemberRecord)>
     Ok(out)
 }
 
+/// The member ids of a chat (cached: see [`super::member_cache`]).
+pub fn member_ids(store: &Store, chat: Uuid) -> AppResult<Arc<[Uuid]>> {
+    let generation = match store.members.get(chat) {
+        Ok(ids) => return Ok(ids),
+        Err(generation) => generation,
+    };
+    let mut ids = Vec::new();
+    for k in store.t.chat_members.scan_prefix(chat.as_bytes()).keys() {
+        ids.push(codec::id_at(&k.map_err(io)?, 16)?);
+    }
+    let ids: Arc<[Uuid]> = ids.into();
+    store.members.insert(chat, ids.clone(), generation);
+    Ok(ids)
+}
+
 /// Chat ids of a user.
 pub fn chats_of(store: &Store, user: Uuid) -> AppResult<Vec<Uuid>> {
     store.t.user_chats.scan_prefix(user.as_bytes()).keys().map(|k| k.map_err(io).and_then(|k| codec::id_at(&k, 16))).collect()
@@ -273,6 +290,16 @@ pub struct Change {
 
 /// Applies a change in one transaction with its events, numbered from `first`.
 pub fn apply(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> {
+    let records = apply_tx(store, c, first);
+    let changed = c.members.iter().map(|(chat, _, _)| *chat).chain(c.leave.iter().map(|(chat, _)| *chat));
+    // Also after a failed transaction: it may have been applied before the error surfaced.
+    if !c.members.is_empty() || !c.leave.is_empty() {
+        store.members.invalidate(changed);
+    }
+    records
+}
+
+fn apply_tx(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> {
     let t = &store.t;
     let trees = (
         &t.chats,

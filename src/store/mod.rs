@@ -12,6 +12,7 @@ pub mod goals;
 pub mod idempotency;
 pub mod invites;
 pub mod media;
+pub mod member_cache;
 pub mod meta;
 pub mod notes;
 pub mod report_runs;
@@ -175,6 +176,8 @@ pub struct Store {
     flush_tx: mpsc::UnboundedSender<FlushWaiter>,
     /// Writers hold a read guard; a backup holds the write guard to pause them.
     gate: Arc<RwLock<()>>,
+    /// Member ids of chats (see [`member_cache`]).
+    pub(crate) members: Arc<member_cache::MemberCache>,
 }
 
 /// Creates `dir` if needed, owner-only (0700): students' data is readable by the server's user
@@ -244,7 +247,7 @@ impl Store {
             )?;
         let t = Trees::open(&db).map_err(io)?;
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
-        let store = Self { db: db.clone(), t, flush_tx, gate: Arc::new(RwLock::new(())) };
+        let store = Self { db: db.clone(), t, flush_tx, gate: Arc::new(RwLock::new(())), members: Arc::default() };
         tokio::spawn(group_commit(db, flush_rx));
         meta::migrate(&store)?;
         Ok(store)

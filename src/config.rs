@@ -50,6 +50,8 @@ pub struct Config {
     pub chat: ChatConfig,
     /// Activity settings.
     pub activity: ActivityConfig,
+    /// The inbox and push.
+    pub notifications: NotificationsConfig,
 }
 
 /// Study life settings.
@@ -65,6 +67,27 @@ pub struct ActivityConfig {
 impl Default for ActivityConfig {
     fn default() -> Self {
         Self { timer_cap_hours: 6, report_job_secs: 60 }
+    }
+}
+
+/// The inbox and push.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Notifications older than this are removed (days; 0 keeps them).
+    pub retention_days: u32,
+    /// At most this many notifications are kept per user (the oldest go first).
+    pub max_per_user: usize,
+    /// School quiet hours, `HH:MM-HH:MM` in each student's time zone (empty: none). No push
+    /// and no reminders then; students can add their own hours but not shorten these.
+    pub school_quiet_hours: String,
+    /// Hours the ntfy topics keep their messages for the app to fetch what it missed (`since`).
+    pub ntfy_cache_hours: u32,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self { retention_days: 90, max_per_user: 500, school_quiet_hours: String::new(), ntfy_cache_hours: 12 }
     }
 }
 
@@ -227,6 +250,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             chat: ChatConfig::default(),
             activity: ActivityConfig::default(),
+            notifications: NotificationsConfig::default(),
         }
     }
 }
@@ -309,6 +333,10 @@ impl Config {
 
     /// Checks values that serde cannot, with a message that says how to fix them.
     pub fn validate(&self) -> Result<(), String> {
+        let q = &self.notifications.school_quiet_hours;
+        if !q.is_empty() && crate::model::QuietHours::parse_range(q).is_none() {
+            return Err(format!("notifications.school_quiet_hours `{q}` must look like 21:30-07:00"));
+        }
         if self.default_timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(format!(
                 "default_timezone `{}` is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)",

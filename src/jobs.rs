@@ -112,12 +112,52 @@ pub async fn age_events(state: &Arc<AppState>) -> AppResult<usize> {
     }
 }
 
-/// Runs the report job (and event ageing) every `activity.report_job_secs`.
+/// How often goals are checked for reminders (by the server's clock).
+const REMIND_EVERY: chrono::Duration = chrono::Duration::minutes(10);
+
+/// One pass of goal reminders over every active account; returns how many were sent.
+pub async fn run_reminders(state: &Arc<AppState>) -> AppResult<usize> {
+    let (mut sent, mut after) = (0, None);
+    loop {
+        let page = users::list(&state.store, after, 200)?;
+        for u in page.iter().filter(|u| !u.disabled && u.deleted_at.is_none()) {
+            sent += crate::service::goals::remind(state, u.id).await?;
+        }
+        match page.last() {
+            Some(u) if page.len() == 200 => after = Some(u.id),
+            _ => return Ok(sent),
+        }
+    }
+}
+
+/// How often old notifications are removed (by the server's clock).
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(1);
+
+/// Runs the report job (and event ageing) every `activity.report_job_secs`, and the notification
+/// retention hourly.
 pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(state.config.activity.report_job_secs.max(1)));
+        let mut pruned_at: Option<chrono::DateTime<chrono::Utc>> = None;
+        let mut reminded_at: Option<chrono::DateTime<chrono::Utc>> = None;
         loop {
             tick.tick().await;
+            if reminded_at.is_none_or(|t| state.clock.now() - t >= REMIND_EVERY) {
+                reminded_at = Some(state.clock.now());
+                match run_reminders(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(reminders = n, "goal reminders sent"),
+                    Err(e) => tracing::error!(error = %e, "goal reminders failed"),
+                }
+            }
+            if pruned_at.is_none_or(|t| state.clock.now() - t >= PRUNE_EVERY) {
+                pruned_at = Some(state.clock.now());
+                match crate::service::notifications::prune(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(notifications = n, "old notifications removed"),
+                    Err(e) => tracing::error!(error = %e, "notification retention failed"),
+                }
+            }
             let started = std::time::Instant::now();
             match run_reports(&state).await {
                 Ok(0) => {}

@@ -52,9 +52,11 @@ pub async fn run_with_clock(
         tracing::warn!(error = %e, "could not set TCP_NODELAY");
     }
     let base_url = config.display_url(addr);
-    let state = Arc::new(open_state(config, clock, base_url.clone()).map_err(|e| e.to_string())?);
+    let state = Arc::new(open_state(config, clock, base_url.clone()).map_err(|e| format!("{e}: {e:?}"))?);
     let hub = Arc::new(realtime::Hub::new(Arc::downgrade(&state)));
     state.events.subscribe(hub.clone());
+    let notifier = service::notifications::spawn_follower(state.clone()).map_err(|e| format!("{e}: {e:?}"))?;
+    let pusher = service::push::spawn_sender(state.clone());
     if let Some(code) = service::admin::ensure_setup_code(&state).await.map_err(|e| e.to_string())? {
         let url = format!("{base_url}/admin/?setup={code}");
         tracing::warn!("no admin account yet: open {url} (one-time code {code}, valid 24 h) or run `friend admin create`");
@@ -76,9 +78,11 @@ pub async fn run_with_clock(
     tracing::info!("shutting down: finishing in-flight requests");
     handle.stop_graceful(Some(Duration::from_secs(10)));
     let _ = serving.await;
-    control.abort();
-    typing.abort();
-    reports.abort();
+    // Background tasks hold the state (and so the database); wait until they are gone.
+    for task in [control, typing, reports, notifier, pusher] {
+        task.abort();
+        let _ = task.await;
+    }
     state.store.flush_now().map_err(|e| e.to_string())?;
     let (notes, users) = (state.note_index.clone(), state.user_index.clone());
     let indexed =

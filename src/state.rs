@@ -58,6 +58,9 @@ impl Secrets {
 /// Images waiting for a decoder; one more upload gets 503 (each waiting upload holds its bytes).
 const IMAGE_QUEUE: usize = 4;
 
+/// ntfy subscription requests one address may make a minute.
+const NTFY_REQUESTS_PER_MINUTE: u32 = 120;
+
 /// Everything a request handler or job needs.
 pub struct AppState {
     /// Effective configuration.
@@ -101,6 +104,12 @@ pub struct AppState {
     pub presence: Presence,
     /// Who is typing where.
     pub typing: Typing,
+    /// Open ntfy subscription streams.
+    pub ntfy: crate::infra::ntfy_hub::NtfyHub,
+    /// Wakes the push sender when the notification follower queued pushes.
+    pub push_wake: tokio::sync::Notify,
+    /// ntfy subscription requests per address (topic guessing is slow).
+    pub ntfy_requests: Throttle,
     /// The user directory search index.
     pub user_index: UserIndex,
     /// The notes search index.
@@ -154,6 +163,9 @@ impl AppState {
             login_backoff: Throttle::new(1, a.account_backoff_secs),
             presence: Presence::default(),
             typing: Typing::default(),
+            ntfy: Default::default(),
+            push_wake: tokio::sync::Notify::new(),
+            ntfy_requests: Throttle::new(NTFY_REQUESTS_PER_MINUTE, 60),
             events: Log::open(&store)?,
             metrics: Metrics::default(),
             store,

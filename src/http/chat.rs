@@ -34,6 +34,11 @@ pub struct ChatPatch {
     pub name: Option<String>,
     /// New description.
     pub description: Option<String>,
+    /// Mute the chat for the caller until then (RFC 3339; any member, for itself), or `null` to
+    /// unmute: no `message` notifications or pushes until then.
+    #[serde(default, deserialize_with = "crate::service::double_option")]
+    #[salvo(schema(value_type = Option<String>))]
+    pub muted_until: Option<Option<String>>,
 }
 
 /// `POST /chats/{id}/members` body.
@@ -93,13 +98,22 @@ async fn get_chat(req: &mut Request, depot: &mut Depot) -> Result<Json<ChatView>
     Ok(Json(svc::get(&state(depot), me(depot)?, id)?))
 }
 
-/// Rename or describe a group (owner or admins).
+/// Rename or describe a group (owner or admins); mute or unmute the chat for oneself (`muted_until`, any member).
 #[endpoint(tags("chat"), security(("bearer" = [])), request_body = ChatPatch, parameters(("id" = String, Path, description = "Chat id")))]
 async fn patch_chat(req: &mut Request, depot: &mut Depot) -> Result<Json<ChatView>, AppError> {
     let st = state(depot);
     let id = path_id(req, "id", "chat")?;
     let body: ChatPatch = json(req, &st).await?;
-    Ok(Json(svc::update(&st, me(depot)?, id, body.name, body.description).await?))
+    let muted_until = match body.muted_until {
+        Some(Some(t)) => Some(Some(
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .map_err(|_| AppError::field("muted_until", "must be an RFC 3339 time, e.g. 2026-12-24T08:00:00Z, or null"))?
+                .to_utc(),
+        )),
+        Some(None) => Some(None),
+        None => None,
+    };
+    Ok(Json(svc::update(&st, me(depot)?, id, body.name, body.description, muted_until).await?))
 }
 
 /// Leave a chat; the owner of a group closes it (read-only for everyone).

@@ -10,6 +10,8 @@ pub mod hoops;
 pub mod me;
 pub mod media;
 pub mod notes;
+pub mod notifications;
+pub mod ntfy;
 pub mod ops;
 pub mod problem;
 pub mod reply;
@@ -42,6 +44,8 @@ fn api() -> Router {
             .push(activity::timer_router())
             .push(goals::router())
             .push(notes::router())
+            .push(notifications::router())
+            .push(ntfy::private())
             .push(reports::router())
             .push(ws::private())
             .push(me::router())
@@ -95,7 +99,7 @@ fn cors(origins: &[String]) -> Option<Cors> {
 
 /// The whole HTTP service for `state`, with the WebSocket `hub`.
 pub fn service(state: Arc<AppState>, hub: Arc<crate::realtime::Hub>) -> Service {
-    let router = Router::new().push(api()).push(ops::router());
+    let router = Router::new().push(api()).push(ops::router()).push(ntfy::public());
     let doc = openapi(&router);
     let router =
         router.push(doc.into_router("/openapi.json")).push(SwaggerUi::new("/openapi.json").title("Friend API").into_router("docs"));

@@ -2,6 +2,7 @@
 //! hashing, access-token keys, throttles, and the live registries of who is connected and typing.
 
 pub mod cpu_pool;
+pub mod ntfy_hub;
 pub mod passwords;
 pub mod presence;
 pub mod throttle;

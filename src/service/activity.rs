@@ -59,11 +59,11 @@ pub struct LogInput {
     #[serde(default)]
     pub study_sessions: Option<Vec<SessionInput>>,
     /// Hours slept, 0 to 24.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::double_option")]
     #[salvo(schema(value_type = Option<f64>))]
     pub sleep_hours: Option<Option<f64>>,
     /// Mood.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::double_option")]
     #[salvo(schema(value_type = Option<MoodInput>))]
     pub mood: Option<Option<MoodInput>>,
     /// Tags (lower-cased, de-duplicated; ≤ 20 of ≤ 32 characters).
@@ -75,14 +75,6 @@ pub struct LogInput {
     /// Notes (≤ 2,000 characters).
     #[serde(default)]
     pub notes: Option<String>,
-}
-
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A day as the API shows it.

@@ -5,6 +5,7 @@
 //! the two people, messages as they are now (by reference). Events that are not socket frames
 //! (`goal_completed`, `report_ready`, ...) render to nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -40,6 +41,9 @@ pub fn render(state: &AppState, event: Published<'_>, recipients: &[Uuid]) -> Ve
     let payload = event.payload();
     if let Some(m) = stored_message(state, kind, payload) {
         return m.map(|m| message_frames(state, kind, &m, event.seq(), recipients)).unwrap_or_default();
+    }
+    if kind == "notification.new" {
+        return notification(state, payload, event.seq()).map(|t| vec![(recipients.to_vec(), t.into())]).unwrap_or_default();
     }
     if kind.starts_with("friend_request.") {
         return recipients
@@ -120,6 +124,14 @@ fn friend_request(state: &AppState, kind: &str, payload: &Value, seq: Option<u64
     Some(text(kind, &json!({ "request": view }), seq))
 }
 
+/// `notification.new { notification }` as the notification is now (a later message of the same
+/// chat shows in it); nothing once it was removed. Only its owner is in the audience.
+fn notification(state: &AppState, payload: &Value, seq: Option<u64>) -> Option<String> {
+    let id = payload.get("notification_id").and_then(Value::as_str).and_then(|s| Uuid::try_parse(s).ok())?;
+    let n = crate::store::notifications::get(&state.store, id).ok().flatten()?;
+    Some(text("notification.new", &json!({ "notification": super::notifications::view(state, &n) }), seq))
+}
+
 /// One stored event as `user` gets it on `sync`, if it is a frame for them.
 fn replay(state: &AppState, rec: &LogRecord, user: Uuid) -> Option<String> {
     render(state, Published::Stored(rec), &[user]).into_iter().next().map(|(_, t)| t.to_string())
@@ -157,13 +169,22 @@ pub fn sync(state: &AppState, user: Uuid, staff: bool, since: u64, cap: usize) -
         let page = SYNC_PAGE.min(cap - looked);
         let seqs = event_log::seqs_for(&state.store, user, &joined, staff, out.last, page)?;
         looked += seqs.len();
+        // A notification that changed several times is replayed once, at its latest event.
+        let mut notifications: HashMap<String, usize> = HashMap::new();
+        let mut frames: Vec<Option<String>> = Vec::new();
         for s in &seqs {
             if let Some(rec) = event_log::get(&state.store, *s)?
                 && let Some(t) = replay(state, &rec, user)
             {
-                out.frames.push(t);
+                if rec.kind == "notification.new"
+                    && let Some(earlier) = notifications.insert(rec.payload["notification_id"].to_string(), frames.len())
+                {
+                    frames[earlier] = None;
+                }
+                frames.push(Some(t));
             }
         }
+        out.frames.extend(frames.into_iter().flatten());
         if let Some(l) = seqs.last() {
             out.last = *l;
         }

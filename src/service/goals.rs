@@ -173,6 +173,44 @@ pub async fn refresh(state: &AppState, user: Uuid) -> AppResult<Vec<GoalView>> {
     Ok(views)
 }
 
+/// Reminders go out between these local hours (after school, before the evening).
+const REMIND_HOURS: std::ops::Range<u32> = 16..20;
+
+/// Sends the goal reminders due for `user`: an active goal past the middle of its period whose
+/// progress is behind its pace (a study-minutes goal at 40 % with 60 % of its days gone) gets
+/// one `goal_reminder` per period, between 16:00 and 20:00 in the user's time zone and never in
+/// quiet hours. Returns how many went out.
+pub async fn remind(state: &AppState, user: Uuid) -> AppResult<usize> {
+    let tz: chrono_tz::Tz = crate::store::users::get(&state.store, user)?.and_then(|u| u.timezone.parse().ok()).unwrap_or(chrono_tz::UTC);
+    if !REMIND_HOURS.contains(&chrono::Timelike::hour(&state.clock.now().with_timezone(&tz)))
+        || super::notifications::quiet_now(state, user)?
+    {
+        return Ok(0);
+    }
+    let today = today(state, user)?;
+    let mut due = Vec::new();
+    for g in store::list(&state.store, user)? {
+        if g.status != GoalStatus::Active || g.metric == Metric::SleepHours || today > g.end_date {
+            continue;
+        }
+        let days = (g.end_date - g.start_date).num_days() + 1;
+        let gone = (today - g.start_date).num_days() + 1;
+        if gone * 2 <= days || store::reminded(&state.store, user, g.id, g.start_date)? {
+            continue;
+        }
+        if progress(state, user, &g)? < g.target_value * gone as f64 / days as f64 {
+            let payload = serde_json::json!({ "goal_id": g.id, "title": g.title });
+            due.push((g.id, g.start_date, Event::new("goal_reminder", Audience::Users(vec![user]), payload)));
+        }
+    }
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let (n, now) = (due.len(), state.clock.now());
+    let (_, events) = state.events.commit(n, move |s, first| store::mark_reminded(s, user, &due, first, now).map(|e| ((), e))).await?;
+    Ok(events.len())
+}
+
 fn end_of_period(period: Period, start: NaiveDate, end: Option<NaiveDate>) -> AppResult<NaiveDate> {
     match period {
         Period::Weekly => Ok(start + Duration::days(6)),

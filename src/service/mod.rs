@@ -11,8 +11,10 @@ pub mod idempotency;
 pub mod markdown;
 pub mod media;
 pub mod notes;
+pub mod notifications;
 pub mod ops;
 pub mod presence;
+pub mod push;
 pub mod reports;
 pub mod sign_in;
 pub mod social;
@@ -20,3 +22,13 @@ pub mod timer;
 pub mod users;
 pub mod validate;
 pub mod views;
+
+/// For `PATCH` fields that may be absent (keep), `null` (clear) or a value: use with
+/// `#[serde(default, deserialize_with = "double_option")]` on an `Option<Option<T>>`.
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}

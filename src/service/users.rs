@@ -170,6 +170,8 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: Caller, password: S
             crate::store::activity::delete_all(s, me.id())?;
             crate::store::goals::delete_all(s, me.id())?;
             crate::store::report_runs::delete_all(s, me.id())?;
+            crate::store::notifications::delete_all(s, me.id())?;
+            crate::store::push::delete_all(s, me.id())?;
             let notes = super::notes::forget(&st, s, me.id())?;
             users::tombstone(s, me.id(), now)?;
             Ok((orphans, notes))
@@ -207,6 +209,10 @@ pub struct Export {
     pub goals: Vec<super::goals::GoalView>,
     /// Notes written and notes liked.
     pub notes: super::notes::NotesExport,
+    /// The inbox, newest first.
+    pub notifications: Vec<super::notifications::NotificationView>,
+    /// Notification preferences.
+    pub notification_settings: super::notifications::SettingsView,
 }
 
 /// GET /me/export.
@@ -219,6 +225,8 @@ pub fn export(state: &AppState, me: Caller) -> AppResult<Export> {
     let activities = super::activity::export(state, me.id())?;
     let goals = super::goals::export(state, me.id())?;
     let notes = super::notes::export(state, me.id())?;
+    let notifications = super::notifications::export(state, me.id())?;
+    let notification_settings = super::notifications::settings(state, me)?;
     Ok(Export {
         format_version: 1,
         exported_at: crate::clock::rfc3339(state.clock.now()),
@@ -230,5 +238,7 @@ pub fn export(state: &AppState, me: Caller) -> AppResult<Export> {
         activities,
         goals,
         notes,
+        notifications,
+        notification_settings,
     })
 }

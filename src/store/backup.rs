@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
-use super::{Store, activity, chat, codec, event_log, goals, invites, io, media, notes, report_runs, sessions, social, users};
+use super::{
+    Store, activity, chat, codec, event_log, goals, invites, io, media, notes, notifications, report_runs, sessions, social, users,
+};
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
@@ -91,6 +93,11 @@ enum Line {
         note: uuid::Uuid,
         user: uuid::Uuid,
         at: chrono::DateTime<chrono::Utc>,
+    },
+    Notification(notifications::NotificationRecord),
+    NotificationSettings {
+        user: uuid::Uuid,
+        settings: serde_json::Value,
     },
     Blob {
         sha256: String,
@@ -215,6 +222,11 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
             let (note, user, at) = like?;
             w.line(&Line::NoteLike { note, user, at })?;
         }
+        each(&t.notifications, |n| w.line(&Line::Notification(n)))?;
+        for item in t.notification_settings.iter() {
+            let (k, v) = item.map_err(io)?;
+            w.line(&Line::NotificationSettings { user: codec::id_at(&k, 0)?, settings: codec::dec(&v)? })?;
+        }
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
             hashes.extend(m.thumb_sha256.clone());
@@ -308,6 +320,8 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Note(n) => notes::put(store, &n, None),
         Line::NoteShares { note, shares } => notes::restore_shares(store, note, shares),
         Line::NoteLike { note, user, at } => notes::set_like(store, note, user, true, at).map(|_| ()),
+        Line::Notification(n) => notifications::restore(store, &n),
+        Line::NotificationSettings { user, settings } => notifications::put_settings(store, user, &settings),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

@@ -14,6 +14,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use uuid::Uuid;
 
+use super::codec::dec_tx;
 use super::event_log::{Appender, Event, LogRecord};
 use super::{Store, abort, codec, io, tx};
 use crate::error::{AppError, AppResult};
@@ -75,6 +76,9 @@ pub struct MemberRecord {
     pub last_read_message_id: Option<Uuid>,
     /// Received up to here.
     pub last_delivered_message_id: Option<Uuid>,
+    /// No `message` notifications or pushes for this chat until then.
+    #[serde(default)]
+    pub muted_until: Option<DateTime<Utc>>,
 }
 
 /// text | image | file | note | system.
@@ -132,10 +136,6 @@ fn k2(a: Uuid, b: Uuid) -> Vec<u8> {
 
 fn low_high(a: Uuid, b: Uuid) -> Vec<u8> {
     if a < b { k2(a, b) } else { k2(b, a) }
-}
-
-fn dec_tx<T: serde::de::DeserializeOwned>(raw: &[u8]) -> ConflictableTransactionResult<T, AppError> {
-    codec::dec(raw).or_else(abort)
 }
 
 /// Reads a chat.
@@ -280,6 +280,8 @@ pub struct Change {
     /// A read (`true`) or delivered position to move forward: (chat, user, message, read). When
     /// it does not move, nothing of the change is written (its events are not logged).
     pub advance: Option<(Uuid, Uuid, Uuid, bool)>,
+    /// A member's mute (chat, user, until; `None` unmutes), set on the stored member.
+    pub mute: Option<(Uuid, Uuid, Option<DateTime<Utc>>)>,
     /// Notes shared by the messages (their `shares_count` goes up in the same transaction).
     pub note_shares: Vec<Uuid>,
     /// Events to log.
@@ -322,6 +324,13 @@ fn apply_tx(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> 
             {
                 // The position did not move: nothing to store, nothing to tell.
                 return Ok(Vec::new());
+            }
+            if let Some((chat, user, until)) = c.mute {
+                let key = k2(chat, user);
+                let Some(raw) = members.get(&key)? else { return abort(AppError::NotFound("chat")) };
+                let mut m: MemberRecord = dec_tx(&raw)?;
+                m.muted_until = until;
+                members.insert(key, codec::enc(&m))?;
             }
             let appender = Appender::new(log, chat_log, user_log, first);
             if let Some((a, b, chat)) = c.pair {

@@ -64,6 +64,11 @@ pub fn fold(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
+/// Decodes a value inside a transaction (a corrupt value aborts it).
+pub(crate) fn dec_tx<T: DeserializeOwned>(raw: &[u8]) -> sled::transaction::ConflictableTransactionResult<T, crate::error::AppError> {
+    dec(raw).or_else(super::abort)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

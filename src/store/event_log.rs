@@ -301,6 +301,14 @@ pub fn set_cursor_in(meta: &TransactionalTree, name: &str, seq: u64) -> Conflict
     Ok(())
 }
 
+/// Starts the subscriber `name` at the newest event if it has no position yet (a new subscriber
+/// of an existing log begins now, not with the whole history).
+pub fn init_cursor(store: &Store, name: &str) -> AppResult<()> {
+    let newest = store.t.event_log.last().map_err(io)?.map(|(k, _)| super::meta::read_u64(&k)).unwrap_or(0);
+    store.t.meta.compare_and_swap(cursor_key(name), None as Option<&[u8]>, Some(&newest.to_be_bytes()[..])).map_err(io)?.ok();
+    Ok(())
+}
+
 /// Moves the position of `name`.
 pub fn set_cursor(store: &Store, name: &str, seq: u64) -> AppResult<()> {
     store.t.meta.insert(cursor_key(name), &seq.to_be_bytes()).map_err(io)?;

@@ -119,6 +119,36 @@ pub fn put_with_events(
     .map(|(_, events)| events)
 }
 
+fn reminder_key(user: Uuid, goal: Uuid, start: NaiveDate) -> Vec<u8> {
+    codec::Key::new().id(user).id(goal).str(&start.to_string()).build()
+}
+
+/// True if the goal's period starting `start` had its reminder (`goal_reminders`: user ‖ goal ‖
+/// period start → ()).
+pub fn reminded(store: &Store, user: Uuid, goal: Uuid, start: NaiveDate) -> AppResult<bool> {
+    store.t.goal_reminders.contains_key(reminder_key(user, goal, start)).map_err(io)
+}
+
+/// Marks reminders sent, each with its `goal_reminder` event, in one transaction (a crash keeps
+/// both or neither).
+pub fn mark_reminded(
+    store: &Store,
+    user: Uuid,
+    due: &[(Uuid, NaiveDate, Event)],
+    first: u64,
+    at: DateTime<Utc>,
+) -> AppResult<Vec<LogRecord>> {
+    super::event_log::with_tree(store, &store.t.goal_reminders, first, |marks, log| {
+        for (goal, start, e) in due {
+            if marks.insert(reminder_key(user, *goal, *start), &[] as &[u8])?.is_none() {
+                log.add(e, at)?;
+            }
+        }
+        Ok(())
+    })
+    .map(|(_, events)| events)
+}
+
 /// Deletes a goal; false if absent.
 pub fn delete(store: &Store, user: Uuid, id: Uuid) -> AppResult<bool> {
     Ok(store.t.goals.remove(key(user, id)).map_err(io)?.is_some())
@@ -146,6 +176,9 @@ pub fn all(store: &Store) -> AppResult<Vec<(Uuid, GoalRecord)>> {
 pub fn delete_all(store: &Store, user: Uuid) -> AppResult<()> {
     for g in list(store, user)? {
         delete(store, user, g.id)?;
+    }
+    for k in store.t.goal_reminders.scan_prefix(user.as_bytes()).keys() {
+        store.t.goal_reminders.remove(k.map_err(io)?).map_err(io)?;
     }
     Ok(())
 }

@@ -15,6 +15,8 @@ pub mod media;
 pub mod member_cache;
 pub mod meta;
 pub mod notes;
+pub mod notifications;
+pub mod push;
 pub mod report_runs;
 pub mod sessions;
 pub mod social;
@@ -115,6 +117,26 @@ pub struct Trees {
     pub likes_by_user: sled::Tree,
     /// `note_counters` (see `store::notes`).
     pub note_counters: sled::Tree,
+    /// `notifications` (see `store::notifications`).
+    pub notifications: sled::Tree,
+    /// `notifications_by_user` (see `store::notifications`).
+    pub notifications_by_user: sled::Tree,
+    /// `notification_unread` (see `store::notifications`).
+    pub notification_unread: sled::Tree,
+    /// `notification_collapse` (see `store::notifications`).
+    pub notification_collapse: sled::Tree,
+    /// `notification_settings` (see `store::notifications`).
+    pub notification_settings: sled::Tree,
+    /// `goal_reminders` (see `store::goals`).
+    pub goal_reminders: sled::Tree,
+    /// `push_queue` (see `store::push`).
+    pub push_queue: sled::Tree,
+    /// `ntfy_topics` (see `store::push`).
+    pub ntfy_topics: sled::Tree,
+    /// `ntfy_by_user` (see `store::push`).
+    pub ntfy_by_user: sled::Tree,
+    /// `ntfy_messages` (see `store::push`).
+    pub ntfy_messages: sled::Tree,
 }
 
 impl Trees {
@@ -161,6 +183,16 @@ impl Trees {
             note_likes: db.open_tree("note_likes")?,
             likes_by_user: db.open_tree("likes_by_user")?,
             note_counters: db.open_tree("note_counters")?,
+            notifications: db.open_tree("notifications")?,
+            notifications_by_user: db.open_tree("notifications_by_user")?,
+            notification_unread: db.open_tree("notification_unread")?,
+            notification_collapse: db.open_tree("notification_collapse")?,
+            notification_settings: db.open_tree("notification_settings")?,
+            goal_reminders: db.open_tree("goal_reminders")?,
+            push_queue: db.open_tree("push_queue")?,
+            ntfy_topics: db.open_tree("ntfy_topics")?,
+            ntfy_by_user: db.open_tree("ntfy_by_user")?,
+            ntfy_messages: db.open_tree("ntfy_messages")?,
         })
     }
 }

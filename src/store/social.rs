@@ -10,6 +10,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use uuid::Uuid;
 
+use super::codec::dec_tx;
 use super::event_log::{Appender, Audience, LogRecord};
 use super::{Store, abort, codec, io, tx};
 use crate::error::{AppError, AppResult};
@@ -68,10 +69,6 @@ fn bump(counters: &TransactionalTree, user: Uuid, name: &str, delta: i64) -> Con
     let now = counters.get(&k)?.map(|v| super::meta::read_u64(&v)).unwrap_or(0);
     counters.insert(k, &((now as i64 + delta).max(0) as u64).to_be_bytes())?;
     Ok(())
-}
-
-fn dec_tx<T: serde::de::DeserializeOwned>(raw: &[u8]) -> ConflictableTransactionResult<T, AppError> {
-    codec::dec(raw).or_else(abort)
 }
 
 /// What `send_request` did.

@@ -158,6 +158,17 @@ async fn cli_admin_backup_and_restore_round_trip() {
     assert!(ok, "{out}");
     let student = login(&server, "kid", "kid-new-password").await;
     let (_, before) = server.get("/api/v1/me", &student).await;
+    // The inbox is written by a follower of the log: wait for it (kid: the request and one
+    // notification for the two chat messages; the admin: the acceptance).
+    for _ in 0..200 {
+        let (_, kid) = server.get("/api/v1/notifications", &student).await;
+        let (_, adm) = server.get("/api/v1/notifications", &admin).await;
+        let items = |v: &serde_json::Value| v["items"].as_array().map_or(0, Vec::len);
+        if items(&kid) == 2 && kid["items"][0]["count"] == 2 && items(&adm) == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     let backups = tempfile::tempdir().unwrap();
     let file = backups.path().join("school.jsonl");
@@ -225,11 +236,13 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let ((s1, r1), (s2, r2)) = (records(&file), records(&file2));
     assert!(r1 == r2, "records differ after the round trip ({} vs {} lines)", r1.len(), r2.len());
     assert!(s1.iter().all(|s| s2.contains(s)), "original sessions survive the round trip");
+    let kinds: Vec<String> = r1.iter().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string()).collect();
     assert_eq!(
         r1.len(),
-        23,
-        "2 users, invite, media, 2 blobs, friendship, request, chat, 2 members, pair, 2 messages, 5 events in the one log \
-         (the friend request's two among them, no longer also in an outbox), sequence, note, its share count, like"
+        30,
+        "2 users, invite, media, 2 blobs, friendship, request, chat, 2 members, pair, 2 messages, 9 events in the one log \
+         (the friend request's two among them, no longer also in an outbox; 4 notification.new), sequence, note, its share \
+         count, like, 3 notifications: {kinds:?}"
     );
 }
 

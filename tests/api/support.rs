@@ -103,12 +103,15 @@ impl Server {
             .await
         });
         let http = reqwest::Client::builder().pool_max_idle_per_host(4).build().unwrap();
-        let s = Server { base, http, clock, dir, stop: Some(tx), task: Some(task) };
+        let mut s = Server { base, http, clock, dir, stop: Some(tx), task: Some(task) };
         for _ in 0..200 {
             if let Ok(r) = s.http.get(format!("{}/readyz", s.base)).send().await
                 && r.status() == StatusCode::OK
             {
                 return s;
+            }
+            if s.task.as_ref().is_some_and(|t| t.is_finished()) {
+                panic!("the server stopped: {:?}", s.task.take().unwrap().await);
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -350,6 +353,21 @@ impl Process {
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
         let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits until the process exits by itself (e.g. at an armed failpoint); panics after `within`.
+    pub fn wait_exit(mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn kill9(mut self) {

@@ -190,7 +190,11 @@ pub async fn receipt(state: &AppState, me: Caller, chat: Uuid, message: Uuid, re
         let fields = json!({ "chat_id": chat, "user_id": me.id(), "kind": kind, "message_id": message });
         vec![Event::new("receipt", Audience::Chat(chat), fields)]
     };
-    commit(state, Change { advance: Some((chat, me.id(), message, read)), ..Change::default() }, events).await
+    commit(state, Change { advance: Some((chat, me.id(), message, read)), ..Change::default() }, events).await?;
+    if read {
+        crate::service::notifications::chat_read(state, me.id(), chat, message).await?;
+    }
+    Ok(())
 }
 
 /// `typing.start` / `typing.stop`: not stored; an ephemeral `typing` event for the other members.

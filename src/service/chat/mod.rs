@@ -82,7 +82,7 @@ pub(crate) fn system_message(state: &AppState, chat: Uuid, by: Uuid, text: Strin
 
 /// A new member; `joined_seq` is set to the first event of the change that adds them.
 fn new_member(role: MemberRole, now: DateTime<Utc>) -> MemberRecord {
-    MemberRecord { role, joined_at: now, joined_seq: 0, last_read_message_id: None, last_delivered_message_id: None }
+    MemberRecord { role, joined_at: now, joined_seq: 0, last_read_message_id: None, last_delivered_message_id: None, muted_until: None }
 }
 
 /// Counts a chat a student starts against `chat.new_chats_per_hour` (staff are not limited).
@@ -203,8 +203,24 @@ fn chat_updated(c: &ChatRecord) -> Event {
 }
 
 /// PATCH /chats/{id}: name and description (owner or admins).
-pub async fn update(state: &AppState, me: Caller, id: Uuid, name: Option<String>, description: Option<String>) -> AppResult<ChatView> {
+pub async fn update(
+    state: &AppState,
+    me: Caller,
+    id: Uuid,
+    name: Option<String>,
+    description: Option<String>,
+    muted_until: Option<Option<DateTime<Utc>>>,
+) -> AppResult<ChatView> {
     let (mut c, m) = membership(state, me.id(), id)?;
+    if let Some(until) = muted_until {
+        // Any member mutes a chat for itself; the others are not told.
+        let change = Change { mute: Some((id, me.id(), until)), ..Change::default() };
+        let ev = Event::new("chat.updated", Audience::Users(vec![me.id()]), json!({ "chat_id": id }));
+        commit(state, change, vec![ev]).await?;
+        if name.is_none() && description.is_none() {
+            return chat_view(state, me, &c);
+        }
+    }
     require_manager(&c, &m)?;
     validate_group(name.as_deref().unwrap_or(&c.name), description.as_deref().unwrap_or(&c.description))?;
     if let Some(n) = name {

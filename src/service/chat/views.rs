@@ -86,6 +86,8 @@ pub struct ChatView {
     pub last_activity_at: String,
     /// Closed by its owner (read-only).
     pub closed: bool,
+    /// The caller muted the chat until then (RFC 3339): no `message` notifications or pushes.
+    pub muted_until: Option<String>,
 }
 
 /// What a client sends to post a message (REST body and `message.send` frame).
@@ -185,5 +187,6 @@ pub fn chat_view(state: &AppState, me: Caller, c: &ChatRecord) -> AppResult<Chat
         created_at: rfc3339(c.created_at),
         last_activity_at: rfc3339(c.last_activity_at),
         closed: c.closed,
+        muted_until: mine.as_ref().and_then(|m| m.muted_until).filter(|t| *t > state.clock.now()).map(rfc3339),
     })
 }

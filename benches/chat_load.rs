@@ -214,6 +214,65 @@ async fn fanout(base: &str, members: usize, rounds: usize) {
     report("fanout: until the last member has it", last);
 }
 
+/// One group of `members` of whom only `online` have a socket; the owner sends `msgs` messages
+/// (one at a time, 50 ms apart) and times send → ack. Then waits until an offline member's inbox
+/// holds every message (issue 12: inbox entries and pushes are written by the notification
+/// follower, off the sender's path) and reports how long after the last ack that took.
+async fn offline(base: &str, members: usize, online: usize, msgs: usize) {
+    let http = reqwest::Client::new();
+    let us = users(&http, base, members).await;
+    let rest: Vec<&User> = us[1..].iter().collect();
+    let chat = group(&http, base, &us[0], &rest).await;
+    let mut sockets = Vec::new();
+    for u in &us[..online] {
+        sockets.push(connect(base, &u.token).await);
+    }
+    let mut sender = sockets.remove(0);
+    // Online members read their frames so their sockets never back up.
+    for s in sockets {
+        tokio::spawn(async move {
+            let (_, mut rx) = s.split();
+            while let Some(Ok(_)) = rx.next().await {}
+        });
+    }
+    let mut acks = Vec::new();
+    for i in 0..msgs {
+        let t = Instant::now();
+        let f = json!({"type": "message.send", "chat_id": chat, "client_id": format!("o{i}"), "content": "to the whole class"});
+        sender.send(Message::text(f.to_string())).await.unwrap();
+        loop {
+            match sender.next().await {
+                Some(Ok(Message::Text(txt))) if txt.contains("\"message.ack\"") => break,
+                Some(Ok(_)) => continue,
+                _ => panic!("the sender's socket closed"),
+            }
+        }
+        acks.push(t.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last_ack = Instant::now();
+    report(&format!("offline: send -> ack ({members} members, {online} online)"), acks);
+    let far = &us[members - 1];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r: Value =
+            http.get(format!("{base}/api/v1/notifications?limit=1")).bearer_auth(&far.token).send().await.unwrap().json().await.unwrap();
+        if r.get("items").is_none() {
+            println!("offline: this server has no inbox");
+            break;
+        }
+        if r["items"][0]["count"].as_u64() == Some(msgs as u64) || Instant::now() > deadline {
+            println!(
+                "offline: an offline member's inbox had all {msgs} messages {:.0} ms after the last ack ({})",
+                last_ack.elapsed().as_secs_f64() * 1000.0,
+                r["items"][0]["title"]
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `senders` users each keep one message in flight in their own private chat with a peer.
 async fn throughput(base: &str, senders: usize, secs: u64) {
     let http = reqwest::Client::new();
@@ -348,7 +407,8 @@ fn main() {
             Some("fanout") => fanout(&base, num(3, 500), num(4, 20)).await,
             Some("throughput") => throughput(&base, num(3, 200), num(4, 10) as u64).await,
             Some("syncs") => syncs(&base, num(3, 4000), num(4, 10), num(5, 20) as u64).await,
-            _ => eprintln!("modes: idle | groups | fanout | throughput | syncs"),
+            Some("offline") => offline(&base, num(3, 500), num(4, 100), num(5, 100)).await,
+            _ => eprintln!("modes: idle | groups | fanout | throughput | syncs | offline"),
         }
     });
 }

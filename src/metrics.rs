@@ -17,6 +17,8 @@ pub struct Metrics {
     sum_micros: AtomicU64,
     /// Open WebSocket connections.
     pub open_websockets: AtomicI64,
+    /// Pushes handed to ntfy subscriptions.
+    pub ntfy_pushes: AtomicU64,
 }
 
 impl Metrics {
@@ -39,7 +41,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, sled_bytes: u64, users: u64) -> String {
+    pub fn render(&self, sled_bytes: u64, users: u64, push_queue: usize) -> String {
         let mut out = String::new();
         out.push_str("# HELP friend_http_requests_total HTTP requests by method, route and status.\n");
         out.push_str("# TYPE friend_http_requests_total counter\n");
@@ -69,6 +71,10 @@ impl Metrics {
         let _ = writeln!(out, "friend_sled_size_bytes {sled_bytes}");
         let _ = writeln!(out, "# HELP friend_users Accounts stored.\n# TYPE friend_users gauge");
         let _ = writeln!(out, "friend_users {users}");
+        let _ = writeln!(out, "# HELP friend_push_queue Notifications waiting to be pushed.\n# TYPE friend_push_queue gauge");
+        let _ = writeln!(out, "friend_push_queue {push_queue}");
+        let _ = writeln!(out, "# HELP friend_pushes_total Pushes sent, by channel.\n# TYPE friend_pushes_total counter");
+        let _ = writeln!(out, "friend_pushes_total{{channel=\"ntfy\"}} {}", self.ntfy_pushes.load(Ordering::Relaxed));
         out
     }
 }

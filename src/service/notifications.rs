@@ -486,20 +486,53 @@ fn message_deliveries(state: &AppState, e: &LogRecord, at: DateTime<Utc>, out: &
 pub async fn deliver(state: Arc<AppState>, batch: Vec<LogRecord>) -> AppResult<()> {
     let Some(through) = batch.last().map(|r| r.seq) else { return Ok(()) };
     let st = state.clone();
-    let deliveries = tokio::task::spawn_blocking(move || {
+    let per_event = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         for e in &batch {
-            deliveries_of(&st, e, &mut out)?;
+            let mut ds = Vec::new();
+            deliveries_of(&st, e, &mut ds)?;
+            out.push((e.seq, ds));
         }
         Ok::<_, AppError>(out)
     })
     .await
     .map_err(AppError::internal)??;
+    // Stored in parts of at most PART notifications, so that a message to a large group never
+    // holds the committer (and everyone's sends behind it) for long. The cursor moves with each
+    // part to the last event it completes; a part of a large message event that runs again after
+    // a crash finds its messages already joined and writes nothing.
+    let mut part: Vec<Delivery> = Vec::new();
+    let mut done = None;
+    for (seq, ds) in per_event {
+        if !part.is_empty() && part.len() + ds.len() > PART {
+            store_part(&state, std::mem::take(&mut part), done).await?;
+        }
+        if ds.len() > PART {
+            let mut chunks = ds.chunks(PART).peekable();
+            while let Some(chunk) = chunks.next() {
+                store_part(&state, chunk.to_vec(), chunks.peek().is_none().then_some(seq)).await?;
+            }
+            done = None;
+        } else {
+            part.extend(ds);
+            done = Some(seq);
+        }
+    }
+    if !part.is_empty() || done.is_some() {
+        store_part(&state, part, Some(through)).await?;
+    }
+    Ok(())
+}
+
+/// Notifications stored by one follower transaction, at most.
+const PART: usize = 64;
+
+async fn store_part(state: &AppState, part: Vec<Delivery>, through: Option<u64>) -> AppResult<()> {
     let now = state.clock.now();
-    let pushes = deliveries.iter().any(|d| d.push);
+    let pushes = part.iter().any(|d| d.push);
     state
         .events
-        .commit(deliveries.len(), move |s, first| store::deliver(s, &deliveries, FOLLOWER, through, now, first).map(|e| ((), e)))
+        .commit(part.len(), move |s, first| store::deliver(s, &part, through.map(|t| (FOLLOWER, t)), now, first).map(|e| ((), e)))
         .await?;
     if pushes {
         state.push_wake.notify_one();

@@ -24,5 +24,5 @@ pub fn may_read_metrics(state: &AppState, ip: &str, token: Option<&str>) -> bool
 /// The metrics in Prometheus text format.
 pub fn metrics_text(state: &AppState) -> String {
     let users = meta::count(&state.store, Counter::Users).unwrap_or(0);
-    state.metrics.render(state.store.size_on_disk(), users)
+    state.metrics.render(state.store.size_on_disk(), users, crate::store::push::queue_len(&state.store))
 }

@@ -149,6 +149,7 @@ pub async fn send_queued(state: &Arc<AppState>) -> AppResult<usize> {
         })
         .await?;
     let n = sent.len();
+    state.metrics.ntfy_pushes.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     for (user, seq, m) in sent {
         state.ntfy.publish(user, seq, m);
     }
@@ -197,6 +198,9 @@ impl Since {
     pub fn parse(state: &AppState, since: Option<&str>, poll: bool) -> AppResult<Since> {
         let bad = || AppError::field("since", "must be all, a unix time, a duration such as 10m, or a message id");
         let Some(s) = since.filter(|s| !s.is_empty()) else { return Ok(if poll { Since::Time(0) } else { Since::New }) };
+        if !s.is_ascii() {
+            return Err(bad());
+        }
         if s == "all" {
             return Ok(Since::Time(0));
         }

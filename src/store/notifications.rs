@@ -187,6 +187,9 @@ impl Tx<'_> {
                     None => None,
                 };
                 match open {
+                    // Already joined (a large event is stored in parts; a part may run again
+                    // after a crash): nothing to do.
+                    Some(n) if n.message_id.is_some() && n.message_id >= fresh.message_id => return Ok(()),
                     Some(mut n) => {
                         self.by_user.remove(by_user_key(n.user_id, n.order, n.id))?;
                         n.count += 1;
@@ -250,8 +253,7 @@ fn with_trees<T>(
 pub fn deliver(
     store: &Store,
     deliveries: &[Delivery],
-    cursor: &str,
-    through: u64,
+    cursor: Option<(&str, u64)>,
     at: DateTime<Utc>,
     first: u64,
 ) -> AppResult<Vec<LogRecord>> {
@@ -259,7 +261,10 @@ pub fn deliver(
         for d in deliveries {
             n.deliver(d, log, at)?;
         }
-        super::event_log::set_cursor_in(meta, cursor, through)
+        match cursor {
+            Some((name, through)) => super::event_log::set_cursor_in(meta, name, through),
+            None => Ok(()),
+        }
     })
     .map(|(_, events)| events)
 }
@@ -418,4 +423,50 @@ pub fn settings<T: serde::de::DeserializeOwned>(store: &Store, user: Uuid) -> Ap
 pub fn put_settings<T: Serialize>(store: &Store, user: Uuid, s: &T) -> AppResult<()> {
     store.t.notification_settings.insert(user.as_bytes(), codec::enc(s)).map_err(io)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message_for(user: Uuid, chat: Uuid, message: Uuid) -> Delivery {
+        let at = Utc::now();
+        let fresh = NotificationRecord {
+            id: crate::ids::new_id(),
+            user_id: user,
+            kind: NotificationType::Message,
+            related_entity_type: Some("chat".into()),
+            related_entity_id: Some(chat),
+            actor_id: Some(Uuid::from_u128(9)),
+            count: 1,
+            senders: vec![Uuid::from_u128(9)],
+            message_id: Some(message),
+            data: serde_json::Value::Null,
+            title: None,
+            content: None,
+            read_at: None,
+            created_at: at,
+            updated_at: at,
+            order: 0,
+        };
+        Delivery { what: Deliver::Message { fresh, chat }, push: false }
+    }
+
+    #[tokio::test]
+    async fn a_part_stored_again_after_a_crash_joins_nothing_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let (user, chat) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (m1, m2) = (crate::ids::new_id(), crate::ids::new_id());
+        let at = Utc::now();
+        deliver(&store, &[message_for(user, chat, m1)], None, at, 1).unwrap();
+        deliver(&store, &[message_for(user, chat, m1)], None, at, 2).unwrap();
+        deliver(&store, &[message_for(user, chat, m2)], None, at, 3).unwrap();
+        deliver(&store, &[message_for(user, chat, m2)], Some(("test", 3)), at, 4).unwrap();
+        let all = all_of(&store, user).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].count, all[0].message_id), (2, Some(m2)));
+        assert_eq!(unread_count(&store, user).unwrap(), 1);
+        assert_eq!(super::super::event_log::cursor(&store, "test").unwrap(), 3);
+    }
 }

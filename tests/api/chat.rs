@@ -172,8 +172,9 @@ async fn sync_replays_missed_events_in_order_without_duplicates() {
         }
         frames.push(f);
     }
-    // (The chat's notification for b comes along: its latest state, once.)
-    assert_eq!(frames.iter().filter(|f| f["type"] == "notification.new").count(), 1);
+    // (The chat's notification for b may come along, written meanwhile: at most once, in its
+    // latest state.)
+    assert!(frames.iter().filter(|f| f["type"] == "notification.new").count() <= 1);
     frames.retain(|f| f["type"] != "notification.new");
     let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["message.new", "message.new", "message.new", "message.updated", "message.deleted"]);

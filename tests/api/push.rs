@@ -155,6 +155,11 @@ async fn an_ntfy_client_gets_pushes_live_and_from_the_cache_without_message_text
     assert_eq!(frames[0]["event"], "open");
     assert_eq!(frames[3]["id"], all[2]["id"]);
 
+    // Operators see the pushes in the metrics.
+    let metrics = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    let sent: u64 = metrics.lines().find_map(|l| l.strip_prefix("friend_pushes_total{channel=\"ntfy\"} ")).unwrap().parse().unwrap();
+    assert!(sent >= 3 && metrics.contains("friend_push_queue "), "{metrics}");
+
     // Ben's topic gets none of Ana's pushes.
     let (_, ben_url) = new_topic(&s, &ben).await;
     let mut l = Lines::open(&format!("{ben_url}/json?poll=1")).await;
@@ -226,6 +231,7 @@ async fn unknown_topics_answer_404_and_guessing_is_rate_limited() {
     let bad = s.url("/abcdefghijklmnopqrstuvwxyz/json");
     assert_eq!(reqwest::get(&bad).await.unwrap().status(), 404);
     assert_eq!(reqwest::get(format!("{url}/json?poll=1&since=yesterday")).await.unwrap().status(), 422);
+    assert_eq!(reqwest::get(format!("{url}/json?poll=1&since=1%C3%A9")).await.unwrap().status(), 422);
     let mut limited = false;
     for _ in 0..130 {
         if reqwest::get(&bad).await.unwrap().status() == 429 {

@@ -44,8 +44,9 @@ pub struct NtfyTopic {
 
 /// True when `user` should get a push of a `kind` notification now.
 pub fn wants_push(state: &AppState, user: Uuid, kind: NotificationType) -> AppResult<bool> {
-    Ok(super::notifications::channels(state, user, kind)?.push
-        && store::topic_of(&state.store, user)?.is_some()
+    // Cheapest first: most students have no way to be pushed to.
+    Ok(store::topic_of(&state.store, user)?.is_some()
+        && super::notifications::channels(state, user, kind)?.push
         && !super::notifications::quiet_now(state, user)?)
 }
 

@@ -248,6 +248,10 @@ fn name_of(state: &AppState, user: Option<Uuid>) -> String {
 
 /// What a message shows in a notification, as it is now (for `viewer`).
 fn message_text(state: &AppState, chat: Uuid, message: Option<Uuid>, viewer: Uuid) -> String {
+    // Someone who left (or was removed from) the chat no longer sees what it says now.
+    if !chat_store::member(&state.store, chat, viewer).is_ok_and(|m| m.is_some()) {
+        return String::new();
+    }
     let Some(m) = message.and_then(|id| chat_store::get_message(&state.store, chat, id).ok().flatten()) else { return String::new() };
     if m.deleted {
         return String::new();

@@ -102,6 +102,17 @@ fn tags(kind: NotificationType) -> Vec<String> {
     vec![tag.to_string()]
 }
 
+/// Title and body of a push of `n`, as it is now (no message text unless previews are on).
+fn push_texts(state: &AppState, n: &notes_store::NotificationRecord) -> AppResult<(String, String)> {
+    let view = super::notifications::view(state, n);
+    let previews = super::notifications::message_previews(state, n.user_id)?;
+    Ok(match (n.kind, previews) {
+        (NotificationType::Message, false) => ("Friend".to_string(), view.title),
+        _ if view.content.is_empty() => ("Friend".to_string(), view.title),
+        _ => (view.title, view.content),
+    })
+}
+
 /// The ntfy message for a queued push, or `None` when nothing should go out (the notification is
 /// gone or read, the user has no topic, or a collapsed chat notification was pushed moments ago).
 fn ntfy_message(state: &AppState, seq: u64, p: &Pending) -> AppResult<Option<NtfyMessage>> {
@@ -111,13 +122,7 @@ fn ntfy_message(state: &AppState, seq: u64, p: &Pending) -> AppResult<Option<Ntf
     if store::newest(&state.store, p.user_id)?.is_some_and(|m| m.notification_id == n.id && now - m.time < REPUSH_AFTER_SECS) {
         return Ok(None);
     }
-    let view = super::notifications::view(state, &n);
-    let previews = super::notifications::message_previews(state, p.user_id)?;
-    let (title, message) = match (n.kind, previews) {
-        (NotificationType::Message, false) => ("Friend".to_string(), view.title),
-        _ if view.content.is_empty() => ("Friend".to_string(), view.title),
-        _ => (view.title, view.content),
-    };
+    let (title, message) = push_texts(state, &n)?;
     Ok(Some(NtfyMessage {
         id: format!("f{seq:011x}"),
         time: now,
@@ -233,11 +238,21 @@ pub fn topic_user(state: &AppState, topic: &str, client: &str) -> AppResult<Uuid
     store::user_of(&state.store, topic)?.ok_or(AppError::NotFound("topic"))
 }
 
-/// Cached messages of `user` from `since` (with their cache positions), oldest first.
+/// Cached messages of `user` from `since` (with their cache positions), oldest first. Their texts
+/// are rendered again from the notification as it is now, so a deleted message's text is never
+/// served from the cache; messages of removed notifications are left out.
 pub fn cached(state: &AppState, user: Uuid, since: Since) -> AppResult<Vec<(u64, NtfyMessage)>> {
-    match since {
-        Since::New => Ok(Vec::new()),
-        Since::After(seq) => store::messages_after(&state.store, user, seq, 0),
-        Since::Time(t) => store::messages_after(&state.store, user, 0, t),
+    let stored = match since {
+        Since::New => Vec::new(),
+        Since::After(seq) => store::messages_after(&state.store, user, seq, 0)?,
+        Since::Time(t) => store::messages_after(&state.store, user, 0, t)?,
+    };
+    let mut out = Vec::with_capacity(stored.len());
+    for (seq, mut m) in stored {
+        if let Some(n) = notes_store::get(&state.store, m.notification_id)? {
+            (m.title, m.message) = push_texts(state, &n)?;
+            out.push((seq, m));
+        }
     }
+    Ok(out)
 }

@@ -163,6 +163,12 @@ async fn a_chat_burst_collapses_into_one_notification_until_the_chat_is_read() {
     assert_eq!(s.delete(&format!("/api/v1/chats/{chat}/messages/{gone}"), &owner.access, None).await.status, 204);
     let items = inbox_until(&s, &b, |_| true).await;
     assert!(!Value::Array(items).to_string().contains("0612"));
+    // Removed from the chat, b no longer sees what its messages say now.
+    say(&s, &owner, &chat, "plans for friday").await;
+    inbox_until(&s, &b, |i| i[0]["content"] == "plans for friday").await;
+    assert_eq!(s.delete(&format!("/api/v1/chats/{chat}/members/{}", b.id), &owner.access, None).await.status, 204);
+    let items = inbox_until(&s, &b, |_| true).await;
+    assert!(!Value::Array(items).to_string().contains("friday"));
 }
 
 #[tokio::test]
@@ -172,6 +178,10 @@ async fn muted_chats_blocked_senders_and_switched_off_types_make_no_notification
     let chat = group(&s, &owner, "Art", &[&b, &c]).await;
     // b mutes the chat (any member may, for itself); c does not.
     let until = (chrono::Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    // A mute sent with a rename by a plain member stores neither.
+    let both = s.patch(&format!("/api/v1/chats/{chat}"), &b.access, json!({"muted_until": until, "name": "Mine"})).await;
+    assert_problem(&both, 403, "forbidden");
+    assert_eq!(s.get(&format!("/api/v1/chats/{chat}"), &b.access).await.body["muted_until"], Value::Null);
     let r = s.patch(&format!("/api/v1/chats/{chat}"), &b.access, json!({"muted_until": until})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["muted_until"].as_str().is_some());

@@ -120,9 +120,15 @@ async fn an_ntfy_client_gets_pushes_live_and_from_the_cache_without_message_text
     assert_eq!(r.status, 200);
     let up_to = sent.body["id"].as_str().unwrap();
     s.post(&format!("/api/v1/chats/{chat}/read"), Some(&ana.access), json!({"up_to_message_id": up_to})).await;
-    s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&ben.access), json!({"content": "see you at 5", "client_id": "m2"})).await;
+    let later =
+        s.post(&format!("/api/v1/chats/{chat}/messages"), Some(&ben.access), json!({"content": "see you at 5", "client_id": "m2"})).await;
     let m = live.message().await;
     assert_eq!((m["title"].as_str(), m["message"].as_str()), (Some("New message from ben"), Some("see you at 5")));
+    // Deleted, its text is not served from the cache either.
+    let later = later.body["id"].as_str().unwrap().to_string();
+    assert_eq!(s.delete(&format!("/api/v1/chats/{chat}/messages/{later}"), &ben.access, None).await.status, 204);
+    let cache = reqwest::get(format!("{url}/json?poll=1&since=all")).await.unwrap().text().await.unwrap();
+    assert!(!cache.contains("see you"), "{cache}");
 
     // The cache: poll=1 returns everything and closes; since=<id> only what came after it.
     let all = poll_until(&url, 3).await;

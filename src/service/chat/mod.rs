@@ -212,26 +212,28 @@ pub async fn update(
     muted_until: Option<Option<DateTime<Utc>>>,
 ) -> AppResult<ChatView> {
     let (mut c, m) = membership(state, me.id(), id)?;
-    if let Some(until) = muted_until {
-        // Any member mutes a chat for itself; the others are not told.
-        let change = Change { mute: Some((id, me.id(), until)), ..Change::default() };
-        let ev = Event::new("chat.updated", Audience::Users(vec![me.id()]), json!({ "chat_id": id }));
-        commit(state, change, vec![ev]).await?;
-        if name.is_none() && description.is_none() {
-            return chat_view(state, me, &c);
+    // A mute alone is for any member; anything else is the group's managers'. Both go in one commit.
+    let rename = name.is_some() || description.is_some() || muted_until.is_none();
+    let (mut change, mut events) = (Change::default(), Vec::new());
+    if rename {
+        require_manager(&c, &m)?;
+        validate_group(name.as_deref().unwrap_or(&c.name), description.as_deref().unwrap_or(&c.description))?;
+        if let Some(n) = name {
+            c.name = n.trim().to_string();
         }
+        if let Some(d) = description {
+            c.description = d.trim().to_string();
+        }
+        c.last_activity_at = state.clock.now();
+        events.push(chat_updated(&c));
+        change.chats = vec![c.clone()];
     }
-    require_manager(&c, &m)?;
-    validate_group(name.as_deref().unwrap_or(&c.name), description.as_deref().unwrap_or(&c.description))?;
-    if let Some(n) = name {
-        c.name = n.trim().to_string();
+    if let Some(until) = muted_until {
+        // The others are not told.
+        change.mute = Some((id, me.id(), until));
+        events.push(Event::new("chat.updated", Audience::Users(vec![me.id()]), json!({ "chat_id": id })));
     }
-    if let Some(d) = description {
-        c.description = d.trim().to_string();
-    }
-    c.last_activity_at = state.clock.now();
-    let ev = chat_updated(&c);
-    commit(state, Change { chats: vec![c.clone()], ..Change::default() }, vec![ev]).await?;
+    commit(state, change, events).await?;
     chat_view(state, me, &c)
 }
 

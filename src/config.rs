@@ -52,6 +52,59 @@ pub struct Config {
     pub activity: ActivityConfig,
     /// The inbox and push.
     pub notifications: NotificationsConfig,
+    /// Web Push.
+    pub push: PushConfig,
+}
+
+/// Web Push (RFC 8030 with VAPID, RFC 8292, and aes128gcm payloads, RFC 8291).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushConfig {
+    /// The VAPID private key: the raw 32-byte P-256 scalar, base64url (empty: generated on first
+    /// start into the data directory's `secrets.json`).
+    pub vapid_private_key: String,
+    /// Who runs this server, sent to push services in the VAPID token (`mailto:` or `https:`).
+    pub vapid_subject: String,
+    /// Push service hosts a subscription endpoint may be on (`https` only, port 443); an entry
+    /// `*.example.com` allows its subdomains.
+    pub known_hosts: Vec<String>,
+    /// Further hosts, `host` (any port) or `host:port`: plain `http` and private addresses are
+    /// allowed on them (a push server on the school LAN).
+    pub allow_hosts: Vec<String>,
+    /// How long a push service keeps a push for an offline device, and how long a failing one
+    /// is retried, in seconds.
+    pub ttl_secs: u32,
+    /// Pushes being sent at once.
+    pub senders: usize,
+    /// Seconds one request to a push service may take (connecting included).
+    pub timeout_secs: u64,
+    /// Web Push subscriptions (devices) one user may have; a new one replaces the oldest.
+    pub max_subscriptions_per_user: usize,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            vapid_private_key: String::new(),
+            vapid_subject: "mailto:admin@friend.invalid".into(),
+            known_hosts: [
+                "fcm.googleapis.com",
+                "android.googleapis.com",
+                "updates.push.services.mozilla.com",
+                "push.services.mozilla.com",
+                "web.push.apple.com",
+                "*.push.apple.com",
+                "*.notify.windows.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+            allow_hosts: Vec::new(),
+            ttl_secs: 4 * 3600,
+            senders: 32,
+            timeout_secs: 10,
+            max_subscriptions_per_user: 10,
+        }
+    }
 }
 
 /// Study life settings.
@@ -251,6 +304,7 @@ impl Default for Config {
             chat: ChatConfig::default(),
             activity: ActivityConfig::default(),
             notifications: NotificationsConfig::default(),
+            push: PushConfig::default(),
         }
     }
 }
@@ -361,6 +415,18 @@ impl Config {
         if self.media.max_upload_bytes < 1024 {
             return Err("media.max_upload_bytes must be at least 1024".into());
         }
+        let p = &self.push;
+        if !(p.vapid_subject.starts_with("mailto:") || p.vapid_subject.starts_with("https://")) {
+            return Err(format!("push.vapid_subject `{}` must be a mailto: or https: URL", p.vapid_subject));
+        }
+        if p.senders == 0 || p.timeout_secs == 0 || p.ttl_secs < 60 || p.max_subscriptions_per_user == 0 {
+            return Err(
+                "push.senders, push.timeout_secs and push.max_subscriptions_per_user must be at least 1, push.ttl_secs at least 60".into(),
+            );
+        }
+        if let Some(h) = p.known_hosts.iter().chain(&p.allow_hosts).find(|h| h.is_empty() || h.contains(['/', '@', ' '])) {
+            return Err(format!("push host `{h}` must be a host name or host:port, without scheme or path"));
+        }
         if self.http.max_json_bytes < 1024 {
             return Err("http.max_json_bytes must be at least 1024".into());
         }
@@ -382,6 +448,9 @@ pub fn redacted(config: &Config) -> Config {
     let mut c = config.clone();
     if !c.auth.jwt_secret.is_empty() {
         c.auth.jwt_secret = "<redacted>".into();
+    }
+    if !c.push.vapid_private_key.is_empty() {
+        c.push.vapid_private_key = "<redacted>".into();
     }
     if !c.http.metrics_token.is_empty() {
         c.http.metrics_token = "<redacted>".into();

@@ -57,6 +57,7 @@ pub async fn run_with_clock(
     state.events.subscribe(hub.clone());
     let notifier = service::notifications::spawn_follower(state.clone()).map_err(|e| format!("{e}: {e:?}"))?;
     let pusher = service::push::spawn_sender(state.clone());
+    let web_pusher = service::web_push::spawn_sender(state.clone());
     if let Some(code) = service::admin::ensure_setup_code(&state).await.map_err(|e| e.to_string())? {
         let url = format!("{base_url}/admin/?setup={code}");
         tracing::warn!("no admin account yet: open {url} (one-time code {code}, valid 24 h) or run `friend admin create`");
@@ -79,7 +80,7 @@ pub async fn run_with_clock(
     handle.stop_graceful(Some(Duration::from_secs(10)));
     let _ = serving.await;
     // Background tasks hold the state (and so the database); wait until they are gone.
-    for task in [control, typing, reports, notifier, pusher] {
+    for task in [control, typing, reports, notifier, pusher, web_pusher] {
         task.abort();
         let _ = task.await;
     }

@@ -30,6 +30,9 @@ pub struct Secrets {
     pub jwt_secret: String,
     /// HMAC key of signed media URLs.
     pub media_secret: String,
+    /// The VAPID private key (Web Push), added to older files on first start.
+    #[serde(default)]
+    pub vapid_private_key: String,
 }
 
 impl Secrets {
@@ -37,12 +40,28 @@ impl Secrets {
     pub fn load_or_create(data_dir: &Path) -> AppResult<Self> {
         let path = data_dir.join("secrets.json");
         if let Ok(raw) = std::fs::read(&path) {
-            return serde_json::from_slice(&raw).map_err(|e| {
+            let mut s: Self = serde_json::from_slice(&raw).map_err(|e| {
                 AppError::internal(format!("{} is corrupt ({e}); restore it or delete it to sign everyone out", path.display()))
-            });
+            })?;
+            if s.vapid_private_key.is_empty() {
+                s.vapid_private_key = crate::infra::web_push::new_vapid_key();
+                s.save(&path)?;
+            }
+            return Ok(s);
         }
         std::fs::create_dir_all(data_dir).map_err(AppError::internal)?;
-        let s = Self { jwt_secret: random_secret(32), media_secret: random_secret(32) };
+        let s = Self {
+            jwt_secret: random_secret(32),
+            media_secret: random_secret(32),
+            vapid_private_key: crate::infra::web_push::new_vapid_key(),
+        };
+        s.save(&path)?;
+        Ok(s)
+    }
+
+    /// Writes the file (owner-only) by a rename, so a crash leaves the old one or the new one.
+    fn save(&self, path: &Path) -> AppResult<()> {
+        let s = self;
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&s).map_err(AppError::internal)?).map_err(AppError::internal)?;
         #[cfg(unix)]
@@ -50,8 +69,8 @@ impl Secrets {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(AppError::internal)?;
         }
-        std::fs::rename(&tmp, &path).map_err(AppError::internal)?;
-        Ok(s)
+        std::fs::rename(&tmp, path).map_err(AppError::internal)?;
+        Ok(())
     }
 }
 
@@ -120,6 +139,12 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The URL people use to reach this server (set once bound).
     pub base_url: String,
+    /// The Web Push client (VAPID key, endpoint rules, connections).
+    pub web_push: crate::infra::web_push::WebPush,
+    /// Web Push delivery state: queue depth and when push services stopped answering.
+    pub web_push_status: crate::infra::web_push::Status,
+    /// Wakes the Web Push sender when jobs were queued.
+    pub web_push_wake: tokio::sync::Notify,
 }
 
 /// Derived indexes that [`AppState::open`] found missing or outdated.
@@ -145,6 +170,8 @@ impl AppState {
         let cpu = CpuPool::new(a.hash_concurrency, 256);
         let (user_index, rebuild) = UserIndex::open(&config.data_dir)?;
         let (note_index, rebuild_notes) = NoteIndex::open(&config.data_dir)?;
+        let vapid = if config.push.vapid_private_key.is_empty() { &secrets.vapid_private_key } else { &config.push.vapid_private_key };
+        let web_push = crate::infra::web_push::WebPush::new(&config.push, vapid).map_err(AppError::internal)?;
         let state = Self {
             blobs: Blobs::new(&config.data_dir),
             tokens: TokenKeys::new(jwt.as_bytes(), a.access_ttl_secs as i64),
@@ -168,6 +195,9 @@ impl AppState {
             ntfy_requests: Throttle::new(NTFY_REQUESTS_PER_MINUTE, 60),
             events: Log::open(&store)?,
             metrics: Metrics::default(),
+            web_push,
+            web_push_status: Default::default(),
+            web_push_wake: tokio::sync::Notify::new(),
             store,
             clock,
             config,

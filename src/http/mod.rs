@@ -17,6 +17,7 @@ pub mod problem;
 pub mod reply;
 pub mod reports;
 pub mod social;
+pub mod web_push;
 pub mod ws;
 
 use std::sync::Arc;
@@ -33,25 +34,32 @@ use crate::state::AppState;
 
 /// The API under `/api/v1`.
 fn api() -> Router {
-    Router::with_path("api/v1").push(auth::public()).push(admin::public()).push(media::public()).push(ws::public()).push(
-        Router::new()
-            .hoop(hoops::require_auth)
-            .hoop(hoops::idempotency)
-            .push(auth::private())
-            .push(social::router())
-            .push(chat::router())
-            .push(activity::router())
-            .push(activity::timer_router())
-            .push(goals::router())
-            .push(notes::router())
-            .push(notifications::router())
-            .push(ntfy::private())
-            .push(reports::router())
-            .push(ws::private())
-            .push(me::router())
-            .push(media::private())
-            .push(admin::private()),
-    )
+    Router::with_path("api/v1")
+        .push(auth::public())
+        .push(admin::public())
+        .push(media::public())
+        .push(ws::public())
+        .push(web_push::public())
+        .push(
+            Router::new()
+                .hoop(hoops::require_auth)
+                .hoop(hoops::idempotency)
+                .push(auth::private())
+                .push(social::router())
+                .push(chat::router())
+                .push(activity::router())
+                .push(activity::timer_router())
+                .push(goals::router())
+                .push(notes::router())
+                .push(notifications::router())
+                .push(ntfy::private())
+                .push(web_push::private())
+                .push(reports::router())
+                .push(ws::private())
+                .push(me::router())
+                .push(media::private())
+                .push(admin::private()),
+        )
 }
 
 /// The OpenAPI document of every route.

@@ -23,14 +23,32 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
 }
 
-/// Ready: storage answers (503 otherwise).
+/// Readiness answer.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// Server version.
+    pub version: &'static str,
+    /// Web Push: `ok`, or `unreachable` while no push service answers (no Internet). Push is
+    /// best effort: the server stays ready, pushes wait and are retried.
+    pub push: &'static str,
+    /// Since when no push service answers (RFC 3339), when `push` is `unreachable`.
+    pub push_unreachable_since: Option<String>,
+}
+
+/// Ready: storage answers (503 otherwise). Also tells whether push services answer.
 #[endpoint(tags("operations"))]
-async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Health> {
-    if crate::service::ops::ready(&state(depot)) {
-        Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Ready> {
+    let st = state(depot);
+    let since = crate::service::ops::push_unreachable_since(&st);
+    let push = if since.is_some() { "unreachable" } else { "ok" };
+    let version = env!("CARGO_PKG_VERSION");
+    if crate::service::ops::ready(&st) {
+        Json(Ready { status: "ok", version, push, push_unreachable_since: since })
     } else {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
-        Json(Health { status: "unavailable", version: env!("CARGO_PKG_VERSION") })
+        Json(Ready { status: "unavailable", version, push, push_unreachable_since: since })
     }
 }
 

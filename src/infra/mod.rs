@@ -1,5 +1,5 @@
 //! Mechanisms the application state is built from, below the services: the CPU pool, password
-//! hashing, access-token keys, throttles, and the live registries of who is connected and typing.
+//! hashing, access-token keys, throttles, the live registries of who is connected and typing, and the Web Push client.
 
 pub mod cpu_pool;
 pub mod ntfy_hub;
@@ -8,3 +8,4 @@ pub mod presence;
 pub mod throttle;
 pub mod tokens;
 pub mod typing;
+pub mod web_push;

@@ -254,6 +254,10 @@ pub struct Stats {
     pub storage_bytes: u64,
     /// Open WebSockets.
     pub websockets_open: i64,
+    /// Since when no Web Push service answers (RFC 3339; absent while they answer).
+    pub push_unreachable_since: Option<String>,
+    /// Web Push jobs waiting (due or backing off).
+    pub push_queued: i64,
 }
 
 /// GET /admin/stats.
@@ -263,5 +267,7 @@ pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
         admins: meta::count(&state.store, Counter::Admins)?,
         storage_bytes: state.store.size_on_disk(),
         websockets_open: state.metrics.open_websockets.load(std::sync::atomic::Ordering::Relaxed),
+        push_unreachable_since: super::ops::push_unreachable_since(state),
+        push_queued: state.web_push_status.depth(),
     })
 }

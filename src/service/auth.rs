@@ -371,6 +371,9 @@ pub const SESSIONS_ENDED: &str = "sessions.ended";
 
 /// Tells the hub that sessions of `user` ended: their sockets close at once (not at the next ping).
 pub fn sessions_ended(state: &AppState, user: Uuid) {
+    if let Err(e) = super::web_push::sessions_ended(state, user) {
+        tracing::warn!(error = %e, "push subscriptions of ended sessions not removed; they are at the next push");
+    }
     state.events.ephemeral(crate::events::Event::new(SESSIONS_ENDED, crate::events::Audience::Users(vec![user]), serde_json::Value::Null));
 }
 

@@ -22,6 +22,7 @@ pub mod timer;
 pub mod users;
 pub mod validate;
 pub mod views;
+pub mod web_push;
 
 /// For `PATCH` fields that may be absent (keep), `null` (clear) or a value: use with
 /// `#[serde(default, deserialize_with = "double_option")]` on an `Option<Option<T>>`.

@@ -24,5 +24,12 @@ pub fn may_read_metrics(state: &AppState, ip: &str, token: Option<&str>) -> bool
 /// The metrics in Prometheus text format.
 pub fn metrics_text(state: &AppState) -> String {
     let users = meta::count(&state.store, Counter::Users).unwrap_or(0);
-    state.metrics.render(state.store.size_on_disk(), users, crate::store::push::queue_len(&state.store))
+    let mut text = state.metrics.render(state.store.size_on_disk(), users, crate::store::push::queue_len(&state.store));
+    state.web_push_status.render(&mut text, state.clock.unix());
+    text
+}
+
+/// Since when no push service answers (RFC 3339), for `/readyz` and the admin.
+pub fn push_unreachable_since(state: &AppState) -> Option<String> {
+    state.web_push_status.unreachable_since().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(crate::clock::rfc3339)
 }

@@ -45,7 +45,7 @@ pub struct NtfyTopic {
 /// True when `user` should get a push of a `kind` notification now.
 pub fn wants_push(state: &AppState, user: Uuid, kind: NotificationType) -> AppResult<bool> {
     // Cheapest first: most students have no way to be pushed to.
-    Ok(store::topic_of(&state.store, user)?.is_some()
+    Ok((store::topic_of(&state.store, user)?.is_some() || crate::store::web_push::has_any(&state.store, user)?)
         && super::notifications::channels(state, user, kind)?.push
         && !super::notifications::quiet_now(state, user)?)
 }
@@ -103,7 +103,7 @@ fn tags(kind: NotificationType) -> Vec<String> {
 }
 
 /// Title and body of a push of `n`, as it is now (no message text unless previews are on).
-fn push_texts(state: &AppState, n: &notes_store::NotificationRecord) -> AppResult<(String, String)> {
+pub(super) fn push_texts(state: &AppState, n: &notes_store::NotificationRecord) -> AppResult<(String, String)> {
     let view = super::notifications::view(state, n);
     let previews = super::notifications::message_previews(state, n.user_id)?;
     Ok(match (n.kind, previews) {
@@ -113,17 +113,10 @@ fn push_texts(state: &AppState, n: &notes_store::NotificationRecord) -> AppResul
     })
 }
 
-/// The ntfy message for a queued push, or `None` when nothing should go out (the notification is
-/// gone or read, the user has no topic, or a collapsed chat notification was pushed moments ago).
-fn ntfy_message(state: &AppState, seq: u64, p: &Pending) -> AppResult<Option<NtfyMessage>> {
-    let Some(topic) = store::topic_of(&state.store, p.user_id)? else { return Ok(None) };
-    let Some(n) = notes_store::get(&state.store, p.notification_id)?.filter(|n| n.read_at.is_none()) else { return Ok(None) };
-    let now = state.clock.unix();
-    if store::newest(&state.store, p.user_id)?.is_some_and(|m| m.notification_id == n.id && now - m.time < REPUSH_AFTER_SECS) {
-        return Ok(None);
-    }
-    let (title, message) = push_texts(state, &n)?;
-    Ok(Some(NtfyMessage {
+/// The ntfy message of notification `n` for `topic`.
+fn ntfy_message(state: &AppState, seq: u64, topic: String, n: &notes_store::NotificationRecord, now: i64) -> AppResult<NtfyMessage> {
+    let (title, message) = push_texts(state, n)?;
+    Ok(NtfyMessage {
         id: format!("f{seq:011x}"),
         time: now,
         event: "message".into(),
@@ -134,32 +127,64 @@ fn ntfy_message(state: &AppState, seq: u64, p: &Pending) -> AppResult<Option<Ntf
         tags: tags(n.kind),
         click: Some(state.base_url.clone()),
         notification_id: n.id,
-    }))
+    })
 }
 
-/// One pass over the queue; returns how many pushes went out.
+/// The notification of a queued push if it should go out now: not gone or read, and not a
+/// collapsed chat notification pushed moments ago.
+fn to_push(state: &AppState, p: &Pending, now: i64) -> AppResult<Option<notes_store::NotificationRecord>> {
+    let Some(n) = notes_store::get(&state.store, p.notification_id)?.filter(|n| n.read_at.is_none()) else { return Ok(None) };
+    if store::last(&state.store, p.user_id)?.is_some_and(|l| l.notification_id == n.id && now - l.at < REPUSH_AFTER_SECS) {
+        return Ok(None);
+    }
+    Ok(Some(n))
+}
+
+/// What one pass handed on.
+struct Handed {
+    ntfy: Vec<(Uuid, u64, NtfyMessage)>,
+    web: usize,
+}
+
+/// One pass over the queue: each push becomes an ntfy message (kept for the app and published to
+/// its open streams) and a Web Push job per subscribed device. Returns how many were taken.
 pub async fn send_queued(state: &Arc<AppState>) -> AppResult<usize> {
     let st = state.clone();
-    let sent = state
+    let (taken, handed) = state
         .store
         .blocking(move |s| {
-            let mut sent = Vec::new();
-            for (seq, p) in store::queued(s, BATCH)? {
-                let m = ntfy_message(&st, seq, &p)?;
-                store::sent(s, seq, p.user_id, m.as_ref())?;
-                if let Some(m) = m {
-                    sent.push((p.user_id, seq, m));
+            let mut handed = Handed { ntfy: Vec::new(), web: 0 };
+            let queued = store::queued(s, BATCH)?;
+            let now = st.clock.unix();
+            for (seq, p) in &queued {
+                let n = to_push(&st, p, now)?;
+                let ntfy = match (&n, store::topic_of(s, p.user_id)?) {
+                    (Some(n), Some(topic)) => Some(ntfy_message(&st, *seq, topic, n, now)?),
+                    _ => None,
+                };
+                let web = match &n {
+                    Some(n) => super::web_push::jobs_for(&st, n, now)?,
+                    None => Vec::new(),
+                };
+                let last = (ntfy.is_some() || !web.is_empty()).then_some(store::LastPush { notification_id: p.notification_id, at: now });
+                store::sent(s, *seq, p.user_id, &store::Fanout { ntfy: ntfy.as_ref(), web: &web, last })?;
+                handed.web += web.len();
+                if let Some(m) = ntfy {
+                    handed.ntfy.push((p.user_id, *seq, m));
                 }
             }
-            Ok(sent)
+            Ok((queued.len(), handed))
         })
         .await?;
-    let n = sent.len();
-    state.metrics.ntfy_pushes.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-    for (user, seq, m) in sent {
+    state.metrics.ntfy_pushes.fetch_add(handed.ntfy.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    for (user, seq, m) in handed.ntfy {
         state.ntfy.publish(user, seq, m);
     }
-    Ok(n)
+    if handed.web > 0 {
+        state.web_push_status.queued(handed.web as i64);
+        state.web_push_wake.notify_one();
+    }
+    Ok(taken)
 }
 
 /// Starts the sender: wakes when pushes are queued (and every few seconds), and drops cached

@@ -172,6 +172,7 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: Caller, password: S
             crate::store::report_runs::delete_all(s, me.id())?;
             crate::store::notifications::delete_all(s, me.id())?;
             crate::store::push::delete_all(s, me.id())?;
+            crate::store::web_push::delete_all(s, me.id())?;
             let notes = super::notes::forget(&st, s, me.id())?;
             users::tombstone(s, me.id(), now)?;
             Ok((orphans, notes))

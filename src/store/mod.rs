@@ -21,6 +21,7 @@ pub mod report_runs;
 pub mod sessions;
 pub mod social;
 pub mod users;
+pub mod web_push;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -137,6 +138,14 @@ pub struct Trees {
     pub ntfy_by_user: sled::Tree,
     /// `ntfy_messages` (see `store::push`).
     pub ntfy_messages: sled::Tree,
+    /// `push_last` (see `store::push`).
+    pub push_last: sled::Tree,
+    /// `push_subscriptions` (see `store::web_push`).
+    pub push_subscriptions: sled::Tree,
+    /// `push_endpoints` (see `store::web_push`).
+    pub push_endpoints: sled::Tree,
+    /// `webpush_queue` (see `store::web_push`).
+    pub webpush_queue: sled::Tree,
 }
 
 impl Trees {
@@ -193,6 +202,10 @@ impl Trees {
             ntfy_topics: db.open_tree("ntfy_topics")?,
             ntfy_by_user: db.open_tree("ntfy_by_user")?,
             ntfy_messages: db.open_tree("ntfy_messages")?,
+            push_last: db.open_tree("push_last")?,
+            push_subscriptions: db.open_tree("push_subscriptions")?,
+            push_endpoints: db.open_tree("push_endpoints")?,
+            webpush_queue: db.open_tree("webpush_queue")?,
         })
     }
 }

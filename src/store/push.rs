@@ -1,7 +1,9 @@
 //! Push: the queue of notifications to push and the ntfy topics with their message cache.
 //! Trees: `push_queue` (seq → [`Pending`]: written with the notification, so a restart loses no
-//! push), `ntfy_topics` (topic → user), `ntfy_by_user` (user → topic) and `ntfy_messages` (user ‖
-//! seq → [`NtfyMessage`]: what the ntfy app reads with `since`).
+//! push), `ntfy_topics` (topic → user), `ntfy_by_user` (user → topic), `ntfy_messages` (user ‖
+//! seq → [`NtfyMessage`]: what the ntfy app reads with `since`) and `push_last` (user →
+//! [`LastPush`]: a collapsed chat notification is not pushed again moments later). Web Push
+//! jobs go to `store::web_push`'s queue in the same transaction.
 
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -75,16 +77,47 @@ fn msg_key(user: Uuid, seq: u64) -> Vec<u8> {
     codec::Key::new().id(user).u64(seq).build()
 }
 
-/// Takes a push off the queue and stores its ntfy message (if any) in one transaction.
-pub fn sent(store: &Store, seq: u64, user: Uuid, message: Option<&NtfyMessage>) -> AppResult<()> {
+/// The last push to a user.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LastPush {
+    /// Of which notification.
+    pub notification_id: Uuid,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// What one queued push became: an ntfy message, Web Push jobs, both or nothing.
+pub struct Fanout<'a> {
+    /// The cached ntfy message.
+    pub ntfy: Option<&'a NtfyMessage>,
+    /// Web Push jobs under their queue keys.
+    pub web: &'a [(Vec<u8>, super::web_push::WebJob)],
+    /// Set when anything goes out.
+    pub last: Option<LastPush>,
+}
+
+/// Takes a push off the queue and stores what it became, in one transaction.
+pub fn sent(store: &Store, seq: u64, user: Uuid, out: &Fanout) -> AppResult<()> {
     let t = &store.t;
-    tx((&t.push_queue, &t.ntfy_messages).transaction(|(queue, messages)| {
+    let last = out.last.as_ref().map(codec::enc);
+    tx((&t.push_queue, &t.ntfy_messages, &t.webpush_queue, &t.push_last).transaction(|(queue, messages, web, lasts)| {
         queue.remove(&seq.to_be_bytes())?;
-        if let Some(m) = message {
+        if let Some(m) = out.ntfy {
             messages.insert(msg_key(user, seq), codec::enc(m))?;
+        }
+        for (k, job) in out.web {
+            super::web_push::enqueue_in(web, k, job)?;
+        }
+        if let Some(l) = &last {
+            lasts.insert(user.as_bytes(), l.as_slice())?;
         }
         Ok(())
     }))
+}
+
+/// The last push to `user`.
+pub fn last(store: &Store, user: Uuid) -> AppResult<Option<LastPush>> {
+    store.t.push_last.get(user.as_bytes()).map_err(io)?.map(|v| codec::dec(&v)).transpose()
 }
 
 /// The user's ntfy topic.
@@ -143,14 +176,6 @@ pub fn message(store: &Store, user: Uuid, seq: u64) -> AppResult<Option<NtfyMess
     store.t.ntfy_messages.get(msg_key(user, seq)).map_err(io)?.map(|v| codec::dec(&v)).transpose()
 }
 
-/// The newest cached message of `user`.
-pub fn newest(store: &Store, user: Uuid) -> AppResult<Option<NtfyMessage>> {
-    match store.t.ntfy_messages.scan_prefix(user.as_bytes()).next_back() {
-        Some(r) => Ok(Some(codec::dec(&r.map_err(io)?.1)?)),
-        None => Ok(None),
-    }
-}
-
 /// Drops cached messages older than `before` (unix seconds). Returns how many went.
 pub fn prune_messages(store: &Store, before: i64) -> AppResult<usize> {
     let mut gone = 0;
@@ -167,6 +192,7 @@ pub fn prune_messages(store: &Store, before: i64) -> AppResult<usize> {
 /// Forgets a user's topic, cache and queued pushes (account deletion).
 pub fn delete_all(store: &Store, user: Uuid) -> AppResult<()> {
     set_topic(store, user, None)?;
+    store.t.push_last.remove(user.as_bytes()).map_err(io)?;
     for r in store.t.push_queue.iter() {
         let (k, v) = r.map_err(io)?;
         if codec::dec::<Pending>(&v)?.user_id == user {

@@ -61,6 +61,9 @@ async function loadStats() {
   $("stat-admins").textContent = s.admins;
   $("stat-storage").textContent = `${(s.storage_bytes / 1048576).toFixed(1)} MB`;
   $("stat-ws").textContent = s.websockets_open;
+  $("stat-push").textContent = s.push_unreachable_since
+    ? `unreachable since ${new Date(s.push_unreachable_since).toLocaleString()} (${s.push_queued} waiting)`
+    : `ok (${s.push_queued} waiting)`;
 }
 
 async function loadInvites() {

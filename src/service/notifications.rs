@@ -385,6 +385,7 @@ fn record(user: Uuid, kind: NotificationType, at: DateTime<Utc>) -> Notification
         created_at: at,
         updated_at: at,
         order: 0,
+        joined_seq: 0,
     }
 }
 
@@ -481,7 +482,7 @@ fn message_deliveries(state: &AppState, e: &LogRecord, at: DateTime<Utc>, out: &
         n.actor_id = Some(sender);
         n.senders = vec![sender];
         n.message_id = Some(message);
-        out.push(delivery(state, Deliver::Message { fresh: n, chat }));
+        out.push(delivery(state, Deliver::Message { fresh: n, chat, seqs: vec![e.seq] }));
     }
     Ok(())
 }
@@ -501,6 +502,7 @@ pub async fn deliver(state: Arc<AppState>, batch: Vec<LogRecord>) -> AppResult<(
     })
     .await
     .map_err(AppError::internal)??;
+    let per_event = merge_messages(per_event);
     // Stored in parts of at most PART notifications, so that a message to a large group never
     // holds the committer (and everyone's sends behind it) for long. The cursor moves with each
     // part to the last event it completes; a part of a large message event that runs again after
@@ -526,6 +528,38 @@ pub async fn deliver(state: Arc<AppState>, batch: Vec<LogRecord>) -> AppResult<(
         store_part(&state, part, Some(through)).await?;
     }
     Ok(())
+}
+
+/// Joins the deliveries of several messages of one chat to one member within a batch into one
+/// (at the place of the newest of them, so the cursor never passes a message before its
+/// notification is stored): a follower that fell behind a busy group catches up with one
+/// change per member and chat instead of one per message.
+fn merge_messages(per_event: Vec<(u64, Vec<Delivery>)>) -> Vec<(u64, Vec<Delivery>)> {
+    use std::collections::HashMap;
+    let mut slots: Vec<(u64, Vec<Option<Delivery>>)> =
+        per_event.into_iter().map(|(seq, ds)| (seq, ds.into_iter().map(Some).collect())).collect();
+    let mut latest: HashMap<(Uuid, Uuid), (usize, usize)> = HashMap::new();
+    for e in 0..slots.len() {
+        for d in 0..slots[e].1.len() {
+            let Some(Delivery { what: Deliver::Message { fresh, chat, .. }, .. }) = &slots[e].1[d] else { continue };
+            let key = (fresh.user_id, *chat);
+            if let Some((pe, pd)) = latest.insert(key, (e, d))
+                && let Some(Delivery { what: Deliver::Message { fresh: old, seqs: old_seqs, .. }, .. }) = slots[pe].1[pd].take()
+                && let Some(Delivery { what: Deliver::Message { fresh, seqs, .. }, .. }) = &mut slots[e].1[d]
+            {
+                let mut joined = old_seqs;
+                joined.append(seqs);
+                *seqs = joined;
+                for s in old.senders.iter().rev() {
+                    if !fresh.senders.contains(s) {
+                        fresh.senders.insert(0, *s);
+                    }
+                }
+                fresh.created_at = old.created_at;
+            }
+        }
+    }
+    slots.into_iter().map(|(seq, ds)| (seq, ds.into_iter().flatten().collect())).collect()
 }
 
 /// Notifications stored by one follower transaction, at most.

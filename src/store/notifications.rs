@@ -96,6 +96,10 @@ pub struct NotificationRecord {
     pub updated_at: DateTime<Utc>,
     /// Position in the inbox (the sequence of its latest event).
     pub order: u64,
+    /// `message`: the event sequence of the newest message joined (a message event joins once,
+    /// however the follower's batches fall after a crash).
+    #[serde(default)]
+    pub joined_seq: u64,
 }
 
 /// Senders named in a collapsed message notification.
@@ -117,10 +121,13 @@ pub enum Deliver {
     New(NotificationRecord),
     /// A message for `user` in `chat`: joins the chat's unread notification, or starts `fresh`.
     Message {
-        /// The notification to store if none is unread for this chat.
+        /// The notification to store if none is unread for this chat (for the newest message).
         fresh: NotificationRecord,
         /// The chat.
         chat: Uuid,
+        /// The event sequences of the messages it stands for, oldest first (several when the
+        /// follower found more messages of the chat in one batch: stored as one change).
+        seqs: Vec<u64>,
     },
 }
 
@@ -180,24 +187,26 @@ impl Tx<'_> {
     fn deliver(&self, d: &Delivery, log: &Appender, at: DateTime<Utc>) -> ConflictableTransactionResult<(), AppError> {
         let (mut n, fresh) = match &d.what {
             Deliver::New(n) => (n.clone(), true),
-            Deliver::Message { fresh, chat } => {
+            Deliver::Message { fresh, chat, seqs } => {
                 let key = pair_key(fresh.user_id, *chat);
                 let open = match self.collapse.get(&key)? {
                     Some(id) => self.get(codec::id_at(&id, 0).or_else(super::abort)?)?.filter(|n| n.read_at.is_none()),
                     None => None,
                 };
+                // Messages already joined (a large event is stored in parts; a part may run
+                // again after a crash) are not counted again.
+                let new = |n: &NotificationRecord| seqs.iter().filter(|s| **s > n.joined_seq).count() as u32;
                 match open {
-                    // Already joined (a large event is stored in parts; a part may run again
-                    // after a crash): nothing to do.
                     Some(n) if n.message_id.is_some() && n.message_id >= fresh.message_id => return Ok(()),
+                    Some(n) if new(&n) == 0 => return Ok(()),
                     Some(mut n) => {
                         self.by_user.remove(by_user_key(n.user_id, n.order, n.id))?;
-                        n.count += 1;
-                        if let Some(s) = fresh.actor_id
-                            && !n.senders.contains(&s)
-                            && n.senders.len() < MAX_SENDERS
-                        {
-                            n.senders.push(s);
+                        n.count += new(&n);
+                        n.joined_seq = seqs.last().copied().unwrap_or(n.joined_seq);
+                        for s in fresh.senders.iter().chain(fresh.actor_id.as_ref()) {
+                            if !n.senders.contains(s) && n.senders.len() < MAX_SENDERS {
+                                n.senders.push(*s);
+                            }
                         }
                         n.message_id = fresh.message_id;
                         n.updated_at = fresh.updated_at;
@@ -205,7 +214,11 @@ impl Tx<'_> {
                     }
                     None => {
                         self.collapse.insert(key, fresh.id.as_bytes())?;
-                        (fresh.clone(), true)
+                        let mut n = fresh.clone();
+                        n.count = seqs.len().max(1) as u32;
+                        n.senders.truncate(MAX_SENDERS);
+                        n.joined_seq = seqs.last().copied().unwrap_or(0);
+                        (n, true)
                     }
                 }
             }
@@ -429,7 +442,7 @@ pub fn put_settings<T: Serialize>(store: &Store, user: Uuid, s: &T) -> AppResult
 mod tests {
     use super::*;
 
-    fn message_for(user: Uuid, chat: Uuid, message: Uuid) -> Delivery {
+    fn message_for(user: Uuid, chat: Uuid, message: Uuid, seq: u64) -> Delivery {
         let at = Utc::now();
         let fresh = NotificationRecord {
             id: crate::ids::new_id(),
@@ -448,8 +461,9 @@ mod tests {
             created_at: at,
             updated_at: at,
             order: 0,
+            joined_seq: 0,
         };
-        Delivery { what: Deliver::Message { fresh, chat }, push: false }
+        Delivery { what: Deliver::Message { fresh, chat, seqs: vec![seq] }, push: false }
     }
 
     #[tokio::test]
@@ -459,13 +473,20 @@ mod tests {
         let (user, chat) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let (m1, m2) = (crate::ids::new_id(), crate::ids::new_id());
         let at = Utc::now();
-        deliver(&store, &[message_for(user, chat, m1)], None, at, 1).unwrap();
-        deliver(&store, &[message_for(user, chat, m1)], None, at, 2).unwrap();
-        deliver(&store, &[message_for(user, chat, m2)], None, at, 3).unwrap();
-        deliver(&store, &[message_for(user, chat, m2)], Some(("test", 3)), at, 4).unwrap();
+        let m3 = crate::ids::new_id();
+        deliver(&store, &[message_for(user, chat, m1, 10)], None, at, 1).unwrap();
+        deliver(&store, &[message_for(user, chat, m1, 10)], None, at, 2).unwrap();
+        deliver(&store, &[message_for(user, chat, m2, 11)], None, at, 3).unwrap();
+        deliver(&store, &[message_for(user, chat, m2, 11)], Some(("test", 3)), at, 4).unwrap();
+        // Two messages stored as one change, the first of them already joined: counted once each.
+        let mut both = message_for(user, chat, m3, 12);
+        if let Deliver::Message { seqs, .. } = &mut both.what {
+            *seqs = vec![11, 12];
+        }
+        deliver(&store, &[both], None, at, 5).unwrap();
         let all = all_of(&store, user).unwrap();
         assert_eq!(all.len(), 1);
-        assert_eq!((all[0].count, all[0].message_id), (2, Some(m2)));
+        assert_eq!((all[0].count, all[0].message_id), (3, Some(m3)));
         assert_eq!(unread_count(&store, user).unwrap(), 1);
         assert_eq!(super::super::event_log::cursor(&store, "test").unwrap(), 3);
     }

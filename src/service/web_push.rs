@@ -422,9 +422,14 @@ pub fn spawn_sender(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             if !finished.is_empty() || (picked == free && free > 0) {
                 continue;
             }
-            let wait = match state.store.blocking(store::next_due).await {
-                Ok(Some(due_ms)) => Duration::from_millis(due_ms.saturating_sub(now_ms(&state)).clamp(20, 5000)),
-                _ => Duration::from_secs(5),
+            // Every sender busy: only a finished request (or new jobs) can change anything.
+            let wait = if free == 0 {
+                Duration::from_secs(5)
+            } else {
+                match state.store.blocking(store::next_due).await {
+                    Ok(Some(due_ms)) => Duration::from_millis(due_ms.saturating_sub(now_ms(&state)).clamp(20, 5000)),
+                    _ => Duration::from_secs(5),
+                }
             };
             tokio::select! {
                 Some(f) = done_rx.recv() => finished.push(f),

@@ -60,10 +60,25 @@ pub enum Command {
     /// Rebuild the search indexes from storage (works while the server runs; searches keep
     /// answering from the old index until the new one is committed).
     Reindex,
+    /// Local AI insights.
+    #[command(subcommand)]
+    Insights(InsightsCommand),
     /// Restore a backup into an empty data directory (server stopped).
     Restore {
         /// Backup file.
         file: PathBuf,
+    },
+}
+
+/// `friend insights ...`.
+#[derive(Subcommand, Debug)]
+pub enum InsightsCommand {
+    /// Write pseudonymised feature rows (no names, no text) from this server's logs, for
+    /// `python3 models/train.py --data FILE` (works while the server runs).
+    ExportTrainingData {
+        /// Destination file (JSON Lines).
+        #[arg(long, default_value = "training-data.jsonl")]
+        out: PathBuf,
     },
 }
 
@@ -233,6 +248,10 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), String> {
             offline_or_online(&config, Request::Backup { path: file }).await
         }
         Command::Reindex => offline_or_online(&config, Request::Reindex).await,
+        Command::Insights(InsightsCommand::ExportTrainingData { out }) => {
+            let path = std::path::absolute(&out).map_err(|e| e.to_string())?;
+            offline_or_online(&config, Request::ExportTrainingData { path }).await
+        }
         Command::Restore { file } => {
             let store = crate::store::Store::open(&config.data_dir, config.storage.cache_mb).map_err(|e| e.to_string())?;
             let blobs = crate::store::blobs::Blobs::new(&config.data_dir);
@@ -254,7 +273,7 @@ async fn offline_or_online(config: &Config, req: Request) -> Result<(), String> 
         println!("{}", resp.message);
         return if resp.ok { Ok(()) } else { Err(resp.message) };
     }
-    let state = crate::open_state(config.clone(), crate::Clock::system(), String::new()).map_err(|e| e.to_string())?;
+    let state = std::sync::Arc::new(crate::open_state(config.clone(), crate::Clock::system(), String::new()).map_err(|e| e.to_string())?);
     let result = control::execute(&state, req).await.map_err(|e| control::describe(&e));
     state.store.flush_now().map_err(|e| e.to_string())?;
     println!("{}", result?);

@@ -54,6 +54,31 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     /// Web Push.
     pub push: PushConfig,
+    /// Local AI insights.
+    pub insights: InsightsConfig,
+}
+
+/// Local AI insights (the ONNX model of `models/`, run inside the server).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InsightsConfig {
+    /// Compute insights at all (students can still turn them off for themselves).
+    pub enabled: bool,
+    /// An `insights.onnx` written by `models/train.py` (its `insights.json` beside it); empty: the
+    /// model built into the binary.
+    pub model_path: String,
+    /// Days with a log, of the last 28, before any insight is given.
+    pub min_logged_days: u32,
+    /// The weekly insights are computed from this local hour on Monday.
+    pub weekly_hour: u32,
+    /// `POST /insights/refresh` calls a student may make an hour.
+    pub refresh_per_hour: u32,
+}
+
+impl Default for InsightsConfig {
+    fn default() -> Self {
+        Self { enabled: true, model_path: String::new(), min_logged_days: 10, weekly_hour: 6, refresh_per_hour: 6 }
+    }
 }
 
 /// Web Push (RFC 8030 with VAPID, RFC 8292, and aes128gcm payloads, RFC 8291).
@@ -305,6 +330,7 @@ impl Default for Config {
             activity: ActivityConfig::default(),
             notifications: NotificationsConfig::default(),
             push: PushConfig::default(),
+            insights: InsightsConfig::default(),
         }
     }
 }
@@ -426,6 +452,10 @@ impl Config {
         }
         if let Some(h) = p.known_hosts.iter().chain(&p.allow_hosts).find(|h| h.is_empty() || h.contains(['/', '@', ' '])) {
             return Err(format!("push host `{h}` must be a host name or host:port, without scheme or path"));
+        }
+        let i = &self.insights;
+        if i.min_logged_days == 0 || i.min_logged_days > 28 || i.weekly_hour > 23 || i.refresh_per_hour == 0 {
+            return Err("insights.min_logged_days must be 1..=28, insights.weekly_hour 0..=23, insights.refresh_per_hour at least 1".into());
         }
         if self.http.max_json_bytes < 1024 {
             return Err("http.max_json_bytes must be at least 1024".into());

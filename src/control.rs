@@ -39,6 +39,11 @@ pub enum Request {
     },
     /// Rebuild the search indexes (notes and the user directory) from storage.
     Reindex,
+    /// Write pseudonymised training rows for `models/train.py` to `path`.
+    ExportTrainingData {
+        /// Destination file.
+        path: PathBuf,
+    },
     /// Set a password.
     ResetPassword {
         /// Email or username.
@@ -63,7 +68,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Carries out a request against an open state (used by the socket and by the CLI directly).
-pub async fn execute(state: &AppState, req: Request) -> AppResult<String> {
+pub async fn execute(state: &Arc<AppState>, req: Request) -> AppResult<String> {
     match req {
         Request::Backup { path } => {
             let (store, blobs, now) = (state.store.clone(), state.blobs.clone(), state.clock.now());
@@ -87,6 +92,19 @@ pub async fn execute(state: &AppState, req: Request) -> AppResult<String> {
             .await
             .map_err(AppError::internal)?;
             Ok(format!("search indexes rebuilt from storage in {} ms", started.elapsed().as_millis()))
+        }
+        Request::ExportTrainingData { path } => {
+            let st = state.clone();
+            let p = path.clone();
+            let w =
+                tokio::task::spawn_blocking(move || crate::service::training_data::export(&st, &p)).await.map_err(AppError::internal)??;
+            Ok(format!(
+                "{} student-week rows and {} goal rows written to {} (pseudonymised); retrain with: python3 models/train.py --data {} --out DIR",
+                w.user_rows,
+                w.goal_rows,
+                path.display(),
+                path.display()
+            ))
         }
         Request::ResetPassword { login, password } => {
             let u = users::find_by_login(&state.store, &login)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;

@@ -66,6 +66,10 @@ pub enum AppError {
     /// 503 `unavailable`: the server is starting, stopping or overloaded.
     #[error("{0}")]
     Unavailable(String),
+    /// 503 `insights_unavailable`: the insights model is missing or corrupt (the log and `/readyz`
+    /// say why); everything else works.
+    #[error("{0}")]
+    InsightsUnavailable(String),
     /// 500 `internal`: a bug or an I/O failure; the cause is logged.
     #[error("internal error")]
     Internal(String),
@@ -90,7 +94,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::RateLimited(_) => 429,
-            Self::Unavailable(_) => 503,
+            Self::Unavailable(_) | Self::InsightsUnavailable(_) => 503,
             Self::Internal(_) => 500,
             Self::QuotaExceeded(_) | Self::StorageFull(_) => 507,
         }
@@ -114,6 +118,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::InsightsUnavailable(_) => "insights_unavailable",
             Self::Internal(_) => "internal",
             Self::QuotaExceeded(_) => "quota_exceeded",
             Self::StorageFull(_) => "storage_full",

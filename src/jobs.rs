@@ -3,6 +3,7 @@
 //! made once (`report_runs` in sled), with a `report_ready` outbox event. Because the state is in
 //! sled, a restart loses nothing and periods missed during downtime are made on the next pass.
 //! Each page of users' markers is stored in one transaction with their `report_ready` events.
+//! The weekly insights (`service::insights::run_weekly`) run in the same loop, marked per ISO week.
 //! Also the typing sweeper, which ends indicators nobody refreshed.
 
 use std::sync::Arc;
@@ -163,6 +164,12 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(reports = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly/monthly reports ready"),
                 Err(e) => tracing::error!(error = %e, "report job failed"),
+            }
+            let started = std::time::Instant::now();
+            match crate::service::insights::run_weekly(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(students = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly insights computed"),
+                Err(e) => tracing::error!(error = %e, "weekly insights failed"),
             }
             match age_events(&state).await {
                 Ok(0) => {}

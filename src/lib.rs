@@ -15,6 +15,7 @@ pub mod ids;
 pub mod infra;
 pub mod jobs;
 pub mod metrics;
+pub mod ml;
 pub mod model;
 pub mod realtime;
 pub mod search;

@@ -145,6 +145,36 @@ pub struct AppState {
     pub web_push_status: crate::infra::web_push::Status,
     /// Wakes the Web Push sender when jobs were queued.
     pub web_push_wake: tokio::sync::Notify,
+    /// The insights model, or why there is none (answers 503 `insights_unavailable`).
+    pub insights_model: Result<Arc<crate::ml::Model>, String>,
+    /// The thread that computes insights (features and inference), with a bounded queue.
+    pub insights_pool: CpuPool,
+    /// `POST /insights/refresh` per user.
+    pub insight_refreshes: Throttle,
+}
+
+/// Insight computations waiting for the insights thread; one more refresh gets 503.
+const INSIGHTS_QUEUE: usize = 64;
+
+/// Loads the insights model once, logging how long it took or how to fix it.
+fn load_model(config: &Config) -> Result<Arc<crate::ml::Model>, String> {
+    if !config.insights.enabled {
+        return Err("insights are turned off on this server (insights.enabled = false)".into());
+    }
+    let started = std::time::Instant::now();
+    match crate::ml::Model::load(&config.insights.model_path) {
+        Ok(m) => {
+            tracing::info!(
+                model = %m.meta.name, version = %m.meta.version, source = %m.source, sha256 = %m.meta.sha256,
+                load_ms = started.elapsed().as_secs_f64() * 1000.0, "insights model loaded"
+            );
+            Ok(Arc::new(m))
+        }
+        Err(e) => {
+            tracing::error!("insights are unavailable: {e}");
+            Err(e)
+        }
+    }
 }
 
 /// Derived indexes that [`AppState::open`] found missing or outdated.
@@ -198,6 +228,9 @@ impl AppState {
             web_push,
             web_push_status: Default::default(),
             web_push_wake: tokio::sync::Notify::new(),
+            insights_model: load_model(&config),
+            insights_pool: CpuPool::new(1, INSIGHTS_QUEUE),
+            insight_refreshes: Throttle::new(config.insights.refresh_per_hour, 3600),
             store,
             clock,
             config,

@@ -18,6 +18,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ("state.rs", &["service", "realtime", "http", "jobs"], "the state sits below the services (lib.rs composes)"),
     ("infra/", &["service", "realtime", "http", "events", "jobs"], "mechanisms below the state"),
     ("search/", &["service", "realtime", "http", "events", "jobs"], "the search indexes are below the services"),
+    (
+        "ml/",
+        &["service", "realtime", "http", "events", "state", "store", "search", "jobs"],
+        "the model and its rules are pure: data in, numbers out",
+    ),
     ("store/", &["service", "realtime", "http", "events", "state", "search", "jobs"], "storage is the bottom layer"),
     ("access.rs", &["service", "realtime", "http", "store", "state"], "access types depend on nothing above"),
 ];

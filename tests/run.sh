@@ -15,6 +15,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# The insights model's trainer (models/train.py reads what the server exports).
+python3 -c "import numpy, sklearn, onnx, onnxruntime" >/dev/null 2>&1 ||
+  python3 -m pip install -q --disable-pip-version-check -r models/requirements.txt
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

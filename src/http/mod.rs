@@ -7,6 +7,7 @@ pub mod chat;
 pub mod extract;
 pub mod goals;
 pub mod hoops;
+pub mod insights;
 pub mod me;
 pub mod media;
 pub mod notes;
@@ -55,6 +56,7 @@ fn api() -> Router {
                 .push(ntfy::private())
                 .push(web_push::private())
                 .push(reports::router())
+                .push(insights::router())
                 .push(ws::private())
                 .push(me::router())
                 .push(media::private())

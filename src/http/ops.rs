@@ -35,6 +35,11 @@ pub struct Ready {
     pub push: &'static str,
     /// Since when no push service answers (RFC 3339), when `push` is `unreachable`.
     pub push_unreachable_since: Option<String>,
+    /// Local AI insights: `ok`, or `unavailable` (no working model; the server stays ready and
+    /// `GET /insights` answers 503 `insights_unavailable`).
+    pub insights: &'static str,
+    /// Why insights are unavailable and how to fix it.
+    pub insights_error: Option<String>,
 }
 
 /// Ready: storage answers (503 otherwise). Also tells whether push services answer.
@@ -44,11 +49,13 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Ready> {
     let since = crate::service::ops::push_unreachable_since(&st);
     let push = if since.is_some() { "unreachable" } else { "ok" };
     let version = env!("CARGO_PKG_VERSION");
+    let insights_error = st.insights_model.as_ref().err().cloned();
+    let insights = if insights_error.is_some() { "unavailable" } else { "ok" };
     if crate::service::ops::ready(&st) {
-        Json(Ready { status: "ok", version, push, push_unreachable_since: since })
+        Json(Ready { status: "ok", version, push, push_unreachable_since: since, insights, insights_error })
     } else {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
-        Json(Ready { status: "unavailable", version, push, push_unreachable_since: since })
+        Json(Ready { status: "unavailable", version, push, push_unreachable_since: since, insights, insights_error })
     }
 }
 

@@ -442,6 +442,16 @@ fn deliveries_of(state: &AppState, e: &LogRecord, out: &mut Vec<Delivery>) -> Ap
                 out.push(delivery(state, Deliver::New(n)));
             }
         }
+        "insight" => {
+            for u in audience_users.into_iter().filter(|u| wants(state, *u, T::Insight)) {
+                let mut n = record(u, T::Insight, at);
+                (n.related_entity_type, n.related_entity_id) = (Some("insight".into()), uuid_at(&e.payload, "insight_id"));
+                n.title = e.payload["title"].as_str().map(str::to_string);
+                n.content = e.payload["body"].as_str().map(str::to_string);
+                n.data = serde_json::json!({ "kind": e.payload["kind"] });
+                out.push(delivery(state, Deliver::New(n)));
+            }
+        }
         "report_ready" => {
             for u in audience_users.into_iter().filter(|u| wants(state, *u, T::ReportReady)) {
                 let mut n = record(u, T::ReportReady, at);

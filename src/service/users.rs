@@ -116,6 +116,9 @@ pub async fn patch_me(state: &AppState, me: Caller, p: ProfilePatch) -> AppResul
         })
         .await?;
     super::social::index_user(state, &user);
+    if !user.settings.insights {
+        super::insights::forget(state, user.id).await?;
+    }
     if renamed {
         super::notes::reindex_author(state, &user)?;
     }
@@ -170,6 +173,7 @@ pub async fn delete_me(state: &std::sync::Arc<AppState>, me: Caller, password: S
             crate::store::activity::delete_all(s, me.id())?;
             crate::store::goals::delete_all(s, me.id())?;
             crate::store::report_runs::delete_all(s, me.id())?;
+            crate::store::insights::delete_all(s, me.id())?;
             crate::store::notifications::delete_all(s, me.id())?;
             crate::store::push::delete_all(s, me.id())?;
             crate::store::web_push::delete_all(s, me.id())?;
@@ -214,6 +218,8 @@ pub struct Export {
     pub notifications: Vec<super::notifications::NotificationView>,
     /// Notification preferences.
     pub notification_settings: super::notifications::SettingsView,
+    /// The latest insights (none when turned off or never computed).
+    pub insights: Option<super::insights::InsightsView>,
 }
 
 /// GET /me/export.
@@ -228,6 +234,7 @@ pub fn export(state: &AppState, me: Caller) -> AppResult<Export> {
     let notes = super::notes::export(state, me.id())?;
     let notifications = super::notifications::export(state, me.id())?;
     let notification_settings = super::notifications::settings(state, me)?;
+    let insights = super::insights::export(state, me.id())?;
     Ok(Export {
         format_version: 1,
         exported_at: crate::clock::rfc3339(state.clock.now()),
@@ -241,5 +248,6 @@ pub fn export(state: &AppState, me: Caller) -> AppResult<Export> {
         notes,
         notifications,
         notification_settings,
+        insights,
     })
 }

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
 use super::{
-    Store, activity, chat, codec, event_log, goals, invites, io, media, notes, notifications, report_runs, sessions, social, users,
+    Store, activity, chat, codec, event_log, goals, insights, invites, io, media, notes, notifications, report_runs, sessions, social,
+    users,
 };
 use crate::error::{AppError, AppResult};
 
@@ -83,6 +84,11 @@ enum Line {
         user: uuid::Uuid,
         period: String,
         at: chrono::DateTime<chrono::Utc>,
+    },
+    Insights {
+        user: uuid::Uuid,
+        set: insights::InsightSet,
+        week: Option<String>,
     },
     Note(notes::NoteRecord),
     NoteShares {
@@ -209,6 +215,9 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
             let period = String::from_utf8_lossy(&k[16..k.len() - 1]).to_string();
             w.line(&Line::ReportRun { user, period, at: codec::dec(&v)? })?;
         }
+        for (user, set, week) in insights::all(store)? {
+            w.line(&Line::Insights { user, set, week })?;
+        }
         for n in notes::all(store) {
             let n = n?;
             let shares = notes::counts(store, n.id)?.shares;
@@ -317,6 +326,7 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Timer { user, timer } => activity::start_timer(store, user, &timer).map(|_| ()),
         Line::Goal { user, goal } => goals::put(store, user, &goal),
         Line::ReportRun { user, period, at } => report_runs::restore(store, user, &period, at),
+        Line::Insights { user, set, week } => insights::restore(store, user, &set, week.as_deref()),
         Line::Note(n) => notes::put(store, &n, None),
         Line::NoteShares { note, shares } => notes::restore_shares(store, note, shares),
         Line::NoteLike { note, user, at } => notes::set_like(store, note, user, true, at).map(|_| ()),

@@ -10,6 +10,7 @@ pub mod codec;
 pub mod event_log;
 pub mod goals;
 pub mod idempotency;
+pub mod insights;
 pub mod invites;
 pub mod media;
 pub mod member_cache;
@@ -146,6 +147,8 @@ pub struct Trees {
     pub push_endpoints: sled::Tree,
     /// `webpush_queue` (see `store::web_push`).
     pub webpush_queue: sled::Tree,
+    /// `insights` (see `store::insights`).
+    pub insights: sled::Tree,
 }
 
 impl Trees {
@@ -206,6 +209,7 @@ impl Trees {
             push_subscriptions: db.open_tree("push_subscriptions")?,
             push_endpoints: db.open_tree("push_endpoints")?,
             webpush_queue: db.open_tree("webpush_queue")?,
+            insights: db.open_tree("insights")?,
         })
     }
 }

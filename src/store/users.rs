@@ -26,6 +26,9 @@ pub struct Settings {
     /// Take part in the weekly ranking among friends who also opted in.
     #[serde(default)]
     pub weekly_ranking: bool,
+    /// Local AI insights; off deletes what was computed.
+    #[serde(default = "yes")]
+    pub insights: bool,
     /// Other client settings, kept verbatim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -33,7 +36,14 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { theme: Theme::default(), invisible: false, read_receipts: true, weekly_ranking: false, extra: serde_json::Map::new() }
+        Self {
+            theme: Theme::default(),
+            invisible: false,
+            read_receipts: true,
+            weekly_ranking: false,
+            insights: true,
+            extra: serde_json::Map::new(),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod auth;
 mod chat;
 mod events;
 mod hostile_images;
+mod insights;
 mod media;
 mod notes;
 mod notifications;

@@ -20,12 +20,12 @@ async fn patch_me_validates_and_merges_settings() {
     assert_eq!(r.body["timezone"], "Pacific/Kiritimati");
     assert_eq!(
         r.body["settings"],
-        json!({"theme": "dark", "invisible": false, "read_receipts": true, "weekly_ranking": false, "language": "fr"})
+        json!({"theme": "dark", "invisible": false, "read_receipts": true, "weekly_ranking": false, "insights": true, "language": "fr"})
     );
     let r = s.patch("/api/v1/me", &u.access, json!({"settings": {"language": null, "sound": true}})).await;
     assert_eq!(
         r.body["settings"],
-        json!({"theme": "dark", "invisible": false, "read_receipts": true, "weekly_ranking": false, "sound": true})
+        json!({"theme": "dark", "invisible": false, "read_receipts": true, "weekly_ranking": false, "insights": true, "sound": true})
     );
     assert_eq!(r.body["bio"], "Maths & music", "untouched fields stay");
     let me = s.get("/api/v1/me", &u.access).await;

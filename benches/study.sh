@@ -5,26 +5,13 @@
 # Usage: benches/study.sh   (needs wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)"; exit 1; }
-cargo build --release --quiet
-BIN=target/release/friend
 PORT=${PORT:-18720}
-BASE=http://127.0.0.1:$PORT
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+source benches/wrk_env.sh
 
 echo "== seeding"
 cargo bench --bench seed_users --quiet -- "$WORK/data" 2000 10000 0 365
 du -sh "$WORK/data"
 
-start() {
-  FRIEND_LOG__LEVEL=info $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >"$WORK/log" 2>&1 & pid=$!
-  for _ in $(seq 1 500); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.01; done
-}
-login() {
-  curl -sf -XPOST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
-    -d "{\"login\":\"$1\",\"password\":\"bench-password\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/'
-}
 weeks() { for k in $(seq 1 52); do echo -n "$1?week=$(date -d "-$((k * 7)) days" +%G-W%V)${2:-} "; done; }
 months() { for k in $(seq 1 12); do echo -n "$1?month=$(date -d "$(date +%Y-%m-15) -$k months" +%Y-%m)${2:-} "; done; }
 

@@ -30,7 +30,9 @@ pub struct ProfilePatch {
     pub study_focus: Option<String>,
     /// IANA time zone.
     pub timezone: Option<String>,
-    /// Settings to merge; `theme` must be light, dark or system.
+    /// Settings to merge; `theme` must be light, dark or system; `invisible`, `read_receipts`,
+    /// `weekly_ranking` and `insights` (local AI insights, on by default; false deletes what was
+    /// computed) are booleans.
     #[salvo(schema(value_type = Option<Object>))]
     pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// everyone | friends.

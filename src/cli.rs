@@ -190,6 +190,12 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&config);
+    for (var, closest) in config::unknown_env(std::env::vars()) {
+        match closest {
+            Some(c) => tracing::warn!("ignoring the environment variable {var}: no such setting (did you mean {c}?)"),
+            None => tracing::warn!("ignoring the environment variable {var}: no such setting (see config.toml for every FRIEND_* name)"),
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -209,7 +215,8 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli, config: Config) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            tracing::info!(config = ?config::redacted(&config), "starting");
+            tracing::info!("starting: {}", config::summary(&config));
+            tracing::debug!(config = ?config::redacted(&config), "configuration");
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e} (change --bind / FRIEND_BIND)", config.bind))?;

@@ -393,7 +393,9 @@ impl Default for StorageConfig {
 }
 
 impl Config {
-    /// Loads defaults, then `file` (if given, it must exist), then `FRIEND_*` variables.
+    /// Loads defaults, then `file` (if given, it must exist), then `FRIEND_*` variables. A
+    /// variable that names no key is skipped (see [`unknown_env`]); an unknown key in the file
+    /// stops with an error.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, String> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
@@ -405,7 +407,10 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("FRIEND_").ignore(&["CONFIG"]).split("__").map(|k| k.as_str().to_ascii_lowercase().into()));
+        let unknown: Vec<String> = unknown_env(std::env::vars()).into_iter().map(|(var, _)| var["FRIEND_".len()..].to_string()).collect();
+        let mut ignored: Vec<&str> = unknown.iter().map(String::as_str).collect();
+        ignored.push("CONFIG");
+        fig = fig.merge(Env::prefixed("FRIEND_").ignore(&ignored).split("__").map(|k| k.as_str().to_ascii_lowercase().into()));
         let config: Config = fig.extract().map_err(|e| format!("invalid configuration: {e}"))?;
         config.validate()?;
         Ok(config)
@@ -473,6 +478,54 @@ impl Config {
     }
 }
 
+/// `FRIEND_*` variables of `vars` that name no configuration key (so a shell that exports, say,
+/// `FRIEND_BIN` for a script can still start the server), each with the closest known variable.
+/// `FRIEND_CONFIG` (the file's path) is known.
+pub fn unknown_env(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, Option<String>)> {
+    let mut known = vec!["FRIEND_CONFIG".to_string()];
+    if let Ok(v) = serde_json::to_value(Config::default()) {
+        env_names("FRIEND_", &v, &mut known);
+    }
+    vars.filter(|(k, _)| k.to_ascii_uppercase().starts_with("FRIEND_"))
+        .map(|(k, _)| k)
+        .filter(|k| !known.iter().any(|n| n.eq_ignore_ascii_case(k)))
+        .map(|k| {
+            let upper = k.to_ascii_uppercase();
+            let closest = known
+                .iter()
+                .map(|n| (strsim::levenshtein(n, &upper), n))
+                .filter(|(d, n)| *d <= n.len() / 3 + 1)
+                .min()
+                .map(|(_, n)| n.clone());
+            (k, closest)
+        })
+        .collect()
+}
+
+/// Every variable name that sets a key (or a whole table) of the configuration `v`.
+fn env_names(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+    if let serde_json::Value::Object(map) = v {
+        for (key, child) in map {
+            let name = format!("{prefix}{}", key.to_ascii_uppercase());
+            env_names(&format!("{name}__"), child, out);
+            out.push(name);
+        }
+    }
+}
+
+/// The lines to log at start: a short summary at info (where, what, who may join), and the whole
+/// redacted configuration for `debug`.
+pub fn summary(config: &Config) -> String {
+    format!(
+        "data_dir={} bind={} public_url={} registration={:?} school={:?} tls=off",
+        config.data_dir.display(),
+        config.bind,
+        if config.public_url.is_empty() { "(derived)" } else { config.public_url.as_str() },
+        config.registration,
+        config.school_name,
+    )
+}
+
 /// A copy safe to log: secrets replaced.
 pub fn redacted(config: &Config) -> Config {
     let mut c = config.clone();
@@ -486,4 +539,35 @@ pub fn redacted(config: &Config) -> Config {
         c.http.metrics_token = "<redacted>".into();
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unknown_env;
+
+    fn vars(names: &[&str]) -> impl Iterator<Item = (String, String)> {
+        names.iter().map(|n| (n.to_string(), "x".to_string())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn unknown_variables_are_named_with_the_closest_key() {
+        let found = unknown_env(vars(&[
+            "FRIEND_BIN",
+            "FRIEND_BIND",
+            "FRIEND_LOG__LEVEL",
+            "friend_bind",
+            "PATH",
+            "FRIEND_CONFIG",
+            "FRIEND_AUTH__ACESS_TTL_SECS",
+            "FRIEND_PUSH",
+        ]));
+        assert_eq!(
+            found,
+            vec![
+                ("FRIEND_BIN".to_string(), Some("FRIEND_BIND".to_string())),
+                ("FRIEND_AUTH__ACESS_TTL_SECS".to_string(), Some("FRIEND_AUTH__ACCESS_TTL_SECS".to_string())),
+            ]
+        );
+        assert_eq!(unknown_env(vars(&["FRIEND_ZZZZZZZZZZZZZZZZ"])), vec![("FRIEND_ZZZZZZZZZZZZZZZZ".to_string(), None)]);
+    }
 }

@@ -50,8 +50,10 @@ pub enum Theme {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, salvo::oapi::ToSchema)]
 pub struct QuietHours {
     /// First quiet minute, `HH:MM`.
+    #[salvo(schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
     pub start: String,
     /// First minute that is no longer quiet, `HH:MM`.
+    #[salvo(schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
     pub end: String,
 }
 

@@ -18,7 +18,17 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # The insights model's trainer (models/train.py reads what the server exports).
 python3 -c "import numpy, sklearn, onnx, onnxruntime" >/dev/null 2>&1 ||
   python3 -m pip install -q --disable-pip-version-check -r models/requirements.txt
+# Independent checkers used by the API tests (an OpenAPI validator, a schema-based fuzzer).
+python3 -c "import openapi_spec_validator, schemathesis" >/dev/null 2>&1 && command -v st >/dev/null ||
+  python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+# One closing line for the whole run (cargo prints one per test binary, the doc-tests' last).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit $status

@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{json, me, state};
+use super::extract::{Page, json, me, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::service::activity::{self as svc, LogInput, LogView};
@@ -57,12 +57,13 @@ async fn delete_day(req: &mut Request, depot: &mut Depot) -> Result<NoContent, A
     Ok(NoContent)
 }
 
-/// Days from `from` to `to` (inclusive, at most 366), oldest first.
+/// The logged days from `from` to `to` (inclusive, at most 366), oldest first. One page holds the
+/// whole range, so `next_cursor` is always null (ask for the next range instead).
 #[endpoint(tags("activity"), security(("bearer" = [])), parameters(("from" = String, Query, description = "YYYY-MM-DD"), ("to" = String, Query, description = "YYYY-MM-DD")))]
-async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Vec<LogView>>, AppError> {
+async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<LogView>>, AppError> {
     let from = req.query::<String>("from").ok_or_else(|| AppError::field("from", "required"))?;
     let to = req.query::<String>("to").ok_or_else(|| AppError::field("to", "required"))?;
-    Ok(Json(svc::list(&state(depot), me(depot)?, &from, &to)?))
+    Ok(Json(Page { items: svc::list(&state(depot), me(depot)?, &from, &to)?, next_cursor: None }))
 }
 
 /// Upload many days at once (for phones that logged offline).
@@ -76,7 +77,8 @@ async fn batch(req: &mut Request, depot: &mut Depot) -> Result<Json<BatchResult>
 /// `POST /study-timer/start` body.
 #[derive(Deserialize, ToSchema)]
 pub struct StartTimer {
-    /// What you study.
+    /// What you study (1–60 characters).
+    #[salvo(schema(min_length = 1, max_length = 60, pattern = "\\S"))]
     pub subject: String,
 }
 

@@ -88,10 +88,14 @@ async fn reset_password(req: &mut Request, depot: &mut Depot) -> Result<Json<Res
     Ok(Json(ResetOutput { temporary_password: p }))
 }
 
-/// Invite codes.
-#[endpoint(tags("admin"), security(("bearer" = [])))]
-async fn list_invites(depot: &mut Depot) -> Result<Json<Vec<InviteView>>, AppError> {
-    Ok(Json(svc::list_invites(&state(depot), staff(depot)?)?))
+/// Invite codes, newest first.
+#[endpoint(tags("admin"), security(("bearer" = [])),
+    parameters(("limit" = Option<usize>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
+async fn list_invites(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<InviteView>>, AppError> {
+    let p = paging(req)?;
+    let (items, next_cursor) = svc::list_invites(&state(depot), staff(depot)?, p.limit, p.cursor.as_deref())?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// Create an invite code (optional expiry, use limit, group chat).

@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::Deserialize;
 
-use super::extract::{client, json, me, path_id, state};
+use super::extract::{Page, client, json, me, paging, path_id, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::service::auth::{self as svc, AuthResponse, RegisterInput, SessionView};
@@ -99,10 +99,13 @@ async fn change_password(req: &mut Request, depot: &mut Depot) -> Result<NoConte
     Ok(NoContent)
 }
 
-/// The caller's signed-in devices (`last_used_at` is the last token refresh).
-#[endpoint(tags("auth"), security(("bearer" = [])))]
-async fn sessions(depot: &mut Depot) -> Result<Json<Vec<SessionView>>, AppError> {
-    Ok(Json(svc::list_sessions(&state(depot), me(depot)?)?))
+/// The caller's signed-in devices, newest first (`last_used_at` is the last token refresh).
+#[endpoint(tags("auth"), security(("bearer" = [])), parameters(("limit" = Option<usize>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
+async fn sessions(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<SessionView>>, AppError> {
+    let p = paging(req)?;
+    let (items, next_cursor) = svc::list_sessions(&state(depot), me(depot)?, p.limit, p.cursor.as_deref())?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// Sign out one of the caller's devices.

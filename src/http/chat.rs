@@ -4,7 +4,7 @@ use salvo::prelude::*;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{json, me, paging, path_id, state};
+use super::extract::{Page, json, me, paging, path_id, state};
 use super::reply::NoContent;
 use crate::error::{AppError, AppResult};
 use crate::service::chat::{self as svc, ChatView, MessageView, NewMessage};
@@ -14,6 +14,7 @@ use crate::service::chat::{self as svc, ChatView, MessageView, NewMessage};
 pub struct NewChat {
     /// private | group.
     #[serde(rename = "type")]
+    #[salvo(schema(pattern = "^(private|group)$"))]
     pub kind: String,
     /// For private chats: the other person.
     pub user_id: Option<Uuid>,
@@ -37,7 +38,7 @@ pub struct ChatPatch {
     /// Mute the chat for the caller until then (RFC 3339; any member, for itself), or `null` to
     /// unmute: no `message` notifications or pushes until then.
     #[serde(default, deserialize_with = "crate::service::double_option")]
-    #[salvo(schema(value_type = Option<String>))]
+    #[salvo(schema(value_type = Option<chrono::DateTime<chrono::Utc>>))]
     pub muted_until: Option<Option<String>>,
 }
 
@@ -62,10 +63,16 @@ pub struct ReadUpTo {
     pub up_to_message_id: Uuid,
 }
 
-/// The caller's chats, most recent activity first, with `unread_count` and `last_message`.
-#[endpoint(tags("chat"), security(("bearer" = [])))]
-async fn list(depot: &mut Depot) -> Result<Json<Vec<ChatView>>, AppError> {
-    Ok(Json(svc::list(&state(depot), me(depot)?)?))
+/// The caller's chats, most recent activity first, with `unread_count` and `last_message`. The
+/// cursor is the last chat's activity time and id: a chat with new activity moves to the first
+/// page (re-read it) and is not repeated on the following ones.
+#[endpoint(tags("chat"), security(("bearer" = [])),
+    parameters(("limit" = Option<usize>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
+async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<ChatView>>, AppError> {
+    let p = paging(req)?;
+    let (items, next_cursor) = svc::list(&state(depot), me(depot)?, p.limit, p.cursor.as_deref())?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// Open a private chat (get-or-create: 201 when new, 200 when it existed) or create a group (201).

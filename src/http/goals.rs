@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::Deserialize;
 
-use super::extract::{json, me, path_id, state};
+use super::extract::{Page, json, me, paging, path_id, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::service::goals::GoalStatus;
@@ -24,9 +24,13 @@ async fn create(req: &mut Request, depot: &mut Depot) -> Result<Created<GoalView
     Ok(Created(svc::create(&st, me(depot)?, input).await?))
 }
 
-/// The caller's goals with progress (`status` filters).
-#[endpoint(tags("goals"), security(("bearer" = [])), parameters(("status" = Option<String>, Query, description = "active | completed | failed")))]
-async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Vec<GoalView>>, AppError> {
+/// The caller's goals with progress, oldest first (`status` filters).
+#[endpoint(tags("goals"), security(("bearer" = [])),
+    parameters(("status" = Option<String>, Query, description = "active | completed | failed"),
+        ("limit" = Option<usize>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
+async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<GoalView>>, AppError> {
+    let p = paging(req)?;
     let status = match req.query::<String>("status").as_deref() {
         None => None,
         Some("active") => Some(GoalStatus::Active),
@@ -34,7 +38,8 @@ async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Vec<GoalView>
         Some("failed") => Some(GoalStatus::Failed),
         Some(_) => return Err(AppError::field("status", "must be active, completed or failed")),
     };
-    Ok(Json(svc::list(&state(depot), me(depot)?, status).await?))
+    let (items, next_cursor) = svc::list(&state(depot), me(depot)?, status, p.limit, p.cursor.as_deref()).await?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// One goal.

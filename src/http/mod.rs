@@ -4,6 +4,7 @@ pub mod activity;
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod contract;
 pub mod extract;
 pub mod goals;
 pub mod hoops;
@@ -76,9 +77,14 @@ pub fn openapi(router: &Router) -> OpenApi {
          body) is refused with 422 `idempotency_key_reused`; a failed request does not keep its key. \
          The `Authorization` scheme `Bearer` is case-insensitive (RFC 7235).",
     );
-    OpenApi::with_info(info)
-        .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer).bearer_format("JWT")))
-        .merge_router(router)
+    // Component names must match `^[a-zA-Z0-9._-]+$` (OpenAPI 3.1): `Page<T>` becomes `Page_T`.
+    static NAMER: std::sync::Once = std::sync::Once::new();
+    NAMER.call_once(|| salvo::oapi::naming::set_namer(salvo::oapi::naming::FlexNamer::new().generic_delimiter("_", "")));
+    contract::constrain(
+        OpenApi::with_info(info)
+            .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer).bearer_format("JWT")))
+            .merge_router(router),
+    )
 }
 
 fn cors(origins: &[String]) -> Option<Cors> {

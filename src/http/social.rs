@@ -13,13 +13,15 @@ use crate::service::views::UserView;
 #[derive(Deserialize, ToSchema)]
 pub struct NewRequest {
     /// Whom to ask.
+    #[salvo(schema(value_type = Uuid))]
     pub to_user_id: String,
 }
 
 /// `POST /blocks` body.
 #[derive(Deserialize, ToSchema)]
 pub struct NewBlock {
-    /// Whom to block.
+    /// Whom to block (not yourself).
+    #[salvo(schema(value_type = Uuid))]
     pub user_id: String,
 }
 

@@ -67,8 +67,19 @@ fn socket_config() -> WebSocketConfig {
 /// `ref` is the frame's `client_id`. Limits: 64 KiB frames, `chat.max_sockets_per_user` sockets
 /// (429 before the upgrade). Close codes: 4001 the access token expired or the session ended
 /// (reconnect with a fresh token), sent at once when the session is signed out (logout-all, password
-/// change, session revoked, account disabled); 1013 the client read too slowly (reconnect and `sync`).
-#[endpoint(tags("chat"), parameters(("ticket" = Option<String>, Query, description = "One-time ticket from POST /ws/ticket")))]
+/// change, session revoked, account disabled); 1013 the client read too slowly (reconnect and `sync`);
+/// 1008 more than `chat.frames_per_second` frames a second for too long (flooding); 1009 a frame
+/// over 64 KiB; 1000/1001 a normal close or the server shutting down (reconnect and `sync`).
+#[endpoint(tags("chat"),
+    parameters(("ticket" = Option<String>, Query, description = "One-time ticket from POST /api/v1/ws/ticket (browsers); native apps send `Authorization: Bearer <access_token>` instead"),
+        ("Authorization" = Option<String>, Header, description = "`Bearer <access_token>` (native apps)"),
+        ("Upgrade" = String, Header, description = "`websocket`"),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`"),
+        ("Sec-WebSocket-Key" = String, Header, description = "The client's handshake key (RFC 6455)")),
+    responses((status_code = 101, description = "Switching Protocols: the WebSocket is open; the first frame is `ready {user_id, server_time, seq}`"),
+        (status_code = 400, description = "Not a WebSocket upgrade request"),
+        (status_code = 401, description = "No bearer token or ticket, or an expired, revoked or already used one (`unauthorized`)"),
+        (status_code = 429, description = "The user already has `chat.max_sockets_per_user` sockets open (`rate_limited`)")))]
 async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let st = state(depot);
     let hub = hub(depot);
@@ -203,5 +214,5 @@ pub fn private() -> Router {
 
 /// `/ws` (authenticates itself).
 pub fn public() -> Router {
-    Router::with_path("ws").goal(connect)
+    Router::with_path("ws").get(connect)
 }

@@ -24,8 +24,10 @@ pub struct SessionInput {
     #[serde(default)]
     pub id: Option<Uuid>,
     /// Subject (trimmed, spaces collapsed, first letter capitalised; ≤ 60 characters).
+    #[salvo(schema(min_length = 1, max_length = 60, pattern = "\\S"))]
     pub subject: String,
     /// 1 to 1,440 minutes.
+    #[salvo(schema(minimum = 1, maximum = 1440))]
     pub minutes: u32,
     /// When it started (RFC 3339).
     #[serde(default)]
@@ -39,6 +41,7 @@ pub struct SessionInput {
 #[derive(Clone, Debug, Deserialize, Serialize, salvo::oapi::ToSchema)]
 pub struct MoodInput {
     /// 1 (low) to 5 (great).
+    #[salvo(schema(minimum = 1, maximum = 5))]
     pub score: u8,
     /// An emoji (≤ 16 characters).
     #[serde(default)]

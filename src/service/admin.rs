@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::auth::{self, NewAccount};
+use super::pages;
 use super::views::{Audience, UserView, user_view};
 use crate::access::{Admin, Staff};
 use crate::clock::rfc3339;
@@ -234,8 +235,10 @@ pub async fn create_invite(state: &AppState, staff: Staff, n: NewInvite) -> AppR
 }
 
 /// GET /admin/invites.
-pub fn list_invites(state: &AppState, _staff: Staff) -> AppResult<Vec<InviteView>> {
-    Ok(invites::list(&state.store)?.iter().map(invite_view).collect())
+pub fn list_invites(state: &AppState, _staff: Staff, limit: usize, cursor: Option<&str>) -> AppResult<(Vec<InviteView>, Option<String>)> {
+    let all = invites::list(&state.store)?;
+    let (page, next) = pages::cut(all, pages::Order::Descending, limit, cursor, |i| pages::time_key(i.created_at, &i.code))?;
+    Ok((page.iter().map(invite_view).collect(), next))
 }
 
 /// DELETE /admin/invites/{code}.

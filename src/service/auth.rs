@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::pages;
 use super::sign_in::Attempt;
 use super::validate::{self, Errors};
 use super::views::{Audience, UserView, user_view};
@@ -31,12 +32,18 @@ pub struct ClientInfo {
 #[derive(Debug, Deserialize, salvo::oapi::ToSchema)]
 pub struct RegisterInput {
     /// Email (unique, case-insensitive).
+    #[salvo(schema(format = Email, max_length = 254))]
     pub email: String,
-    /// Username (unique, case-insensitive; 3–32 of letters, digits, `_`, `.`).
+    /// Username (unique, case-insensitive; 3–32 of letters, digits, `_`, `.`, starting with a
+    /// letter or digit).
+    #[salvo(schema(pattern = "^[A-Za-z0-9][A-Za-z0-9_.]{2,31}$"))]
     pub username: String,
-    /// Password (8 characters to 1,024 bytes).
+    /// Password (8 characters to 1,024 bytes). Also refused (422): one of the most common
+    /// passwords, or the username itself.
+    #[salvo(schema(min_length = 8, max_length = 256))]
     pub password: String,
-    /// Display name.
+    /// Display name (1–100 characters).
+    #[salvo(schema(min_length = 1, max_length = 100, pattern = "\\S"))]
     pub name: String,
     /// Needed when registration is `invite`.
     #[serde(default)]
@@ -341,9 +348,11 @@ pub async fn set_password(state: &AppState, user: Uuid, new: String, keep: Optio
     Ok(())
 }
 
-/// GET /auth/sessions.
-pub fn list_sessions(state: &AppState, me: Caller) -> AppResult<Vec<SessionView>> {
-    Ok(sessions::list(&state.store, me.id())?.into_iter().map(|s| session_view(&s, me.session_id())).collect())
+/// GET /auth/sessions: a page of the caller's sessions, newest first.
+pub fn list_sessions(state: &AppState, me: Caller, limit: usize, cursor: Option<&str>) -> AppResult<(Vec<SessionView>, Option<String>)> {
+    let all = sessions::list(&state.store, me.id())?;
+    let (page, next) = pages::cut(all, pages::Order::Descending, limit, cursor, |s| s.id.to_string())?;
+    Ok((page.iter().map(|s| session_view(s, me.session_id())).collect(), next))
 }
 
 /// The API view of a session.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::activity::{normalize_subject, parse_date, today};
+use super::pages;
 use super::validate::Errors;
 use crate::access::Caller;
 use crate::clock::rfc3339;
@@ -312,8 +313,15 @@ pub async fn get(state: &AppState, me: Caller, id: Uuid) -> AppResult<GoalView> 
 }
 
 /// GET /goals?status=.
-pub async fn list(state: &AppState, me: Caller, status: Option<GoalStatus>) -> AppResult<Vec<GoalView>> {
-    Ok(refresh(state, me.id()).await?.into_iter().filter(|g| status.is_none_or(|s| g.status == s)).collect())
+pub async fn list(
+    state: &AppState,
+    me: Caller,
+    status: Option<GoalStatus>,
+    limit: usize,
+    cursor: Option<&str>,
+) -> AppResult<(Vec<GoalView>, Option<String>)> {
+    let goals: Vec<GoalView> = refresh(state, me.id()).await?.into_iter().filter(|g| status.is_none_or(|s| g.status == s)).collect();
+    pages::cut(goals, pages::Order::Ascending, limit, cursor, |g| g.id.to_string())
 }
 
 /// PATCH /goals/{id}.

@@ -14,6 +14,7 @@ pub mod media;
 pub mod notes;
 pub mod notifications;
 pub mod ops;
+pub mod pages;
 pub mod presence;
 pub mod push;
 pub mod reports;

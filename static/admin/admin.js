@@ -67,7 +67,13 @@ async function loadStats() {
 }
 
 async function loadInvites() {
-  const list = await call("GET", "/admin/invites");
+  const list = [];
+  let cursor = null;
+  do {
+    const page = await call("GET", `/admin/invites?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    list.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
   const body = $("invites").querySelector("tbody");
   body.replaceChildren();
   for (const inv of list) {

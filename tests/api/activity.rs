@@ -44,7 +44,8 @@ async fn put_patch_get_list_and_delete_a_day() {
     let yesterday = day(&s, -1, chrono_tz::UTC);
     s.put(&format!("/api/v1/activities/{yesterday}"), &u.access, json!({"sleep_hours": 8})).await;
     let list = s.get(&format!("/api/v1/activities?from={yesterday}&to={today}"), &u.access).await;
-    let dates: Vec<&str> = list.body.as_array().unwrap().iter().map(|d| d["date"].as_str().unwrap()).collect();
+    assert_eq!(list.body["next_cursor"], serde_json::Value::Null);
+    let dates: Vec<&str> = list.body["items"].as_array().unwrap().iter().map(|d| d["date"].as_str().unwrap()).collect();
     assert_eq!(dates, [yesterday.as_str(), today.as_str()]);
     assert_eq!(s.get(&format!("/api/v1/activities/{today}"), &u.access).await.body["study_minutes"], 55);
     assert_eq!(s.delete(&format!("/api/v1/activities/{today}"), &u.access, None).await.status, 204);
@@ -150,7 +151,7 @@ async fn batches_store_all_days_or_none_and_users_see_only_their_own() {
     // Isolation.
     assert_problem(&s.get(&format!("/api/v1/activities/{}", days[0]), &other.access).await, 404, "not_found");
     let theirs = s.get(&format!("/api/v1/activities?from={}&to={}", days[2], days[0]), &other.access).await;
-    assert!(theirs.body.as_array().unwrap().is_empty());
+    assert!(theirs.body["items"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -247,7 +248,7 @@ async fn goals_follow_the_logs_complete_and_fail() {
     let other = s.login(&other.username, &other.password).await;
     let failed = s.get(&format!("/api/v1/goals/{days_id}"), &u.access).await;
     assert_eq!(failed.body["status"], "failed");
-    assert_eq!(s.get("/api/v1/goals?status=completed", &u.access).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(s.get("/api/v1/goals?status=completed", &u.access).await.body["items"].as_array().unwrap().len(), 1);
     // Custom goals take manual progress; others refuse it.
     let custom = s.post("/api/v1/goals", Some(&u.access), json!({"title": "Read 3 books", "period": "monthly", "metric": "custom", "target_value": 3, "start_date": day(&s, 0, chrono_tz::UTC)})).await;
     let cid = custom.body["id"].as_str().unwrap().to_string();

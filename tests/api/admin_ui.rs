@@ -105,8 +105,8 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
         let (_, auth) = server.post("/api/v1/auth/login", None, json!({"login": "head", "password": "a long password"})).await;
         let admin = auth["access_token"].as_str().unwrap().to_string();
         let (_, invites) = server.get("/api/v1/admin/invites", &admin).await;
-        assert_eq!(invites[0]["code"], "ROOM-7");
-        assert_eq!(invites[0]["max_uses"], 30);
+        assert_eq!(invites["items"][0]["code"], "ROOM-7");
+        assert_eq!(invites["items"][0]["max_uses"], 30);
 
         // A student registers; staff find and disable the account in the page.
         let (status, _) = server

@@ -119,7 +119,7 @@ async fn registration_modes_closed_and_invite() {
     let r = s.post("/api/v1/auth/register", None, body("inv3", Some("CLASS-7B"))).await;
     assert_problem(&r, 422, "validation_failed");
     let list = s.get("/api/v1/admin/invites", &admin.access).await;
-    assert_eq!(list.body[0]["uses"], 1);
+    assert_eq!(list.body["items"][0]["uses"], 1);
 }
 
 #[tokio::test]
@@ -255,13 +255,13 @@ async fn sessions_are_listed_and_revoked_only_by_their_owner() {
     let eve = s.register().await;
     let list = s.get("/api/v1/auth/sessions", &u.access).await;
     assert_eq!(list.status, 200);
-    let items = list.body.as_array().unwrap();
+    let items = list.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
     let phone_session = items.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_string();
     assert!(items[0]["ip"].as_str().unwrap().starts_with("127.0.0.1"));
     // Eve sees only her own session and cannot revoke Ana's.
-    assert_eq!(s.get("/api/v1/auth/sessions", &eve.access).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(s.get("/api/v1/auth/sessions", &eve.access).await.body["items"].as_array().unwrap().len(), 1);
     let r = s.delete(&format!("/api/v1/auth/sessions/{phone_session}"), &eve.access, None).await;
     assert_problem(&r, 404, "not_found");
     assert_eq!(s.get("/api/v1/me", &phone.access).await.status, 200);

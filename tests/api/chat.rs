@@ -88,10 +88,10 @@ async fn messages_reach_every_device_once_with_acks_and_idempotent_resends() {
     assert_eq!((r2.status.as_u16(), &r2.body["id"]), (200, &r.body["id"]));
     // The chat list: newest activity first, unread counts per member.
     let list = s.get("/api/v1/chats", &a.access).await;
-    assert_eq!(list.body[0]["id"], chat.as_str());
-    assert_eq!(list.body[0]["unread_count"], 1);
-    assert_eq!(list.body[0]["last_message"]["content"], "hey");
-    assert_eq!(s.get("/api/v1/chats", &b.access).await.body[0]["unread_count"], 1);
+    assert_eq!(list.body["items"][0]["id"], chat.as_str());
+    assert_eq!(list.body["items"][0]["unread_count"], 1);
+    assert_eq!(list.body["items"][0]["last_message"]["content"], "hey");
+    assert_eq!(s.get("/api/v1/chats", &b.access).await.body["items"][0]["unread_count"], 1);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod admin;
 mod admin_ui;
 mod auth;
 mod chat;
+mod conformance;
 mod events;
 mod hostile_images;
 mod insights;

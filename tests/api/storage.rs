@@ -203,7 +203,7 @@ async fn cli_admin_backup_and_restore_round_trip() {
     assert_eq!(photo.status(), 200);
     let admin = login(&server, "boss", "boss-password").await;
     let (_, invites) = server.get("/api/v1/admin/invites", &admin).await;
-    assert_eq!(invites[0]["code"], "ROOM-12");
+    assert_eq!(invites["items"][0]["code"], "ROOM-12");
     let (_, friends) = server.get("/api/v1/friends", &admin).await;
     assert_eq!(friends["items"][0]["username"], "kid");
     let (_, history) = server.get(&format!("/api/v1/chats/{chat_id}/messages"), &student).await;
@@ -321,7 +321,7 @@ async fn acknowledged_chat_messages_survive_kill_9() {
     let again = spawn(dir.path());
     let b = login(&again, "reader", "password-1").await;
     let (_, chats) = again.get("/api/v1/chats", &b).await;
-    let chat_id = chats[0]["id"].as_str().unwrap().to_string();
+    let chat_id = chats["items"][0]["id"].as_str().unwrap().to_string();
     let mut stored = std::collections::BTreeSet::new();
     let mut before: Option<String> = None;
     loop {

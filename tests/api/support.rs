@@ -286,6 +286,8 @@ pub struct Process {
     pub base: String,
     pub setup_url: Option<String>,
     pub http: reqwest::Client,
+    /// What the server printed up to its `listening on` line.
+    pub startup: Vec<String>,
 }
 
 pub fn spawn(dir: &Path) -> Process {
@@ -320,6 +322,7 @@ pub fn spawn_with(dir: &Path, env: &[(&str, &str)]) -> Process {
         }
     });
     let mut setup_url = None;
+    let mut startup = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else {
@@ -327,6 +330,7 @@ pub fn spawn_with(dir: &Path, env: &[(&str, &str)]) -> Process {
             let _ = child.wait();
             panic!("the server did not print its address");
         };
+        startup.push(line.clone());
         if let Some(i) = line.find("/admin/?setup=") {
             let start = line[..i].rfind("http://").unwrap();
             setup_url = Some(line[start..].split_whitespace().next().unwrap().to_string());
@@ -335,7 +339,7 @@ pub fn spawn_with(dir: &Path, env: &[(&str, &str)]) -> Process {
             let base = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
             // Keep draining output so the child never blocks on a full pipe.
             std::thread::spawn(move || while rx.recv().is_ok() {});
-            return Process { child, base, setup_url, http: reqwest::Client::new() };
+            return Process { child, base, setup_url, http: reqwest::Client::new(), startup };
         }
     }
 }

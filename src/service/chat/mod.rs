@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub use messages::{delete_message, edit, expire_typing, history, receipt, send, typing};
 pub use views::{ChatView, MemberView, MessageView, NewMessage, chat_view, message_view, read_receipts_on};
 
-use super::social;
+use super::{pages, social};
 use crate::access::Caller;
 use crate::config::DmPolicy;
 use crate::error::{AppError, AppResult};
@@ -99,10 +99,11 @@ pub async fn open_private(state: &AppState, me: Caller, other: Uuid) -> AppResul
         return Err(AppError::field("user_id", "you cannot start a chat with yourself"));
     }
     if let Some(id) = store::private_between(&state.store, me.id(), other)? {
+        // A block either way answers as if the other did not exist, as every other path does.
+        social::visible_to(state, me.as_student(), other)?;
         let c = store::get_chat(&state.store, id)?.ok_or(AppError::NotFound("chat"))?;
         if store::member(&state.store, id, me.id())?.is_none() {
             // The caller had left: they come back.
-            social::visible_to(state, me.as_student(), other)?;
             let change = Change { members: vec![(id, me.id(), new_member(MemberRole::Member, state.clock.now()))], ..Change::default() };
             commit(state, change, vec![Event::new("chat.updated", Audience::Users(vec![me.id()]), json!({ "chat_id": id }))]).await?;
         }
@@ -170,12 +171,13 @@ pub async fn create_group(state: &AppState, me: Caller, name: String, descriptio
     chat_view(state, me, &chat)
 }
 
-/// GET /chats: the caller's chats, most recent activity first.
-pub fn list(state: &AppState, me: Caller) -> AppResult<Vec<ChatView>> {
-    let mut chats: Vec<ChatRecord> =
+/// GET /chats: a page of the caller's chats, most recent activity first (the cursor is the last
+/// chat's activity time and id, so a chat that moves up meanwhile is not repeated).
+pub fn list(state: &AppState, me: Caller, limit: usize, cursor: Option<&str>) -> AppResult<(Vec<ChatView>, Option<String>)> {
+    let chats: Vec<ChatRecord> =
         store::chats_of(&state.store, me.id())?.into_iter().filter_map(|id| store::get_chat(&state.store, id).ok().flatten()).collect();
-    chats.sort_by(|a, b| b.last_activity_at.cmp(&a.last_activity_at).then(b.id.cmp(&a.id)));
-    chats.iter().map(|c| chat_view(state, me, c)).collect()
+    let (page, next) = pages::cut(chats, pages::Order::Descending, limit, cursor, |c| pages::time_key(c.last_activity_at, c.id))?;
+    Ok((page.iter().map(|c| chat_view(state, me, c)).collect::<AppResult<_>>()?, next))
 }
 
 /// GET /chats/{id}.

@@ -52,7 +52,8 @@ const SCAN_BUDGET: usize = 2_000;
 #[derive(Debug, Default, Deserialize, salvo::oapi::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteInput {
-    /// 1–200 characters.
+    /// 1–200 characters (required for a new note).
+    #[salvo(schema(min_length = 1, max_length = 200, pattern = "\\S"))]
     pub title: Option<String>,
     /// Markdown, up to 50,000 characters.
     pub content: Option<String>,

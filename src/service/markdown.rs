@@ -1,27 +1,40 @@
 //! Plain text from Markdown, for previews. Markdown is stored as written and never turned into
-//! HTML by the server; a preview drops the markup (headings, lists, quotes, emphasis, code
-//! fences, links and images keep their text, HTML tags are removed).
+//! HTML by the server; a preview is the text that a CommonMark parser (`pulldown-cmark`, with
+//! tables and strikethrough) finds in it: headings, lists, quotes, tables, emphasis, code, links
+//! (inline and by reference) and images keep their text, escapes are resolved, HTML tags are
+//! removed.
+
+use pulldown_cmark::{Event, Options, Parser, TagEnd};
 
 /// Longest preview, in characters (an ellipsis is added when the text is cut).
 pub const PREVIEW_CHARS: usize = 200;
 
+/// How much of a note is parsed for its preview (up to the end of the line where this is
+/// reached): the parser reads a whole document before its first event, and previews are made for
+/// every note of every feed page and search hit.
+const PARSED_BYTES: usize = 4096;
+
 /// The first [`PREVIEW_CHARS`] characters of `md` as plain text on one line.
 pub fn preview(md: &str) -> String {
+    let head = match md.get(PARSED_BYTES..).and_then(|rest| rest.find('\n')) {
+        Some(i) => &md[..PARSED_BYTES + i],
+        None if md.len() > PARSED_BYTES * 2 => &md[..md.floor_char_boundary(PARSED_BYTES * 2)],
+        None => md,
+    };
     let mut text = String::new();
-    for line in md.lines() {
-        let l = line.trim_start();
-        if l.starts_with("```") || l.starts_with("~~~") {
-            continue;
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    for event in Parser::new_ext(head, options) {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::Html(t) | Event::InlineHtml(t) => {
+                text.push(' ');
+                text.push_str(&without_tags(&t));
+                text.push(' ');
+            }
+            Event::SoftBreak | Event::HardBreak | Event::Rule => text.push(' '),
+            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableCell) => text.push(' '),
+            _ => {}
         }
-        let l = l.trim_start_matches(['#', '>']).trim_start();
-        let l = ["- ", "* ", "+ "].iter().find_map(|m| l.strip_prefix(m)).unwrap_or(l);
-        let l = match l.split_once(". ") {
-            Some((n, rest)) if !n.is_empty() && n.len() <= 3 && n.chars().all(|c| c.is_ascii_digit()) => rest,
-            _ => l,
-        };
-        let l = &l[..l.char_indices().nth(PREVIEW_CHARS * 2).map_or(l.len(), |(i, _)| i)];
-        text.push_str(&inline(l));
-        text.push(' ');
         if text.len() > PREVIEW_CHARS * 4 {
             break; // enough for a preview, whatever the script
         }
@@ -39,44 +52,23 @@ pub fn preview(md: &str) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// Drops inline markup: emphasis marks, code ticks, HTML tags, and the targets of links/images.
-fn inline(s: &str) -> String {
-    let c: Vec<char> = s.chars().collect();
+/// The text of an HTML fragment without its tags and comments.
+fn without_tags(html: &str) -> String {
     let mut out = String::new();
-    let mut i = 0;
-    while i < c.len() {
-        match c[i] {
-            '!' if c.get(i + 1) == Some(&'[') => {}
-            '[' => {
-                if let Some(close) = c[i..].iter().position(|&x| x == ']').map(|p| i + p)
-                    && c.get(close + 1) == Some(&'(')
-                    && let Some(end) = c[close..].iter().position(|&x| x == ')').map(|p| close + p)
-                {
-                    out.push_str(&inline(&c[i + 1..close].iter().collect::<String>()));
-                    i = end + 1;
-                    continue;
-                }
-                out.push('[');
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('>') {
+            Some(end) => {
+                out.push(' ');
+                rest = &rest[start + end + 1..];
             }
-            '<' => match c[i..].iter().position(|&x| x == '>') {
-                Some(p) if c.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == '/' || *n == '!') => {
-                    i += p + 1;
-                    out.push(' ');
-                    continue;
-                }
-                _ => out.push('<'),
-            },
-            '*' | '`' | '~' => {}
-            '_' => {
-                let inside = i > 0 && c[i - 1].is_alphanumeric() && c.get(i + 1).is_some_and(|n| n.is_alphanumeric());
-                if inside {
-                    out.push('_');
-                }
+            None => {
+                rest = "";
             }
-            x => out.push(x),
         }
-        i += 1;
     }
+    out.push_str(rest);
     out
 }
 
@@ -91,10 +83,22 @@ mod tests {
     }
 
     #[test]
+    fn what_a_line_stripper_missed() {
+        // Tables, reference links, HTML blocks, nested emphasis, escapes.
+        let md = "| Organelle | Role |\n|---|---|\n| *Mito*chondria | energy |\n\nRead [the guide][g].\n\n[g]: http://x.test\n\n<div class=\"box\">\n<b>Boxed</b> text\n</div>\n\n***bold _and_ italic*** and \\*not emphasis\\* and 2 \\< 3";
+        assert_eq!(
+            preview(md),
+            "Organelle Role Mitochondria energy Read the guide. Boxed text bold and italic and *not emphasis* and 2 < 3"
+        );
+    }
+
+    #[test]
     fn long_text_is_cut_at_a_word_with_an_ellipsis() {
         let p = preview(&"word ".repeat(100));
         assert!(p.ends_with('…') && p.chars().count() <= PREVIEW_CHARS + 1, "{p}");
         assert!(!p.contains("wor…"));
         assert_eq!(preview("a < b and c > d"), "a < b and c > d");
+        // A long note is parsed from its beginning only, also without line breaks.
+        assert!(preview(&format!("# Start\n{}", "é".repeat(20_000))).starts_with("Start éé"));
     }
 }

@@ -151,39 +151,69 @@ impl Vocabulary {
     }
 }
 
-/// Writes `n` notes by `authors` through the store; returns how many are public.
-pub fn seed(store: &Store, authors: &[Uuid], n: usize) -> usize {
-    let mut r = Rng::new(42);
-    let v = Vocabulary::new();
-    let now = Utc::now();
-    let mut public = 0;
-    for i in 0..n {
-        let author = authors[r.below(authors.len() as u64) as usize];
+/// One generated note.
+pub struct Generated {
+    pub title: String,
+    pub content: String,
+    pub tags: Vec<String>,
+    pub visibility: Visibility,
+}
+
+/// Generates notes one after another, the same sequence for the same seed.
+pub struct Generator {
+    r: Rng,
+    v: Vocabulary,
+}
+
+impl Generator {
+    pub fn new(seed: u64) -> Self {
+        Self { r: Rng::new(seed), v: Vocabulary::new() }
+    }
+
+    /// A random index below `n` from the same stream (e.g. to pick an author).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.r.below(n)
+    }
+
+    pub fn next(&mut self) -> Generated {
+        let (r, v) = (&mut self.r, &self.v);
         let subject = r.below(SUBJECTS.len() as u64) as usize;
         let (title, content) = if r.below(20) == 0 {
             let t = CHINESE[r.below(8) as usize];
-            (format!("{t}复习"), format!("今天我们学习了{t}和{}。{}", CHINESE[r.below(8) as usize], v.text(&mut r, subject, 20)))
+            (format!("{t}复习"), format!("今天我们学习了{t}和{}。{}", CHINESE[r.below(8) as usize], v.text(r, subject, 20)))
         } else {
             let title_words = 2 + r.below(6);
             let body_words = 40 + r.below(600);
-            (v.text(&mut r, subject, title_words), v.text(&mut r, subject, body_words))
+            (v.text(r, subject, title_words), v.text(r, subject, body_words))
         };
         let visibility = match r.below(10) {
             0..=2 => Visibility::Private,
             3..=6 => Visibility::Friends,
             _ => Visibility::Public,
         };
-        public += usize::from(visibility == Visibility::Public);
         let mut tags = std::collections::BTreeSet::from([SUBJECTS[subject].0.to_string()]);
         tags.extend((0..r.below(4)).map(|_| TAGS[r.below(6) as usize].to_string()));
+        Generated { title, content, tags: tags.into_iter().collect(), visibility }
+    }
+}
+
+/// Writes `n` notes by `authors` through the store; returns how many are public.
+pub fn seed(store: &Store, authors: &[Uuid], n: usize) -> usize {
+    let mut g = Generator::new(42);
+    let now = Utc::now();
+    let mut public = 0;
+    for i in 0..n {
+        let author = authors[g.below(authors.len() as u64) as usize];
+        let note = g.next();
+        public += usize::from(note.visibility == Visibility::Public);
         let at = now - Duration::minutes((n - i) as i64);
         let note = NoteRecord {
             id: friend::ids::new_id(),
             author_id: author,
-            title,
-            content,
-            tags: tags.into_iter().collect(),
-            visibility,
+            title: note.title,
+            content: note.content,
+            tags: note.tags,
+            visibility: note.visibility,
             attachment_ids: vec![],
             created_at: at,
             updated_at: at,

@@ -17,7 +17,7 @@ pub enum Order {
 /// everything up to and including `cursor`, and returns at most `limit` items with the cursor of
 /// the next page (None at the end).
 pub fn cut<T>(
-    mut items: Vec<T>,
+    items: Vec<T>,
     order: Order,
     limit: usize,
     cursor: Option<&str>,
@@ -26,7 +26,7 @@ pub fn cut<T>(
     if cursor.is_some_and(|c| c.len() > 300) {
         return Err(AppError::field("cursor", "not a cursor from a previous page"));
     }
-    let mut keyed: Vec<(String, T)> = items.drain(..).map(|t| (key(&t), t)).collect();
+    let mut keyed: Vec<(String, T)> = items.into_iter().map(|t| (key(&t), t)).collect();
     keyed.sort_by(|a, b| match order {
         Order::Ascending => a.0.cmp(&b.0),
         Order::Descending => b.0.cmp(&a.0),

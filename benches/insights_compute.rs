@@ -2,7 +2,8 @@
 //! model load time and the RSS it adds, then features + inference + rules for each user
 //! (`service::insights::compute`: reading up to 112 days of logs and the active goals from sled,
 //! the features, one ONNX run, the rules), ROUNDS times over every user.
-//! `cargo bench --bench insights_compute -- DATA_DIR [ROUNDS]` (see benches/insights.sh).
+//! `cargo bench --bench insights_compute -- DATA_DIR [ROUNDS] [CACHE_MB]` (see benches/insights.sh);
+//! CACHE_MB is sled's page cache (the server's default unless given).
 
 use std::time::Instant;
 
@@ -18,6 +19,10 @@ fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let dir = std::path::PathBuf::from(args.get(1).expect("usage: insights_compute DATA_DIR [ROUNDS]"));
     let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let mut config = friend::Config { data_dir: dir, ..friend::Config::default() };
+    if let Some(mb) = args.get(3).and_then(|s| s.parse().ok()) {
+        config.storage.cache_mb = mb;
+    }
 
     let before = rss_mb();
     let started = Instant::now();
@@ -37,7 +42,7 @@ fn main() {
     // Storage starts its group-commit task on the runtime.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _runtime = rt.enter();
-    let config = friend::Config { data_dir: dir, ..friend::Config::default() };
+    println!("sled page cache: {} MB", config.storage.cache_mb);
     let state = friend::open_state(config, friend::Clock::system(), String::new()).expect("open the data directory");
     let model = state.insights_model.clone().expect("model");
     let users = friend::store::users::list(&state.store, None, 1_000_000).unwrap();
@@ -72,12 +77,26 @@ fn main() {
         support::report(name, lat);
     };
     let today = chrono::Utc::now().date_naive();
+    stage("  stage: load (logs and goals)", &|u| {
+        friend::service::insights::load(&state, u).unwrap();
+    });
     stage("  stage: the logs of 112 days from sled", &|u| {
-        friend::store::activity::range(&state.store, u.id, today - chrono::Duration::days(112), today).unwrap();
+        friend::store::activity::facts(&state.store, u.id, today - chrono::Duration::days(112), today).unwrap();
     });
-    stage("  stage: the goals with their progress", &|u| {
-        friend::service::goals::overlapping(&state, u.id, today, today).unwrap();
+    stage("  stage: the active goals with their progress", &|u| {
+        friend::service::goals::active_on(&state, u.id, today).unwrap();
     });
+    let min_days = state.config.insights.min_logged_days as usize;
+    let inputs: Vec<_> = users.iter().map(|u| friend::service::insights::load(&state, u).unwrap()).collect();
+    let lat: Vec<f64> = inputs
+        .iter()
+        .map(|i| {
+            let t = Instant::now();
+            friend::service::insights::infer(&model, min_days, i).unwrap();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    support::report("  stage: infer (features, ONNX run, rules)", lat);
     let x = [[0.5f32; 15]];
     let goals = [[0.5f32; 6]; 3];
     stage("  stage: one ONNX run (1 student, 3 goals)", &|_| {

@@ -2,6 +2,8 @@
 //! before today (today is not over) against the 56 days before those. The definitions are the
 //! same as `user_features` / `goal_features` in `models/train.py`, in the same order.
 
+use std::sync::Arc;
+
 use chrono::{Datelike, NaiveDate};
 
 /// Days the features look at.
@@ -95,25 +97,39 @@ pub fn is_late(hour: u32) -> bool {
     !(5..22).contains(&hour)
 }
 
-/// A student's logged days up to yesterday, oldest first, and today.
+/// A student's logged days before `today`, oldest first. Rewinding it ([`History::as_of`]) shares
+/// the days instead of copying them.
 #[derive(Clone, Debug)]
 pub struct History {
     /// Today in the student's time zone.
     pub today: NaiveDate,
-    /// Logged days before today, oldest first (missing days were not logged).
-    pub days: Vec<Day>,
+    all: Arc<[Day]>,
+    /// How many of `all` are before `today`.
+    until: usize,
 }
 
 impl History {
+    /// The history of these logged days as of `today` (days from `today` on are left out).
+    pub fn new(today: NaiveDate, mut days: Vec<Day>) -> Self {
+        days.sort_by_key(|d| d.date);
+        let until = days.partition_point(|d| d.date < today);
+        Self { today, all: days.into(), until }
+    }
+
+    /// Logged days before today, oldest first (missing days were not logged).
+    pub fn days(&self) -> &[Day] {
+        &self.all[..self.until]
+    }
+
     /// The logged days in `[from, to)`.
     pub fn between(&self, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = &Day> {
-        self.days.iter().filter(move |d| d.date >= from && d.date < to)
+        self.days().iter().filter(move |d| d.date >= from && d.date < to)
     }
 
     /// The same history as seen `days` earlier.
     pub fn as_of(&self, days: i64) -> History {
         let today = self.today - chrono::Duration::days(days);
-        History { today, days: self.days.iter().filter(|d| d.date < today).cloned().collect() }
+        History { today, all: Arc::clone(&self.all), until: self.days().partition_point(|d| d.date < today) }
     }
 
     /// Days logged in the window.
@@ -254,7 +270,7 @@ mod tests {
     fn a_steady_student_has_the_expected_features() {
         let today = d("2026-12-07");
         let days = (1..=84).map(|k| day(today - chrono::Duration::days(k), 60, 7.5, 4)).rev().collect();
-        let x = user_features(&History { today, days });
+        let x = user_features(&History::new(today, days));
         assert_eq!(x[idx("study_mean")], 60.0);
         assert_eq!(x[idx("study_trend")], 0.0);
         assert_eq!(x[idx("study_vs_baseline")], 0.0);
@@ -276,7 +292,7 @@ mod tests {
             .map(|k| day(today - chrono::Duration::days(k), 100, 6.0, if k <= 14 { 2 } else { 4 }))
             .rev()
             .collect();
-        let x = user_features(&History { today, days });
+        let x = user_features(&History::new(today, days));
         assert!(x[idx("mood_slope")] < -0.5);
         assert_eq!(x[idx("streak")], 2.0);
         assert_eq!(x[idx("days_unlogged")], 1.0);
@@ -305,7 +321,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let got = user_features(&History { today: d(case["today"].as_str().unwrap()), days });
+            let got = user_features(&History::new(d(case["today"].as_str().unwrap()), days));
             for (i, want) in case["features"].as_array().unwrap().iter().enumerate() {
                 let want = want.as_f64().unwrap() as f32;
                 assert!((got[i] - want).abs() <= 1e-4 * want.abs().max(1.0), "{}: {} vs train.py {want}", USER_FEATURES[i].name, got[i]);

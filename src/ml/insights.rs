@@ -231,7 +231,7 @@ const MIN_GROUP: usize = 5;
 
 fn sleep_and_study(ctx: &Context, out: &mut Vec<Draft>) {
     let (mut rested, mut short) = (Vec::new(), Vec::new());
-    for d in &ctx.history.days {
+    for d in ctx.history.days() {
         match d.sleep {
             Some(s) if s >= 7.0 => rested.push(f64::from(d.minutes)),
             Some(_) => short.push(f64::from(d.minutes)),
@@ -267,7 +267,7 @@ fn sleep_and_study(ctx: &Context, out: &mut Vec<Draft>) {
 const PARTS: [(&str, u32, u32); 3] = [("morning", 5, 12), ("afternoon", 12, 17), ("evening", 17, 22)];
 
 fn best_time(ctx: &Context, out: &mut Vec<Draft>) {
-    let starts: Vec<(u32, u32)> = ctx.history.days.iter().flat_map(|d| d.starts.iter().copied()).collect();
+    let starts: Vec<(u32, u32)> = ctx.history.days().iter().flat_map(|d| d.starts.iter().copied()).collect();
     if starts.len() < 10 {
         return;
     }
@@ -306,7 +306,7 @@ fn neglected(ctx: &Context, out: &mut Vec<Draft>) {
     let recent = today - chrono::Duration::days(14);
     let mut base: BTreeMap<&str, (u32, usize)> = BTreeMap::new();
     let mut last: BTreeMap<&str, NaiveDate> = BTreeMap::new();
-    for d in &ctx.history.days {
+    for d in ctx.history.days() {
         for (s, m) in d.subjects.iter().filter(|(s, m)| !s.is_empty() && *m > 0) {
             if d.date >= base_from && d.date < base_to {
                 let e = base.entry(s.as_str()).or_default();

@@ -81,7 +81,7 @@ fn progress(state: &AppState, user: Uuid, g: &GoalRecord) -> AppResult<f64> {
         return Ok(g.manual_progress);
     }
     if let (Metric::StudyMinutes, Some(subject)) = (g.metric, &g.subject) {
-        let days = logs::range(&state.store, user, g.start_date, g.end_date)?;
+        let days = logs::facts(&state.store, user, g.start_date, g.end_date)?;
         return Ok(days
             .iter()
             .flat_map(|d| &d.study_sessions)
@@ -361,6 +361,16 @@ pub fn export(state: &AppState, me: Uuid) -> AppResult<Vec<GoalView>> {
 /// Goals overlapping `[from, to]` as stored, for reports.
 pub fn overlapping(state: &AppState, me: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<GoalView>> {
     views(state, me, |g| g.start_date <= to && g.end_date >= from)
+}
+
+/// Active goals whose period includes `day`, as stored, with their progress (insights): progress
+/// is read for these only.
+pub fn active_on(state: &AppState, me: Uuid, day: NaiveDate) -> AppResult<Vec<(GoalRecord, f64)>> {
+    store::list(&state.store, me)?
+        .into_iter()
+        .filter(|g| g.status == GoalStatus::Active && g.start_date <= day && g.end_date >= day)
+        .map(|g| progress(state, me, &g).map(|p| (g, p)))
+        .collect()
 }
 
 fn views(state: &AppState, me: Uuid, keep: impl Fn(&GoalRecord) -> bool) -> AppResult<Vec<GoalView>> {

@@ -6,19 +6,18 @@
 
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::goals::GoalView;
 use crate::access::Caller;
 use crate::error::{AppError, AppResult};
 use crate::ml::Model;
 use crate::ml::features::{self, Day, GOAL_FEATURES, GoalState, History, USER_FEATURES};
 use crate::ml::insights::{ANNOUNCE, Context, GoalInput, rules};
 use crate::state::AppState;
-use crate::store::activity::DailyLog;
-use crate::store::goals::GoalStatus;
+use crate::store::activity::DayFacts;
+use crate::store::goals::GoalRecord;
 use crate::store::insights::{self as store, InsightRecord, InsightSet, ModelRef, Write};
 use crate::store::users::{self, UserRecord};
 
@@ -110,8 +109,8 @@ fn wants_insights(u: &UserRecord) -> bool {
 }
 
 /// A day of the log as the features read it (start hours in the student's time zone).
-pub fn day(l: &DailyLog, tz: chrono_tz::Tz) -> Day {
-    let mut d = Day { date: l.date, sleep: l.sleep_hours, mood: l.mood.as_ref().map(|m| m.score), ..Day::default() };
+pub fn day(l: &DayFacts, tz: chrono_tz::Tz) -> Day {
+    let mut d = Day { date: l.date, sleep: l.sleep_hours, mood: l.mood, ..Day::default() };
     for s in l.study_sessions.iter().filter(|s| s.minutes > 0) {
         d.minutes += s.minutes;
         d.sessions += 1;
@@ -129,17 +128,18 @@ pub fn day(l: &DailyLog, tz: chrono_tz::Tz) -> Day {
     d
 }
 
-fn goal_input(g: &GoalView, today: NaiveDate, study_days_14: usize) -> Option<GoalInput> {
-    let (start, end) = (g.start_date.parse().ok()?, g.end_date.parse().ok()?);
-    let state = GoalState { start, end, target: g.target_value, current: g.current_progress };
+fn goal_input((g, progress): &(GoalRecord, f64), today: NaiveDate, study_days_14: usize) -> Option<GoalInput> {
+    // As the goals API shows it.
+    let current = (progress * 100.0).round() / 100.0;
+    let state = GoalState { start: g.start_date, end: g.end_date, target: g.target_value, current };
     let features = features::goal_features(&state, today, study_days_14)?;
     let metric = serde_json::to_value(g.metric).ok()?.as_str()?.to_string();
     Some(GoalInput {
         id: g.id.to_string(),
         title: g.title.clone(),
-        end,
+        end: g.end_date,
         target: g.target_value,
-        current: g.current_progress,
+        current,
         metric,
         features,
         on_time: 0.0,
@@ -147,24 +147,37 @@ fn goal_input(g: &GoalView, today: NaiveDate, study_days_14: usize) -> Option<Go
     })
 }
 
-/// Computes a student's insights now (blocking: storage reads, features, inference).
-pub fn compute(state: &AppState, m: &Model, user: &UserRecord) -> AppResult<InsightSet> {
+/// What one student's insights are computed from, as read from storage.
+pub struct Inputs {
+    /// When.
+    pub now: DateTime<Utc>,
+    /// The logged days before today in the student's time zone.
+    pub history: History,
+    /// Active goals of today, with their progress.
+    pub goals: Vec<(GoalRecord, f64)>,
+}
+
+/// Reads what a student's insights need (blocking): [`features::HISTORY_DAYS`] days of logs
+/// without their free text, and today's active goals.
+pub fn load(state: &AppState, user: &UserRecord) -> AppResult<Inputs> {
     let tz: chrono_tz::Tz = user.timezone.parse().unwrap_or(chrono_tz::UTC);
     let now = state.clock.now();
     let today = now.with_timezone(&tz).date_naive();
     let from = today - chrono::Duration::days(features::HISTORY_DAYS);
-    let logs = crate::store::activity::range(&state.store, user.id, from, today - chrono::Duration::days(1))?;
-    let history = History { today, days: logs.iter().map(|l| day(l, tz)).collect() };
-    let x = features::user_features(&history);
-    let min_days = state.config.insights.min_logged_days as usize;
+    let logs = crate::store::activity::facts(&state.store, user.id, from, today - chrono::Duration::days(1))?;
+    let history = History::new(today, logs.iter().map(|l| day(l, tz)).collect());
+    let goals = super::goals::active_on(state, user.id, today)?;
+    Ok(Inputs { now, history, goals })
+}
+
+/// The insights of these inputs: features, one run of the model, the rules (no storage).
+pub fn infer(m: &Model, min_days: usize, inputs: &Inputs) -> AppResult<InsightSet> {
+    let (now, history, today) = (inputs.now, &inputs.history, inputs.history.today);
+    let x = features::user_features(history);
     let earlier = history.as_of(features::WINDOW);
     let usual = (earlier.logged_days() >= min_days).then(|| features::user_features(&earlier));
     let study_days_14 = history.study_days(14);
-    let mut goals: Vec<GoalInput> = super::goals::overlapping(state, user.id, today, today)?
-        .iter()
-        .filter(|g| g.status == GoalStatus::Active)
-        .filter_map(|g| goal_input(g, today, study_days_14))
-        .collect();
+    let mut goals: Vec<GoalInput> = inputs.goals.iter().filter_map(|g| goal_input(g, today, study_days_14)).collect();
     let goal_rows: Vec<[f32; GOAL_FEATURES.len()]> =
         if goals.is_empty() { vec![[0.0; GOAL_FEATURES.len()]] } else { goals.iter().map(|g| g.features).collect() };
     let out = m.run(&[x], &goal_rows).map_err(|e| AppError::InsightsUnavailable(format!("the insights model failed: {e}")))?;
@@ -174,7 +187,7 @@ pub fn compute(state: &AppState, m: &Model, user: &UserRecord) -> AppResult<Insi
     }
     let no_contributions = vec![0.0; USER_FEATURES.len()];
     let ctx = Context {
-        history: &history,
+        history,
         x,
         usual,
         burnout: out.burnout[0],
@@ -200,6 +213,11 @@ pub fn compute(state: &AppState, m: &Model, user: &UserRecord) -> AppResult<Insi
         })
         .collect();
     Ok(InsightSet { computed_at: now, status: status.into(), model: model_ref(m), items })
+}
+
+/// Computes a student's insights now (blocking: [`load`], then [`infer`]).
+pub fn compute(state: &AppState, m: &Model, user: &UserRecord) -> AppResult<InsightSet> {
+    infer(m, state.config.insights.min_logged_days as usize, &load(state, user)?)
 }
 
 /// The strong items of `new` that were not strong already in `old` (same kind and subject).

@@ -99,9 +99,14 @@ pub fn export(state: &AppState, path: &Path) -> AppResult<Written> {
         for u in page.iter().filter(|u| u.settings.insights && u.deleted_at.is_none()) {
             let tz: chrono_tz::Tz = u.timezone.parse().unwrap_or(chrono_tz::UTC);
             let today = state.clock.now().with_timezone(&tz).date_naive();
-            let logs = crate::store::activity::all(&state.store, u.id)?;
+            let logs = crate::store::activity::facts(
+                &state.store,
+                u.id,
+                NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default(),
+                today - chrono::Duration::days(1),
+            )?;
             let Some(first) = logs.first().map(|l| l.date) else { continue };
-            let h = History { today, days: logs.iter().filter(|l| l.date < today).map(|l| super::insights::day(l, tz)).collect() };
+            let h = History::new(today, logs.iter().map(|l| super::insights::day(l, tz)).collect());
             let student = pseudonym(u.id);
             let mut monday = first + chrono::Duration::days(features::WINDOW);
             monday += chrono::Duration::days((7 - i64::from(monday.weekday().num_days_from_monday())) % 7);

@@ -1,5 +1,5 @@
 //! Daily activity logs: `activity_logs` (user ‖ YYYY-MM-DD → log) and `activity_days` (same key →
-//! the day's totals, 8 bytes, written in the same transaction). Dates are calendar days in the
+//! the day's totals in 8 bytes, then its sessions in brief; written in the same transaction). Dates are calendar days in the
 //! user's own time zone, so a range scan of one user's keys is a date range.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -120,7 +120,7 @@ pub fn put_all(store: &Store, user: Uuid, logs: &[DailyLog]) -> AppResult<()> {
     super::tx((&t.activity_logs, &t.activity_days).transaction(|(days, totals)| {
         for l in logs {
             days.insert(key(user, l.date), codec::enc(l))?;
-            totals.insert(key(user, l.date), &DayTotals::of(l).encode())?;
+            totals.insert(key(user, l.date), encode_day(l))?;
         }
         Ok::<_, ConflictableTransactionError<AppError>>(())
     }))
@@ -155,12 +155,12 @@ pub fn totals_back_from(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDat
         .map(|r| r.map(|(k, v)| DayTotals::decode(date_at(&k), &v)).map_err(io))
 }
 
-/// Fills `activity_days` from the logs (migration to schema 2).
+/// Fills `activity_days` from the logs (migrations to schema 2, then 5 for the sessions in brief).
 pub fn build_totals(store: &Store) -> AppResult<()> {
     for item in store.t.activity_logs.iter() {
         let (k, v) = item.map_err(io)?;
         let log: DailyLog = codec::dec(&v)?;
-        store.t.activity_days.insert(k, &DayTotals::of(&log).encode()).map_err(io)?;
+        store.t.activity_days.insert(k, encode_day(&log)).map_err(io)?;
     }
     Ok(())
 }
@@ -168,6 +168,81 @@ pub fn build_totals(store: &Store) -> AppResult<()> {
 /// Days from `from` to `to`, inclusive, oldest first.
 pub fn range(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<DailyLog>> {
     store.t.activity_logs.range(key(user, from)..=key(user, to)).map(|r| codec::dec(&r.map_err(io)?.1)).collect()
+}
+
+/// A study session in brief.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionFacts {
+    /// Normalised subject.
+    pub subject: String,
+    /// Minutes.
+    pub minutes: u32,
+    /// When it started (to the second).
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// A day without its free text, as kept in `activity_days`: what insights and subject goals scan
+/// over months without decoding whole logs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DayFacts {
+    /// The day.
+    pub date: NaiveDate,
+    /// Study sessions.
+    pub study_sessions: Vec<SessionFacts>,
+    /// Hours slept (to the hundredth).
+    pub sleep_hours: Option<f64>,
+    /// Mood score.
+    pub mood: Option<u8>,
+}
+
+/// No start time, in the brief form.
+const NO_START: i64 = i64::MIN;
+
+/// A log as stored in `activity_days`: [`DayTotals`] (8 bytes), then per session its minutes (u32),
+/// start (unix seconds, i64) and subject (u16 length, UTF-8), all big-endian.
+fn encode_day(l: &DailyLog) -> Vec<u8> {
+    let mut b = DayTotals::of(l).encode().to_vec();
+    for s in &l.study_sessions {
+        let subject = &s.subject.as_bytes()[..s.subject.len().min(usize::from(u16::MAX))];
+        b.extend_from_slice(&s.minutes.to_be_bytes());
+        b.extend_from_slice(&s.started_at.map_or(NO_START, |t| t.timestamp()).to_be_bytes());
+        b.extend_from_slice(&(subject.len() as u16).to_be_bytes());
+        b.extend_from_slice(subject);
+    }
+    b
+}
+
+impl DayFacts {
+    fn decode(date: NaiveDate, b: &[u8]) -> AppResult<Self> {
+        let t = DayTotals::decode(date, b);
+        let corrupt = || AppError::internal(format!("corrupt day record of {date}"));
+        let mut sessions = Vec::new();
+        let mut rest = b.get(8..).unwrap_or_default();
+        while !rest.is_empty() {
+            let (head, tail) = rest.split_at_checked(14).ok_or_else(corrupt)?;
+            let minutes = u32::from_be_bytes(head[..4].try_into().map_err(|_| corrupt())?);
+            let start = i64::from_be_bytes(head[4..12].try_into().map_err(|_| corrupt())?);
+            let len = usize::from(u16::from_be_bytes(head[12..14].try_into().map_err(|_| corrupt())?));
+            let (subject, tail) = tail.split_at_checked(len).ok_or_else(corrupt)?;
+            sessions.push(SessionFacts {
+                subject: String::from_utf8_lossy(subject).into_owned(),
+                minutes,
+                started_at: (start != NO_START).then(|| DateTime::from_timestamp(start, 0)).flatten(),
+            });
+            rest = tail;
+        }
+        Ok(Self { date, study_sessions: sessions, sleep_hours: t.sleep_hours, mood: t.mood })
+    }
+}
+
+/// The facts of the logged days from `from` to `to`, inclusive, oldest first.
+pub fn facts(store: &Store, user: Uuid, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<DayFacts>> {
+    store
+        .t
+        .activity_days
+        .range(key(user, from)..=key(user, to))
+        .map(|r| r.map_err(io).and_then(|(k, v)| DayFacts::decode(date_at(&k), &v)))
+        .collect()
 }
 
 /// Every day of a user (export).
@@ -237,7 +312,7 @@ pub fn stop_timer(
             };
             log.study_sessions.push(session);
             log.updated_at = now;
-            totals.insert(k.clone(), &DayTotals::of(&log).encode())?;
+            totals.insert(k.clone(), encode_day(&log))?;
             logs.insert(k, codec::enc(&log))?;
             touched.push(log);
         }
@@ -270,6 +345,39 @@ mod tests {
         let empty = DayTotals { date, minutes: 0, sleep_hours: None, mood: None };
         assert_eq!(DayTotals::decode(date, &empty.encode()), empty);
         assert_eq!(date_at(&key(Uuid::nil(), date)), date);
+    }
+
+    #[tokio::test]
+    async fn a_days_facts_keep_its_sessions_in_brief() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8).unwrap();
+        let (user, date) = (crate::ids::new_id(), NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+        let at = DateTime::from_timestamp(1_795_000_000, 0);
+        let session = |subject: &str, minutes, started_at| StudySession {
+            id: Uuid::nil(),
+            subject: subject.into(),
+            minutes,
+            started_at,
+            note: Some("long text".into()),
+        };
+        let log = DailyLog {
+            date,
+            study_sessions: vec![session("Maths", 45, at), session("Histoire-géo", 0, None), session("", 30, None)],
+            sleep_hours: Some(7.25),
+            mood: Some(Mood { score: 4, emoji: "🙂".into(), label: "good".into() }),
+            tags: vec!["exam".into()],
+            description: "a day".into(),
+            notes: "notes".into(),
+            updated_at: Utc::now(),
+        };
+        put_all(&store, user, std::slice::from_ref(&log)).unwrap();
+        let brief = |s: &StudySession| SessionFacts { subject: s.subject.clone(), minutes: s.minutes, started_at: s.started_at };
+        let want =
+            DayFacts { date, study_sessions: log.study_sessions.iter().map(brief).collect(), sleep_hours: Some(7.25), mood: Some(4) };
+        assert_eq!(facts(&store, user, date, date).unwrap(), vec![want]);
+        assert_eq!(totals(&store, user, date, date).unwrap()[0].minutes, 75);
+        store.t.activity_days.insert(key(user, date), &[0u8; 12][..]).unwrap();
+        assert!(facts(&store, user, date, date).is_err(), "a truncated record is reported, not misread");
     }
 
     #[tokio::test]

@@ -40,6 +40,8 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, run: super::event_log::merge_legacy },
     // 4: message events by reference; one media link per message.
     Migration { version: 4, run: super::event_log::messages_by_reference },
+    // 5: each day's sessions in brief beside its totals.
+    Migration { version: 5, run: super::activity::build_totals },
 ];
 
 /// Reads the schema version; `None` for a fresh database.

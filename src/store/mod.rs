@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{AppError, AppResult};
 
 /// The schema version this binary writes. Data from a newer version is refused.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Every tree of the database, opened once.
 #[derive(Clone)]

@@ -51,6 +51,11 @@ start
 $LOAD "$BASE" syncs 4000 10 20
 stop
 
+echo "== GET /chats for a reader in 50 groups with 1,000 unread messages each, 4 clients, 10 s"
+start
+$LOAD "$BASE" unread 50 1000 4 10
+stop
+
 echo "== durable throughput, 200 senders, 10 s"
 start
 $LOAD "$BASE" throughput 200 10

@@ -4,6 +4,7 @@
 //! `cargo bench --bench chat_load -- BASE groups USERS GROUP_SIZE SECONDS`
 //! `cargo bench --bench chat_load -- BASE fanout MEMBERS ROUNDS`
 //! `cargo bench --bench chat_load -- BASE throughput SENDERS SECONDS`
+//! `cargo bench --bench chat_load -- BASE unread CHATS MESSAGES CLIENTS SECONDS`
 //! The server should run with FRIEND_CHAT__DM_POLICY=anyone, a high
 //! FRIEND_CHAT__MAX_SOCKETS_PER_USER and FRIEND_CHAT__FRAMES_PER_SECOND (see benches/chat.sh).
 
@@ -345,6 +346,62 @@ async fn syncs(base: &str, events: usize, readers: usize, secs: u64) {
     report("syncs: GET /me of another user during the syncs", lat);
 }
 
+/// A reader in CHATS groups with MESSAGES unread messages in each; CLIENTS clients then list the
+/// reader's chats (`GET /chats?limit=CHATS`, with unread counts) for SECONDS.
+async fn unread(base: &str, chats: usize, messages: usize, clients: usize, secs: u64) {
+    let http = reqwest::Client::new();
+    let us = users(&http, base, 2).await;
+    let (reader, sender) = (&us[0], &us[1]);
+    let t0 = Instant::now();
+    let mut fill = Vec::new();
+    for c in 0..chats {
+        let chat = group(&http, base, sender, &[reader]).await;
+        let (base, token) = (base.to_string(), sender.token.clone());
+        fill.push(tokio::spawn(async move {
+            let mut ws = connect(&base, &token).await;
+            for k in 0..messages {
+                let f = json!({"type": "message.send", "chat_id": chat, "client_id": format!("u{c}-{k}"), "content": format!("unread line {k}")});
+                ws.send(Message::text(f.to_string())).await.unwrap();
+                while let Some(Ok(m)) = ws.next().await {
+                    if matches!(&m, Message::Text(t) if t.contains("\"message.ack\"")) {
+                        break;
+                    }
+                }
+            }
+        }));
+    }
+    for f in fill {
+        f.await.unwrap();
+    }
+    println!("unread: {chats} chats × {messages} messages stored in {:.1} s", t0.elapsed().as_secs_f64());
+    let first = http.get(format!("{base}/api/v1/chats?limit={chats}")).bearer_auth(&reader.token).send().await.unwrap();
+    let body: Value = first.json().await.unwrap();
+    let counts: Vec<u64> = body["items"].as_array().unwrap().iter().map(|c| c["unread_count"].as_u64().unwrap()).collect();
+    println!("unread: {} chats listed, unread counts from {:?} to {:?}", counts.len(), counts.iter().min(), counts.iter().max());
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, url, token) = (http.clone(), format!("{base}/api/v1/chats?limit={chats}"), reader.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while Instant::now() < end {
+                let t = Instant::now();
+                let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                assert!(r.status().is_success());
+                let _ = r.bytes().await.unwrap();
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    println!("unread: {:.0} lists/s", lat.len() as f64 / secs as f64);
+    report(&format!("unread: GET /chats?limit={chats}, {clients} clients"), lat);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let base = args.get(1).expect("usage: chat_load BASE MODE ...").clone();
@@ -358,7 +415,8 @@ fn main() {
             Some("throughput") => throughput(&base, num(3, 200), num(4, 10) as u64).await,
             Some("syncs") => syncs(&base, num(3, 4000), num(4, 10), num(5, 20) as u64).await,
             Some("offline") => offline(&base, num(3, 500), num(4, 100), num(5, 100)).await,
-            _ => eprintln!("modes: idle | groups | fanout | throughput | syncs | offline"),
+            Some("unread") => unread(&base, num(3, 50), num(4, 1000), num(5, 4), num(6, 10) as u64).await,
+            _ => eprintln!("modes: idle | groups | fanout | throughput | syncs | offline | unread"),
         }
     });
 }

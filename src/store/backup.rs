@@ -345,6 +345,8 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
     // A backup from before the one event log: merge its two logs as migrations 3 and 4 do.
     event_log::merge_legacy(store)?;
     event_log::messages_by_reference(store)?;
+    // Counted as the restored read positions stand (messages were restored after members).
+    chat::rebuild_unread(store)?;
     store.flush_now()?;
     Ok(summary)
 }

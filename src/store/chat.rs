@@ -6,6 +6,7 @@
 //! message that carries the media).
 //! A change is applied in one transaction with its events (see `store::event_log`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -232,6 +233,106 @@ pub fn unread(store: &Store, chat: Uuid, me: Uuid, after: Option<Uuid>, cap: usi
     Ok(n)
 }
 
+/// Unread counts shown up to this many (a scan stops there).
+pub const UNREAD_CAP: usize = 999;
+
+/// How a change moves a member's unread count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Unread {
+    /// Counted afresh.
+    Set(u64),
+    /// Moved by this many (never below 0).
+    Add(i64),
+    /// Left the chat.
+    Remove,
+}
+
+fn counted(m: &MessageRecord) -> bool {
+    !m.deleted && m.kind != MessageKind::System
+}
+
+/// The unread counts a change moves. Runs on the committer thread before the change's
+/// transaction: changes are applied one at a time there, so these reads see every earlier one.
+fn unread_moves(store: &Store, c: &Change) -> AppResult<BTreeMap<Vec<u8>, Unread>> {
+    let mut moves = BTreeMap::new();
+    for (chat, user, m) in &c.members {
+        let n = unread(store, *chat, *user, m.last_read_message_id, UNREAD_CAP)?;
+        moves.insert(k2(*chat, *user), Unread::Set(n as u64));
+    }
+    if let Some((chat, user, to, true)) = c.advance {
+        moves.insert(k2(chat, user), Unread::Set(unread(store, chat, user, Some(to), UNREAD_CAP)? as u64));
+    }
+    for m in &c.messages {
+        let before = get_message(store, m.chat_id, m.id)?;
+        let step = match &before {
+            None if counted(m) => 1,
+            Some(b) if counted(b) && !counted(m) => -1,
+            _ => continue,
+        };
+        let mut readers: BTreeMap<Uuid, Option<Uuid>> = if step > 0 {
+            member_ids(store, m.chat_id)?.iter().map(|u| (*u, None)).collect()
+        } else {
+            members(store, m.chat_id)?.into_iter().map(|(u, r)| (u, r.last_read_message_id)).collect()
+        };
+        readers.extend(c.members.iter().filter(|(chat, _, _)| *chat == m.chat_id).map(|(_, u, r)| (*u, r.last_read_message_id)));
+        for (user, read) in readers {
+            // Only messages after the reader's position count; a new message is after every one.
+            if user == m.from_user_id || read.is_some_and(|r| r >= m.id) {
+                continue;
+            }
+            let e = moves.entry(k2(m.chat_id, user)).or_insert(Unread::Add(0));
+            *e = match *e {
+                Unread::Set(n) => Unread::Set(n.saturating_add_signed(step)),
+                Unread::Add(d) => Unread::Add(d + step),
+                Unread::Remove => Unread::Remove,
+            };
+        }
+    }
+    for (chat, user) in &c.leave {
+        moves.insert(k2(*chat, *user), Unread::Remove);
+    }
+    Ok(moves)
+}
+
+/// Writes unread moves inside a transaction.
+fn write_unread(tree: &TransactionalTree, moves: &BTreeMap<Vec<u8>, Unread>) -> ConflictableTransactionResult<(), AppError> {
+    for (key, m) in moves {
+        match *m {
+            Unread::Set(n) => {
+                tree.insert(key.as_slice(), &n.to_be_bytes())?;
+            }
+            Unread::Add(0) => {}
+            Unread::Add(d) => {
+                let now = tree.get(key.as_slice())?.map_or(0, |v| super::meta::read_u64(&v));
+                tree.insert(key.as_slice(), &now.saturating_add_signed(d).to_be_bytes())?;
+            }
+            Unread::Remove => {
+                tree.remove(key.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Messages from others after the member's read position, as kept (shown up to [`UNREAD_CAP`]).
+pub fn unread_count(store: &Store, chat: Uuid, user: Uuid) -> AppResult<usize> {
+    let n = store.t.chat_unread.get(k2(chat, user)).map_err(io)?.map_or(0, |v| super::meta::read_u64(&v));
+    Ok(usize::try_from(n).unwrap_or(usize::MAX).min(UNREAD_CAP))
+}
+
+/// Counts every member's unread messages afresh (migration 6, and after a restore).
+pub fn rebuild_unread(store: &Store) -> AppResult<()> {
+    store.t.chat_unread.clear().map_err(io)?;
+    for item in store.t.chat_members.iter() {
+        let (k, v) = item.map_err(io)?;
+        let (chat, user) = (codec::id_at(&k, 0)?, codec::id_at(&k, 16)?);
+        let m: MemberRecord = codec::dec(&v)?;
+        let n = unread(store, chat, user, m.last_read_message_id, UNREAD_CAP)? as u64;
+        store.t.chat_unread.insert(k, &n.to_be_bytes()).map_err(io)?;
+    }
+    Ok(())
+}
+
 /// True if any message still carries `media`.
 pub fn media_in_chats(store: &Store, media: Uuid) -> AppResult<bool> {
     Ok(store.t.media_chats.scan_prefix(media.as_bytes()).next().is_some())
@@ -292,7 +393,8 @@ pub struct Change {
 
 /// Applies a change in one transaction with its events, numbered from `first`.
 pub fn apply(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> {
-    let records = apply_tx(store, c, first);
+    let unread = unread_moves(store, c)?;
+    let records = apply_tx(store, c, &unread, first);
     let changed = c.members.iter().map(|(chat, _, _)| *chat).chain(c.leave.iter().map(|(chat, _)| *chat));
     // Also after a failed transaction: it may have been applied before the error surfaced.
     if !c.members.is_empty() || !c.leave.is_empty() {
@@ -301,7 +403,7 @@ pub fn apply(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>>
     records
 }
 
-fn apply_tx(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> {
+fn apply_tx(store: &Store, c: &Change, unread: &BTreeMap<Vec<u8>, Unread>, first: u64) -> AppResult<Vec<LogRecord>> {
     let t = &store.t;
     let trees = (
         &t.chats,
@@ -315,10 +417,11 @@ fn apply_tx(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> 
         &t.chat_log,
         &t.user_log,
         &t.note_counters,
+        &t.chat_unread,
     );
     let at = c.at.unwrap_or_else(Utc::now);
     tx(trees.transaction(
-        |(chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log, note_counters)| {
+        |(chats, members, user_chats, pairs, messages, client_ids, media_chats, log, chat_log, user_log, note_counters, unread_counts)| {
             if let Some((chat, user, to, read)) = c.advance
                 && !advance_in(members, chat, user, to, read)?
             {
@@ -370,6 +473,7 @@ fn apply_tx(store: &Store, c: &Change, first: u64) -> AppResult<Vec<LogRecord>> 
             for note in &c.note_shares {
                 super::notes::count_share_in(note_counters, *note)?;
             }
+            write_unread(unread_counts, unread)?;
             for e in &c.events {
                 appender.add(e, at)?;
             }

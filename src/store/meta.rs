@@ -42,6 +42,8 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, run: super::event_log::messages_by_reference },
     // 5: each day's sessions in brief beside its totals.
     Migration { version: 5, run: super::activity::build_totals },
+    // 6: unread counts kept per chat member.
+    Migration { version: 6, run: super::chat::rebuild_unread },
 ];
 
 /// Reads the schema version; `None` for a fresh database.

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{AppError, AppResult};
 
 /// The schema version this binary writes. Data from a newer version is refused.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// Every tree of the database, opened once.
 #[derive(Clone)]
@@ -91,6 +91,8 @@ pub struct Trees {
     pub chat_members: sled::Tree,
     /// `user_chats` (see `store::chat`).
     pub user_chats: sled::Tree,
+    /// `chat_unread`: chat ‖ member → messages from others after their read position (u64).
+    pub chat_unread: sled::Tree,
     /// `private_pairs` (see `store::chat`).
     pub private_pairs: sled::Tree,
     /// `messages` (see `store::chat`).
@@ -181,6 +183,7 @@ impl Trees {
             chats: db.open_tree("chats")?,
             chat_members: db.open_tree("chat_members")?,
             user_chats: db.open_tree("user_chats")?,
+            chat_unread: db.open_tree("chat_unread")?,
             private_pairs: db.open_tree("private_pairs")?,
             messages: db.open_tree("messages")?,
             message_client_ids: db.open_tree("message_client_ids")?,

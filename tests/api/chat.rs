@@ -407,3 +407,52 @@ async fn friend_request_events_arrive_on_the_socket_and_in_sync() {
     assert_eq!(wb.expect("friend_request.new").await["request"]["id"], r.body["id"]);
     wb.expect("sync.done").await;
 }
+
+/// Unread counts are kept per member: new messages from others raise them, reading lowers them
+/// to what is after the read position, a deleted unread message leaves them, a new member counts
+/// the history, a member who left has none, and one member's reading moves no one else's.
+#[tokio::test]
+async fn unread_counts_follow_messages_reads_and_deletions() {
+    let s = Server::start().await;
+    let owner = s.register().await;
+    let (m1, m2, late) = (s.register().await, s.register().await, s.register().await);
+    for m in [&m1, &m2, &late] {
+        befriend(&s, &owner, m).await;
+    }
+    let r = s.post("/api/v1/chats", Some(&owner.access), json!({"type": "group", "name": "Unread", "member_ids": [m1.id, m2.id]})).await;
+    let g = r.body["id"].as_str().unwrap().to_string();
+    let unread = |u: &User| {
+        let (s, g, token) = (&s, g.clone(), u.access.clone());
+        async move { s.get(&format!("/api/v1/chats/{g}"), &token).await.body["unread_count"].as_u64().unwrap() }
+    };
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let r = s.post(&format!("/api/v1/chats/{g}/messages"), Some(&owner.access), json!({"content": format!("m{i}")})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    s.post(&format!("/api/v1/chats/{g}/messages"), Some(&m1.access), json!({"content": "mine"})).await;
+    assert_eq!((unread(&owner).await, unread(&m1).await, unread(&m2).await), (1, 4, 5));
+    // m1 reads up to the second message: two of the owner's remain after it.
+    let read = s.post(&format!("/api/v1/chats/{g}/read"), Some(&m1.access), json!({"up_to_message_id": ids[1]})).await;
+    assert_eq!(read.status, 204);
+    assert_eq!((unread(&m1).await, unread(&m2).await), (2, 5));
+    // Deleting one message m1 has read changes nothing for m1; one m1 has not read lowers both.
+    assert_eq!(s.delete(&format!("/api/v1/chats/{g}/messages/{}", ids[0]), &owner.access, None).await.status, 204);
+    assert_eq!((unread(&m1).await, unread(&m2).await), (2, 4));
+    assert_eq!(s.delete(&format!("/api/v1/chats/{g}/messages/{}", ids[3]), &owner.access, None).await.status, 204);
+    assert_eq!((unread(&m1).await, unread(&m2).await), (1, 3));
+    // A new member sees the history as unread; the list shows the same count.
+    s.post(&format!("/api/v1/chats/{g}/members"), Some(&owner.access), json!({"user_ids": [late.id]})).await;
+    assert_eq!(unread(&late).await, 3);
+    let list = s.get("/api/v1/chats", &late.access).await;
+    assert_eq!(list.body["items"][0]["unread_count"], 3);
+    // A member who left has no count; coming back counts afresh.
+    assert_eq!(s.delete(&format!("/api/v1/chats/{g}/members/{}", m2.id), &m2.access, None).await.status, 204);
+    assert_problem(&s.get(&format!("/api/v1/chats/{g}"), &m2.access).await, 404, "not_found");
+    let last = s.post(&format!("/api/v1/chats/{g}/messages"), Some(&owner.access), json!({"content": "last"})).await;
+    let last = last.body["id"].as_str().unwrap().to_string();
+    assert_eq!((unread(&m1).await, unread(&late).await), (2, 4));
+    s.post(&format!("/api/v1/chats/{g}/read"), Some(&late.access), json!({"up_to_message_id": last})).await;
+    assert_eq!((unread(&late).await, unread(&m1).await), (0, 2));
+}

@@ -173,7 +173,7 @@ pub fn chat_view(state: &AppState, me: Caller, c: &ChatRecord) -> AppResult<Chat
         None => None,
     };
     let unread_count = match &mine {
-        Some(m) => store::unread(&state.store, c.id, me.id(), m.last_read_message_id, 999)?,
+        Some(_) => store::unread_count(&state.store, c.id, me.id())?,
         None => 0,
     };
     Ok(ChatView {

@@ -145,39 +145,43 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if reminded_at.is_none_or(|t| state.clock.now() - t >= REMIND_EVERY) {
                 reminded_at = Some(state.clock.now());
-                match run_reminders(&state).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(reminders = n, "goal reminders sent"),
-                    Err(e) => tracing::error!(error = %e, "goal reminders failed"),
+                if let Some(n) = tally(&state, "goal_reminders", run_reminders(&state).await) {
+                    tracing::info!(reminders = n, "goal reminders sent");
                 }
             }
             if pruned_at.is_none_or(|t| state.clock.now() - t >= PRUNE_EVERY) {
                 pruned_at = Some(state.clock.now());
-                match crate::service::notifications::prune(&state).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(notifications = n, "old notifications removed"),
-                    Err(e) => tracing::error!(error = %e, "notification retention failed"),
+                if let Some(n) = tally(&state, "notification_retention", crate::service::notifications::prune(&state).await) {
+                    tracing::info!(notifications = n, "old notifications removed");
                 }
             }
             let started = std::time::Instant::now();
-            match run_reports(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(reports = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly/monthly reports ready"),
-                Err(e) => tracing::error!(error = %e, "report job failed"),
+            if let Some(n) = tally(&state, "reports", run_reports(&state).await) {
+                tracing::info!(reports = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly/monthly reports ready");
             }
             let started = std::time::Instant::now();
-            match crate::service::insights::run_weekly(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(students = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly insights computed"),
-                Err(e) => tracing::error!(error = %e, "weekly insights failed"),
+            if let Some(n) = tally(&state, "weekly_insights", crate::service::insights::run_weekly(&state).await) {
+                tracing::info!(students = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly insights computed");
             }
-            match age_events(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(events = n, "old events removed"),
-                Err(e) => tracing::error!(error = %e, "event ageing failed"),
+            if let Some(n) = tally(&state, "event_ageing", age_events(&state).await) {
+                tracing::info!(events = n, "old events removed");
             }
         }
     })
+}
+
+/// Counts a run of `job` in the metrics and logs its failure. Returns how much it did when that
+/// was something (a run that did nothing needs no log line).
+fn tally(state: &AppState, job: &'static str, result: AppResult<usize>) -> Option<usize> {
+    state.metrics.job_ran(job, result.is_ok());
+    match result {
+        Ok(0) => None,
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::error!(job, error = %e, "scheduled job failed");
+            None
+        }
+    }
 }
 
 /// Ends typing indicators nobody refreshed (every second).

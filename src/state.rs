@@ -77,6 +77,14 @@ impl Secrets {
 /// Images waiting for a decoder; one more upload gets 503 (each waiting upload holds its bytes).
 const IMAGE_QUEUE: usize = 4;
 
+/// Heavy reads waiting for a read thread; one more answers 503 (see [`AppState::reads`]).
+const READ_QUEUE: usize = 1024;
+
+/// Threads for heavy reads: twice the cores (a read may wait on the disk), at least 4.
+fn read_threads() -> usize {
+    (std::thread::available_parallelism().map_or(2, |n| n.get()) * 2).max(4)
+}
+
 /// ntfy subscription requests one address may make a minute.
 const NTFY_REQUESTS_PER_MINUTE: u32 = 120;
 
@@ -100,6 +108,9 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Worker threads for image decoding, apart from `cpu` so that sign-ins never wait behind uploads.
     pub images: CpuPool,
+    /// Heavy reads of requests (storage scans, search, charts, exports, blobs), off the async
+    /// workers on a fixed set of threads with a bounded queue (DESIGN rule 5).
+    pub reads: CpuPool,
     /// Uploads per user.
     pub uploads: Throttle,
     /// `sync` replays that may run at once (half the cores, at least one): many full syncs queue
@@ -209,6 +220,7 @@ impl AppState {
             hasher: Hasher::new(cpu.clone()),
             cpu,
             images: CpuPool::new(config.media.decode_concurrency, IMAGE_QUEUE),
+            reads: CpuPool::new(read_threads(), READ_QUEUE),
             uploads: Throttle::new(config.media.uploads_per_hour, 3600),
             replays: tokio::sync::Semaphore::new((std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1)),
             registrations: Throttle::new(a.max_registrations_per_ip, a.lockout_window_secs),

@@ -18,8 +18,9 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # The insights model's trainer (models/train.py reads what the server exports).
 python3 -c "import numpy, sklearn, onnx, onnxruntime" >/dev/null 2>&1 ||
   python3 -m pip install -q --disable-pip-version-check -r models/requirements.txt
-# Independent checkers used by the API tests (an OpenAPI validator, a schema-based fuzzer).
-python3 -c "import openapi_spec_validator, schemathesis" >/dev/null 2>&1 && command -v st >/dev/null ||
+# Independent checkers used by the API tests (an OpenAPI validator, a schema-based fuzzer, an
+# OpenMetrics parser).
+python3 -c "import openapi_spec_validator, schemathesis, prometheus_client" >/dev/null 2>&1 && command -v st >/dev/null ||
   python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 
 cargo fmt --all -- --check

@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Page, json, me, state};
+use super::extract::{Page, json, me, off_workers, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::service::activity::{self as svc, LogInput, LogView};
@@ -63,7 +63,9 @@ async fn delete_day(req: &mut Request, depot: &mut Depot) -> Result<NoContent, A
 async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<LogView>>, AppError> {
     let from = req.query::<String>("from").ok_or_else(|| AppError::field("from", "required"))?;
     let to = req.query::<String>("to").ok_or_else(|| AppError::field("to", "required"))?;
-    Ok(Json(Page { items: svc::list(&state(depot), me(depot)?, &from, &to)?, next_cursor: None }))
+    let me = me(depot)?;
+    let items = off_workers(&state(depot), move |st| svc::list(st, me, &from, &to)).await?;
+    Ok(Json(Page { items, next_cursor: None }))
 }
 
 /// Upload many days at once (for phones that logged offline).

@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Page, admin, client, json, paging, path_id, staff, state};
+use super::extract::{Page, admin, client, json, off_workers, paging, path_id, staff, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::model::Role;
@@ -22,7 +22,8 @@ async fn setup(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthRespo
 /// Server statistics.
 #[endpoint(tags("admin"), security(("bearer" = [])))]
 async fn stats(depot: &mut Depot) -> Result<Json<Stats>, AppError> {
-    Ok(Json(svc::stats(&state(depot), staff(depot)?)?))
+    let staff = staff(depot)?;
+    Ok(Json(off_workers(&state(depot), move |st| svc::stats(st, staff)).await?))
 }
 
 /// Accounts, filtered by `q` (username, name or email contains), paginated.
@@ -34,7 +35,8 @@ async fn list_users(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<Us
         None => None,
     };
     let q = req.query::<String>("q").unwrap_or_default();
-    let (items, next) = svc::list_users(&state(depot), staff(depot)?, &q, after, p.limit)?;
+    let staff = staff(depot)?;
+    let (items, next) = off_workers(&state(depot), move |st| svc::list_users(st, staff, &q, after, p.limit)).await?;
     Ok(Json(Page { items, next_cursor: next.map(|n| n.to_string()) }))
 }
 
@@ -94,7 +96,8 @@ async fn reset_password(req: &mut Request, depot: &mut Depot) -> Result<Json<Res
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
 async fn list_invites(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<InviteView>>, AppError> {
     let p = paging(req)?;
-    let (items, next_cursor) = svc::list_invites(&state(depot), staff(depot)?, p.limit, p.cursor.as_deref())?;
+    let staff = staff(depot)?;
+    let (items, next_cursor) = off_workers(&state(depot), move |st| svc::list_invites(st, staff, p.limit, p.cursor.as_deref())).await?;
     Ok(Json(Page { items, next_cursor }))
 }
 

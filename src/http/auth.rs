@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::Deserialize;
 
-use super::extract::{Page, client, json, me, paging, path_id, state};
+use super::extract::{Page, client, json, me, off_workers, paging, path_id, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::service::auth::{self as svc, AuthResponse, RegisterInput, SessionView};
@@ -104,7 +104,8 @@ async fn change_password(req: &mut Request, depot: &mut Depot) -> Result<NoConte
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
 async fn sessions(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<SessionView>>, AppError> {
     let p = paging(req)?;
-    let (items, next_cursor) = svc::list_sessions(&state(depot), me(depot)?, p.limit, p.cursor.as_deref())?;
+    let me = me(depot)?;
+    let (items, next_cursor) = off_workers(&state(depot), move |st| svc::list_sessions(st, me, p.limit, p.cursor.as_deref())).await?;
     Ok(Json(Page { items, next_cursor }))
 }
 

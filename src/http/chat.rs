@@ -4,7 +4,7 @@ use salvo::prelude::*;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{Page, json, me, paging, path_id, state};
+use super::extract::{Page, json, me, off_workers, paging, path_id, state};
 use super::reply::NoContent;
 use crate::error::{AppError, AppResult};
 use crate::service::chat::{self as svc, ChatView, MessageView, NewMessage};
@@ -71,7 +71,8 @@ pub struct ReadUpTo {
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
 async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<ChatView>>, AppError> {
     let p = paging(req)?;
-    let (items, next_cursor) = svc::list(&state(depot), me(depot)?, p.limit, p.cursor.as_deref())?;
+    let me = me(depot)?;
+    let (items, next_cursor) = off_workers(&state(depot), move |st| svc::list(st, me, p.limit, p.cursor.as_deref())).await?;
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -102,7 +103,8 @@ async fn create(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Res
 #[endpoint(tags("chat"), security(("bearer" = [])), parameters(("id" = String, Path, description = "Chat id")))]
 async fn get_chat(req: &mut Request, depot: &mut Depot) -> Result<Json<ChatView>, AppError> {
     let id = path_id(req, "id", "chat")?;
-    Ok(Json(svc::get(&state(depot), me(depot)?, id)?))
+    let me = me(depot)?;
+    Ok(Json(off_workers(&state(depot), move |st| svc::get(st, me, id)).await?))
 }
 
 /// Rename or describe a group (owner or admins); mute or unmute the chat for oneself (`muted_until`, any member).
@@ -162,7 +164,8 @@ async fn history(req: &mut Request, depot: &mut Depot) -> Result<Json<Vec<Messag
     let id = path_id(req, "id", "chat")?;
     let p = paging(req)?;
     let (before, after) = (opt_id(req, "before")?, opt_id(req, "after")?);
-    Ok(Json(svc::history(&state(depot), me(depot)?, id, before, after, p.limit)?))
+    let me = me(depot)?;
+    Ok(Json(off_workers(&state(depot), move |st| svc::history(st, me, id, before, after, p.limit)).await?))
 }
 
 /// Send a message (same as `message.send` on the socket). A resend with the same `client_id`

@@ -17,6 +17,18 @@ pub fn state(depot: &Depot) -> Arc<AppState> {
     depot.get_typed::<Arc<AppState>>().expect("state hoop runs first").clone()
 }
 
+/// Runs `read` (a storage scan, a search, a chart, an export, a blob read) on the state's read
+/// threads instead of the async workers, so light requests keep their latency (DESIGN rule 5).
+/// A full read queue answers 503 `unavailable`.
+pub async fn off_workers<T, F>(state: &Arc<AppState>, read: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState) -> AppResult<T> + Send + 'static,
+{
+    let st = state.clone();
+    state.reads.run(move || read(&st)).await?
+}
+
 /// The WebSocket hub put in the depot by the root hoop.
 pub fn hub(depot: &Depot) -> Arc<Hub> {
     depot.get_typed::<Arc<Hub>>().expect("state hoop runs first").clone()

@@ -4,7 +4,7 @@ use salvo::http::{HeaderValue, header};
 use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{json, me, state};
+use super::extract::{json, me, off_workers, state};
 use super::media::read_upload;
 use super::reply::NoContent;
 use crate::error::AppError;
@@ -64,7 +64,8 @@ async fn put_avatar(req: &mut Request, depot: &mut Depot) -> Result<Json<AvatarO
 /// Everything stored about the caller, as one JSON document (a download).
 #[endpoint(tags("profile"), security(("bearer" = [])))]
 async fn export(depot: &mut Depot, res: &mut Response) -> Result<Json<Export>, AppError> {
-    let data = svc::export(&state(depot), me(depot)?)?;
+    let me = me(depot)?;
+    let data = off_workers(&state(depot), move |st| svc::export(st, me)).await?;
     res.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"friend-export.json\""));
     Ok(Json(data))
 }
@@ -73,7 +74,8 @@ async fn export(depot: &mut Depot, res: &mut Response) -> Result<Json<Export>, A
 #[endpoint(tags("users"), security(("bearer" = [])), parameters(("id_or_username" = String, Path, description = "User id or username")))]
 async fn get_user(req: &mut Request, depot: &mut Depot) -> Result<Json<UserView>, AppError> {
     let key = req.param::<String>("id_or_username").unwrap_or_default();
-    Ok(Json(svc::public_profile(&state(depot), me(depot)?, &key)?))
+    let me = me(depot)?;
+    Ok(Json(off_workers(&state(depot), move |st| svc::public_profile(st, me, &key)).await?))
 }
 
 /// Routes for signed-in users.

@@ -4,7 +4,7 @@ use salvo::http::{HeaderValue, header};
 use salvo::prelude::*;
 use uuid::Uuid;
 
-use super::extract::{bearer_token, me, path_id, state};
+use super::extract::{bearer_token, me, off_workers, path_id, state};
 use super::reply::Created;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::authenticate;
@@ -88,7 +88,7 @@ async fn read(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Resul
             Reader::User(authenticate(&st, &token)?)
         }
     };
-    let (m, bytes) = svc::read(&st, reader, id, thumb)?;
+    let (m, bytes) = off_workers(&st, move |st| svc::read(st, reader, id, thumb)).await?;
     let h = res.headers_mut();
     let mime = if thumb { "image/jpeg" } else { m.mime.as_str() };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_str(mime).map_err(AppError::internal)?);

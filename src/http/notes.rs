@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::Deserialize;
 
-use super::extract::{Page, json, me, paging, path_id, state};
+use super::extract::{Page, json, me, off_workers, paging, path_id, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::service::chat::MessageView;
@@ -28,7 +28,8 @@ async fn create(req: &mut Request, depot: &mut Depot) -> Result<Created<NoteView
 #[endpoint(tags("notes"), security(("bearer" = [])), parameters(("id" = String, Path, description = "Note id")))]
 async fn get(req: &mut Request, depot: &mut Depot) -> Result<Json<NoteView>, AppError> {
     let id = path_id(req, "id", "note")?;
-    Ok(Json(svc::get(&state(depot), me(depot)?, id)?))
+    let me = me(depot)?;
+    Ok(Json(off_workers(&state(depot), move |st| svc::get(st, me, id)).await?))
 }
 
 /// Change a note (author only: 403 for other readers). Searchable with the change within a second.
@@ -59,7 +60,9 @@ async fn delete(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppEr
 async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<NoteView>>, AppError> {
     let p = paging(req)?;
     let (author, tag) = (req.query::<String>("author"), req.query::<String>("tag"));
-    let (items, next_cursor) = svc::list(&state(depot), me(depot)?, author.as_deref(), tag.as_deref(), p.cursor.as_deref(), p.limit)?;
+    let me = me(depot)?;
+    let (items, next_cursor) =
+        off_workers(&state(depot), move |st| svc::list(st, me, author.as_deref(), tag.as_deref(), p.cursor.as_deref(), p.limit)).await?;
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -71,7 +74,8 @@ async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<NoteView
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
 async fn feed(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<NoteView>>, AppError> {
     let p = paging(req)?;
-    let (items, next_cursor) = svc::feed(&state(depot), me(depot)?, p.cursor.as_deref(), p.limit)?;
+    let me = me(depot)?;
+    let (items, next_cursor) = off_workers(&state(depot), move |st| svc::feed(st, me, p.cursor.as_deref(), p.limit)).await?;
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -90,9 +94,10 @@ async fn search(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<Search
     let p = paging(req)?;
     let q = req.query::<String>("q").unwrap_or_default();
     let (tag, author) = (req.query::<String>("tag"), req.query::<String>("author"));
-    let st = state(depot);
     let me = me(depot)?;
-    let (items, next_cursor) = svc::search(&st, me, &q, tag.as_deref(), author.as_deref(), p.cursor.as_deref(), p.limit)?;
+    let (items, next_cursor) =
+        off_workers(&state(depot), move |st| svc::search(st, me, &q, tag.as_deref(), author.as_deref(), p.cursor.as_deref(), p.limit))
+            .await?;
     Ok(Json(Page { items, next_cursor }))
 }
 

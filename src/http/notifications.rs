@@ -4,7 +4,7 @@ use salvo::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::extract::{Page, json, me, paging, state};
+use super::extract::{Page, json, me, off_workers, paging, state};
 use super::reply::NoContent;
 use crate::error::AppError;
 use crate::service::notifications::{self as svc, NotificationView, SettingsPatch, SettingsView};
@@ -39,14 +39,16 @@ async fn list(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<Notifica
         Some("true") | Some("1") => true,
         Some(_) => return Err(AppError::field("unread_only", "must be true or false")),
     };
-    let (items, next_cursor) = svc::list(&state(depot), me(depot)?, p.cursor.as_deref(), unread_only, p.limit)?;
+    let me = me(depot)?;
+    let (items, next_cursor) = off_workers(&state(depot), move |st| svc::list(st, me, p.cursor.as_deref(), unread_only, p.limit)).await?;
     Ok(Json(Page { items, next_cursor }))
 }
 
 /// How many notifications are unread.
 #[endpoint(tags("notifications"), security(("bearer" = [])))]
 async fn unread_count(depot: &mut Depot) -> Result<Json<UnreadCount>, AppError> {
-    Ok(Json(UnreadCount { count: svc::unread_count(&state(depot), me(depot)?)? }))
+    let me = me(depot)?;
+    Ok(Json(UnreadCount { count: off_workers(&state(depot), move |st| svc::unread_count(st, me)).await? }))
 }
 
 /// Marks notifications read: `{ ids: [...] }` or `{ all: true }`. Reading a chat also reads its
@@ -68,7 +70,8 @@ async fn read(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppErro
 /// own and the school's, both applied), and whether a push shows message text.
 #[endpoint(tags("notifications"), security(("bearer" = [])))]
 async fn get_settings(depot: &mut Depot) -> Result<Json<SettingsView>, AppError> {
-    Ok(Json(svc::settings(&state(depot), me(depot)?)?))
+    let me = me(depot)?;
+    Ok(Json(off_workers(&state(depot), move |st| svc::settings(st, me)).await?))
 }
 
 /// Changes preferences (any subset; `quiet_hours: null` removes the caller's own quiet hours; the

@@ -59,17 +59,17 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Ready> {
     }
 }
 
-/// Prometheus text format. Answers the server machine itself (loopback) and clients that send
+/// Prometheus metrics in the OpenMetrics 1.0 text format. Answers the server machine itself (loopback) and clients that send
 /// `Authorization: Bearer <http.metrics_token>`; others get 403 `forbidden`.
-#[endpoint(tags("operations"), responses((status_code = 200, description = "Prometheus text format"), (status_code = 403, description = "Not from loopback and no valid metrics token")))]
+#[endpoint(tags("operations"), responses((status_code = 200, description = "OpenMetrics 1.0 text (application/openmetrics-text), which Prometheus reads"), (status_code = 403, description = "Not from loopback and no valid metrics token")))]
 async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let st = state(depot);
     let ip = client(req, &st).ip;
     if !crate::service::ops::may_read_metrics(&st, &ip, bearer_token(req).as_deref()) {
         return Err(AppError::Forbidden("metrics are readable from the server itself or with the metrics token".into()));
     }
-    let text = crate::service::ops::metrics_text(&st);
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    let text = crate::service::ops::metrics_text(&st).await?;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
     res.render(text);
     Ok(())
 }

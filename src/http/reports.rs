@@ -3,7 +3,7 @@
 use salvo::http::{HeaderValue, header};
 use salvo::prelude::*;
 
-use super::extract::{me, state};
+use super::extract::{me, off_workers, state};
 use crate::error::AppError;
 use crate::service::charts;
 use crate::service::reports::{self as svc, Report};
@@ -13,14 +13,16 @@ use crate::service::reports::{self as svc, Report};
 #[endpoint(tags("reports"), security(("bearer" = [])), parameters(("week" = Option<String>, Query, description = "ISO week, e.g. 2026-W47")))]
 async fn weekly(req: &mut Request, depot: &mut Depot) -> Result<Json<Report>, AppError> {
     let week = req.query::<String>("week");
-    Ok(Json(svc::weekly(&state(depot), me(depot)?.id(), week.as_deref())?))
+    let me = me(depot)?.id();
+    Ok(Json(off_workers(&state(depot), move |st| svc::weekly(st, me, week.as_deref())).await?))
 }
 
 /// A monthly report (`month=YYYY-MM`, default: the last full month), compared with the month before.
 #[endpoint(tags("reports"), security(("bearer" = [])), parameters(("month" = Option<String>, Query, description = "e.g. 2026-11")))]
 async fn monthly(req: &mut Request, depot: &mut Depot) -> Result<Json<Report>, AppError> {
     let month = req.query::<String>("month");
-    Ok(Json(svc::monthly(&state(depot), me(depot)?.id(), month.as_deref())?))
+    let me = me(depot)?.id();
+    Ok(Json(off_workers(&state(depot), move |st| svc::monthly(st, me, month.as_deref())).await?))
 }
 
 /// Writes an SVG chart (never cached by shared caches: it is the caller's data).
@@ -49,7 +51,8 @@ fn chart_options(req: &mut Request) -> Result<(&'static charts::Theme, u32), App
 async fn weekly_chart(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let (theme, width) = chart_options(req)?;
     let week = req.query::<String>("week");
-    svg(res, charts::weekly(&state(depot), me(depot)?.id(), week.as_deref(), theme, width)?);
+    let me = me(depot)?.id();
+    svg(res, off_workers(&state(depot), move |st| charts::weekly(st, me, week.as_deref(), theme, width)).await?);
     Ok(())
 }
 
@@ -62,7 +65,8 @@ async fn weekly_chart(req: &mut Request, depot: &mut Depot, res: &mut Response) 
 async fn monthly_chart(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let (theme, width) = chart_options(req)?;
     let month = req.query::<String>("month");
-    svg(res, charts::monthly(&state(depot), me(depot)?.id(), month.as_deref(), theme, width)?);
+    let me = me(depot)?.id();
+    svg(res, off_workers(&state(depot), move |st| charts::monthly(st, me, month.as_deref(), theme, width)).await?);
     Ok(())
 }
 
@@ -72,7 +76,8 @@ async fn monthly_chart(req: &mut Request, depot: &mut Depot, res: &mut Response)
 async fn export_csv(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     let from = req.query::<String>("from").ok_or_else(|| AppError::field("from", "required"))?;
     let to = req.query::<String>("to").ok_or_else(|| AppError::field("to", "required"))?;
-    let csv = svc::export_csv(&state(depot), me(depot)?.id(), &from, &to)?;
+    let me = me(depot)?.id();
+    let csv = off_workers(&state(depot), move |st| svc::export_csv(st, me, &from, &to)).await?;
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     res.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"friend-activity.csv\""));
     res.body(csv);
@@ -82,7 +87,8 @@ async fn export_csv(req: &mut Request, depot: &mut Depot, res: &mut Response) ->
 /// Reports the weekly/monthly job made for the caller (each also raised a `report_ready` event).
 #[endpoint(tags("reports"), security(("bearer" = [])))]
 async fn ready(depot: &mut Depot) -> Result<Json<Vec<svc::ReadyReport>>, AppError> {
-    Ok(Json(svc::ready(&state(depot), me(depot)?.id())?))
+    let me = me(depot)?.id();
+    Ok(Json(off_workers(&state(depot), move |st| svc::ready(st, me)).await?))
 }
 
 /// Routes for signed-in users.

@@ -3,7 +3,7 @@
 use salvo::prelude::*;
 use serde::Deserialize;
 
-use super::extract::{Page, json, me, paging, path_id, state};
+use super::extract::{Page, json, me, off_workers, paging, path_id, state};
 use super::reply::{Created, NoContent};
 use crate::error::{AppError, AppResult};
 use crate::service::social::{self as svc, BlockView, RequestView, Suggestion};
@@ -46,7 +46,8 @@ async fn list_friends(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<
         Some(c) => Some(crate::ids::parse(c).ok_or_else(|| AppError::field("cursor", "invalid cursor"))?),
         None => None,
     };
-    let (items, next) = svc::friends(&state(depot), me(depot)?, &q, after, p.limit)?;
+    let me = me(depot)?;
+    let (items, next) = off_workers(&state(depot), move |st| svc::friends(st, me, &q, after, p.limit)).await?;
     Ok(Json(Page { items, next_cursor: next.map(|n| n.to_string()) }))
 }
 
@@ -78,7 +79,8 @@ async fn list_requests(req: &mut Request, depot: &mut Depot) -> Result<Json<Page
         Some("outgoing") => false,
         Some(_) => return Err(AppError::field("direction", "must be incoming or outgoing")),
     };
-    Ok(Json(Page { items: svc::list_requests(&state(depot), me(depot)?, incoming)?, next_cursor: None }))
+    let me = me(depot)?;
+    Ok(Json(Page { items: off_workers(&state(depot), move |st| svc::list_requests(st, me, incoming)).await?, next_cursor: None }))
 }
 
 /// Accept a request sent to the caller.
@@ -106,7 +108,8 @@ async fn withdraw(req: &mut Request, depot: &mut Depot) -> Result<NoContent, App
 /// Users the caller blocked.
 #[endpoint(tags("blocks"), security(("bearer" = [])))]
 async fn list_blocks(depot: &mut Depot) -> Result<Json<Page<BlockView>>, AppError> {
-    Ok(Json(Page { items: svc::blocks(&state(depot), me(depot)?)?, next_cursor: None }))
+    let me = me(depot)?;
+    Ok(Json(Page { items: off_workers(&state(depot), move |st| svc::blocks(st, me)).await?, next_cursor: None }))
 }
 
 /// Block a user: ends the friendship and pending requests both ways; they can no longer find,
@@ -133,7 +136,9 @@ async fn discover(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<User
     let p = paging(req)?;
     let q = req.query::<String>("q").unwrap_or_default();
     let focus = req.query::<String>("study_focus");
-    let (items, next) = svc::discover(&state(depot), me(depot)?, &q, focus.as_deref(), offset(&p.cursor)?, p.limit)?;
+    let me = me(depot)?;
+    let skip = offset(&p.cursor)?;
+    let (items, next) = off_workers(&state(depot), move |st| svc::discover(st, me, &q, focus.as_deref(), skip, p.limit)).await?;
     Ok(Json(Page { items, next_cursor: next.map(|n| n.to_string()) }))
 }
 
@@ -141,7 +146,8 @@ async fn discover(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<User
 #[endpoint(tags("users"), security(("bearer" = [])), parameters(("limit" = Option<usize>, Query, description = "1–100, default 20")))]
 async fn suggestions(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<Suggestion>>, AppError> {
     let p = paging(req)?;
-    Ok(Json(Page { items: svc::suggestions(&state(depot), me(depot)?, p.limit)?, next_cursor: None }))
+    let me = me(depot)?;
+    Ok(Json(Page { items: off_workers(&state(depot), move |st| svc::suggestions(st, me, p.limit)).await?, next_cursor: None }))
 }
 
 /// Routes for signed-in users.

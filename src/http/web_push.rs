@@ -3,7 +3,7 @@
 
 use salvo::prelude::*;
 
-use super::extract::{json, me, state};
+use super::extract::{json, me, off_workers, state};
 use super::reply::NoContent;
 use crate::error::AppError;
 use crate::service::web_push::{self as svc, SubscriptionInput, SubscriptionRef, SubscriptionView, VapidKey};
@@ -31,7 +31,8 @@ async fn subscribe(req: &mut Request, depot: &mut Depot, res: &mut Response) -> 
 /// The caller's Web Push subscriptions (devices).
 #[endpoint(tags("notifications"), security(("bearer" = [])))]
 async fn list(depot: &mut Depot) -> Result<Json<Vec<SubscriptionView>>, AppError> {
-    Ok(Json(svc::list(&state(depot), me(depot)?)?))
+    let me = me(depot)?;
+    Ok(Json(off_workers(&state(depot), move |st| svc::list(st, me)).await?))
 }
 
 /// Unsubscribes a device: the body names its `endpoint` (`keys` may be sent and are ignored).

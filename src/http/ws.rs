@@ -104,7 +104,7 @@ async fn serve(state: Arc<AppState>, hub: Arc<Hub>, mut session: Session, ws: We
     let user = session.user.id();
     let (conn_id, mut outbox) = hub.register(session.user);
     let _guard = Guard { state: state.clone(), hub, user, conn_id };
-    state.metrics.open_websockets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.metrics.websockets.inc();
     presence::connected(&state, user);
     let (mut tx, mut rx) = ws.split();
     if tx.send(Message::text(session.ready().await)).await.is_err() {
@@ -202,7 +202,7 @@ struct Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         self.hub.unregister(self.user, self.conn_id);
-        self.state.metrics.open_websockets.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.state.metrics.websockets.dec();
         presence::disconnected(self.state.clone(), self.hub.clone(), self.user);
     }
 }

@@ -5,12 +5,16 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use rand::RngCore;
 use web_push::{
     ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, Urgency, VapidSignature, VapidSignatureBuilder, WebPushMessageBuilder,
@@ -179,30 +183,56 @@ impl Tally {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
 /// Web Push delivery state shared with the metrics and `/readyz`.
-#[derive(Default)]
 pub struct Status {
-    queued: AtomicI64,
+    queued: Gauge,
     oldest_queued_at: AtomicI64,
-    unreachable_since: AtomicI64,
-    results: [AtomicU64; 6],
+    oldest_age: Gauge,
+    unreachable_since: Gauge,
+    results: Family<ResultLabel, Counter>,
+    registry: Registry,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        let (queued, oldest_age, unreachable_since) = (Gauge::default(), Gauge::default(), Gauge::default());
+        let results = Family::<ResultLabel, Counter>::default();
+        for r in Tally::ALL {
+            drop(results.get_or_create(&ResultLabel { result: r.label() }));
+        }
+        let mut registry = Registry::default();
+        registry.register("friend_webpush", "Web Push jobs by result", results.clone());
+        registry.register("friend_webpush_queue", "Web Push jobs waiting (due or backing off)", queued.clone());
+        registry.register("friend_webpush_oldest_pending_seconds", "Age of the oldest waiting Web Push job", oldest_age.clone());
+        registry.register(
+            "friend_webpush_unreachable_since_seconds",
+            "Unix time since no push service answers (0: they answer)",
+            unreachable_since.clone(),
+        );
+        Self { queued, oldest_queued_at: AtomicI64::new(0), oldest_age, unreachable_since, results, registry }
+    }
 }
 
 impl Status {
     /// `delta` jobs were queued (negative: finished).
     pub fn queued(&self, delta: i64) {
-        self.queued.fetch_add(delta, Ordering::Relaxed);
+        self.queued.inc_by(delta);
     }
 
     /// Sets the queue depth and the oldest job's queue time (unix seconds) from a full count.
     pub fn census(&self, depth: usize, oldest: Option<i64>) {
-        self.queued.store(depth as i64, Ordering::Relaxed);
+        self.queued.set(depth as i64);
         self.oldest_queued_at.store(oldest.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Jobs queued.
     pub fn depth(&self) -> i64 {
-        self.queued.load(Ordering::Relaxed).max(0)
+        self.queued.get().max(0)
     }
 
     /// Seconds the oldest queued job has waited (0 when none), at `now`.
@@ -215,43 +245,28 @@ impl Status {
 
     /// Counts results.
     pub fn count(&self, r: Tally, n: u64) {
-        self.results[r as usize].fetch_add(n, Ordering::Relaxed);
+        self.results.get_or_create(&ResultLabel { result: r.label() }).inc_by(n);
     }
 
     /// A push service answered: returns true when it had been unreachable.
     pub fn reached(&self) -> bool {
-        self.unreachable_since.swap(0, Ordering::Relaxed) != 0
+        self.unreachable_since.set(0) != 0
     }
 
     /// No push service answered at `now`: returns true when that is new.
     pub fn unreachable(&self, now: i64) -> bool {
-        self.unreachable_since.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        self.unreachable_since.inner().compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// Since when no push service answers (unix seconds).
     pub fn unreachable_since(&self) -> Option<i64> {
-        Some(self.unreachable_since.load(Ordering::Relaxed)).filter(|t| *t != 0)
+        Some(self.unreachable_since.get()).filter(|t| *t != 0)
     }
 
-    /// The Prometheus lines.
-    pub fn render(&self, out: &mut String, now: i64) {
-        use std::fmt::Write;
-        let _ = writeln!(out, "# HELP friend_webpush_total Web Push jobs by result.\n# TYPE friend_webpush_total counter");
-        for r in Tally::ALL {
-            let _ = writeln!(out, "friend_webpush_total{{result=\"{}\"}} {}", r.label(), self.results[r as usize].load(Ordering::Relaxed));
-        }
-        let _ = writeln!(out, "# HELP friend_webpush_queue Web Push jobs waiting (due or backing off).\n# TYPE friend_webpush_queue gauge");
-        let _ = writeln!(out, "friend_webpush_queue {}", self.depth());
-        let _ = writeln!(
-            out,
-            "# HELP friend_webpush_oldest_pending_seconds Age of the oldest waiting Web Push job.\n# TYPE friend_webpush_oldest_pending_seconds gauge"
-        );
-        let _ = writeln!(out, "friend_webpush_oldest_pending_seconds {}", self.oldest_age(now));
-        let _ = writeln!(
-            out,
-            "# HELP friend_webpush_unreachable_since_seconds Unix time since no push service answers (0: they answer).\n# TYPE friend_webpush_unreachable_since_seconds gauge"
-        );
-        let _ = writeln!(out, "friend_webpush_unreachable_since_seconds {}", self.unreachable_since().unwrap_or(0));
+    /// The metrics, with the oldest job's age taken at `now`.
+    pub fn registry(&self, now: i64) -> &Registry {
+        self.oldest_age.set(self.oldest_age(now));
+        &self.registry
     }
 }
 

@@ -28,6 +28,24 @@ pub(crate) fn last_commit(dir: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(dir.join("meta.json")).and_then(|m| m.modified()).ok()
 }
 
+/// Bytes the files under `dir` take (0 when it cannot be read).
+pub fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+                _ => e.metadata().map_or(0, |m| m.len()),
+            })
+            .sum()
+    })
+}
+
+/// Size on disk of each search index under `data_dir`, by name.
+pub fn index_sizes(data_dir: &Path) -> [(&'static str, u64); 2] {
+    ["notes", "users"].map(|name| (name, dir_bytes(&data_dir.join("search").join(name))))
+}
+
 /// Writes the schema marker once the first build committed.
 pub(crate) fn mark_built(dir: &Path, version: u32) -> std::io::Result<()> {
     std::fs::write(dir.join("friend_schema_version"), version.to_string())
@@ -44,6 +62,10 @@ use uuid::Uuid;
 /// How long a writer waits for more changes to share one commit.
 const BATCH_PAUSE: Duration = Duration::from_millis(10);
 
+/// Changes queued for a writer thread at most; a change beyond that waits for room (see
+/// [`Writer::send`]). A change holds one document, about 3 KiB at most for a note.
+const QUEUE: usize = 8192;
+
 /// Feeds every document of a rebuild to the sink it is given.
 pub(crate) type Producer<D> = Box<dyn FnOnce(&mut dyn FnMut(D)) + Send>;
 
@@ -57,7 +79,7 @@ enum Op<D> {
 /// The handle of an index's writer thread: changes are queued, applied in batches and committed
 /// once per batch; the reader is reloaded after each commit so a change is searchable at once.
 pub(crate) struct Writer<D> {
-    tx: mpsc::Sender<Op<D>>,
+    tx: mpsc::SyncSender<Op<D>>,
     reader: IndexReader,
 }
 
@@ -87,32 +109,51 @@ impl<D: Send + 'static> Writer<D> {
     where
         F: Fn(&D) -> TantivyDocument + Send + 'static,
     {
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let r = reader.clone();
         std::thread::Builder::new().name(format!("friend-index-{}", spec.name)).spawn(move || write_loop(writer, r, spec, rx))?;
         Ok(Self { tx, reader })
     }
 
+    /// Queues `op`. When the queue is full the caller waits for room (the writer falls behind only
+    /// under a burst of writes, and waiting slows the writers instead of growing memory); on a
+    /// multi-threaded runtime's worker the wait is announced to tokio (`block_in_place`), so the
+    /// worker's other tasks move to another thread meanwhile.
+    fn send(&self, op: Op<D>) {
+        let op = match self.tx.try_send(op) {
+            Ok(()) | Err(mpsc::TrySendError::Disconnected(_)) => return,
+            Err(mpsc::TrySendError::Full(op)) => op,
+        };
+        let on_worker =
+            tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if on_worker {
+            let _ = tokio::task::block_in_place(|| self.tx.send(op));
+        } else {
+            let _ = self.tx.send(op);
+        }
+    }
+
     /// Adds or replaces the document of `id`.
     pub(crate) fn upsert(&self, id: Uuid, d: D) {
-        let _ = self.tx.send(Op::Upsert(id, d));
+        self.send(Op::Upsert(id, d));
     }
 
     /// Removes the document of `id`.
     pub(crate) fn remove(&self, id: Uuid) {
-        let _ = self.tx.send(Op::Remove(id));
+        self.send(Op::Remove(id));
     }
 
     /// Replaces every document with what `producer` feeds (queries keep the old ones meanwhile).
     pub(crate) fn rebuild(&self, producer: Producer<D>) {
-        let _ = self.tx.send(Op::Rebuild(producer));
+        self.send(Op::Rebuild(producer));
     }
 
     /// Waits (up to `limit`) until every change queued so far is committed and visible; false if
     /// the writer did not get there in time (a rebuild can take a while).
     pub(crate) fn flush_within(&self, limit: Duration) -> bool {
         let (tx, rx) = mpsc::channel();
-        let done = self.tx.send(Op::Flush(tx)).is_ok() && rx.recv_timeout(limit).is_ok();
+        self.send(Op::Flush(tx));
+        let done = rx.recv_timeout(limit).is_ok();
         let _ = self.reader.reload();
         done
     }

@@ -269,7 +269,7 @@ pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
         users: meta::count(&state.store, Counter::Users)?,
         admins: meta::count(&state.store, Counter::Admins)?,
         storage_bytes: state.store.size_on_disk(),
-        websockets_open: state.metrics.open_websockets.load(std::sync::atomic::Ordering::Relaxed),
+        websockets_open: state.metrics.websockets.get(),
         push_unreachable_since: super::ops::push_unreachable_since(state),
         push_queued: state.web_push_status.depth(),
     })

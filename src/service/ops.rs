@@ -1,5 +1,9 @@
 //! Operations: readiness and the Prometheus metrics text.
 
+use std::sync::Arc;
+
+use crate::error::AppResult;
+use crate::metrics::Sample;
 use crate::state::AppState;
 use crate::store::meta::{self, Counter};
 
@@ -21,12 +25,21 @@ pub fn may_read_metrics(state: &AppState, ip: &str, token: Option<&str>) -> bool
     }
 }
 
-/// The metrics in Prometheus text format.
-pub fn metrics_text(state: &AppState) -> String {
-    let users = meta::count(&state.store, Counter::Users).unwrap_or(0);
-    let mut text = state.metrics.render(state.store.size_on_disk(), users, crate::store::push::queue_len(&state.store));
-    state.web_push_status.render(&mut text, state.clock.unix());
-    text
+/// The metrics in the OpenMetrics text format ([`crate::metrics::CONTENT_TYPE`]), read off the
+/// async workers (sizes and counts come from disk).
+pub async fn metrics_text(state: &Arc<AppState>) -> AppResult<String> {
+    let st = state.clone();
+    state.store.blocking(move |_| Ok(render_metrics(&st))).await
+}
+
+fn render_metrics(state: &AppState) -> String {
+    let sample = Sample {
+        sled_bytes: state.store.size_on_disk(),
+        index_bytes: &crate::search::index_sizes(&state.config.data_dir),
+        users: meta::count(&state.store, Counter::Users).unwrap_or(0),
+        push_queue: crate::store::push::queue_len(&state.store) as u64,
+    };
+    state.metrics.render(&sample, &[state.web_push_status.registry(state.clock.unix())])
 }
 
 /// Since when no push service answers (RFC 3339), for `/readyz` and the admin.

@@ -176,7 +176,7 @@ pub async fn send_queued(state: &Arc<AppState>) -> AppResult<usize> {
             Ok((queued.len(), handed))
         })
         .await?;
-    state.metrics.ntfy_pushes.fetch_add(handed.ntfy.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    state.metrics.pushed("ntfy", handed.ntfy.len() as u64);
     for (user, seq, m) in handed.ntfy {
         state.ntfy.publish(user, seq, m);
     }

@@ -1,8 +1,10 @@
 //! Operations: health, readiness, metrics, OpenAPI, docs, security headers, CORS, unknown routes.
 
 use reqwest::Method;
+use serde_json::{Value, json};
 
 use crate::support::{Server, assert_problem};
+use crate::ws_support::Ws;
 
 #[tokio::test]
 async fn health_ready_and_metrics() {
@@ -10,14 +12,78 @@ async fn health_ready_and_metrics() {
     let h = s.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((h.status.as_u16(), h.body["status"].as_str()), (200, Some("ok")));
     assert_eq!(s.call(Method::GET, "/readyz", None, None).await.status, 200);
-    s.register().await;
+    let me = s.register().await;
+    let _socket = Ws::connect(&s, &me.access).await;
     let m = s.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(m.headers["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
     let text = String::from_utf8(m.bytes).unwrap();
     assert!(text.contains(r#"friend_http_requests_total{method="POST",route="api/v1/auth/register",status="201"} 1"#), "{text}");
-    assert!(text.contains("friend_http_request_duration_seconds_bucket{le=\"+Inf\"}"));
-    assert!(text.contains("friend_websockets_open 0"));
-    assert!(text.contains("friend_users 1"));
-    assert!(text.contains("friend_sled_size_bytes "));
+    assert!(text.contains("friend_websockets_open 1"), "{text}");
+    assert!(text.contains("friend_users 1"), "{text}");
+}
+
+/// Samples of the exposition as read by Python's OpenMetrics parser (`prometheus_client`, installed
+/// by tests/run.sh), which refuses anything the format does not allow: `[name, labels, value]`.
+fn parse_openmetrics(text: &str) -> Vec<(String, serde_json::Map<String, Value>, f64)> {
+    let script = "import json, sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        fams = text_string_to_metric_families(sys.stdin.read())\n\
+        print(json.dumps([[x.name, x.labels, x.value] for f in fams for x in f.samples]))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with prometheus_client (tests/run.sh installs tests/requirements.txt)");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the OpenMetrics parser refused the exposition: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    rows.into_iter().map(|r| (r[0].as_str().unwrap().to_owned(), r[1].as_object().unwrap().clone(), r[2].as_f64().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn metrics_parse_as_openmetrics_and_cover_process_storage_and_jobs() {
+    let s = Server::start().await;
+    let me = s.register().await;
+    s.post("/api/v1/notes", Some(&me.access), json!({"title": "t", "content": "c"})).await;
+    let _socket = Ws::connect(&s, &me.access).await;
+    let mut samples = Vec::new();
+    // The job loop runs its first pass at start; wait until it has counted it.
+    for _ in 0..100 {
+        let m = s.call(Method::GET, "/metrics", None, None).await;
+        samples = parse_openmetrics(&String::from_utf8(m.bytes).unwrap());
+        if samples.iter().any(|(n, l, v)| n == "friend_job_runs_total" && l["job"] == "event_ageing" && *v >= 1.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).and_then(Value::as_str) == Some(*v)))
+            .unwrap_or_else(|| panic!("{name} {labels:?} missing: {samples:?}"))
+            .2
+    };
+    assert_eq!(value("friend_http_requests_total", &[("method", "POST"), ("route", "api/v1/notes"), ("status", "201")]), 1.0);
+    assert!(value("friend_http_request_duration_seconds_count", &[]) >= 2.0);
+    assert_eq!(value("friend_websockets_open", &[]), 1.0);
+    assert!(value("process_resident_memory_bytes", &[]) > 1e6);
+    assert!(value("process_open_fds", &[]) > 3.0);
+    assert!(value("process_max_fds", &[]) >= value("process_open_fds", &[]));
+    assert!(value("process_start_time_seconds", &[]) > 1.7e9);
+    assert!(value("friend_uptime_seconds", &[]) >= 0.0);
+    assert!(value("friend_sled_size_bytes", &[]) > 0.0);
+    assert!(value("friend_search_index_size_bytes", &[("index", "notes")]) > 0.0);
+    assert!(value("friend_search_index_size_bytes", &[("index", "users")]) > 0.0);
+    assert_eq!(value("friend_users", &[]), 1.0);
+    assert_eq!(value("friend_push_queue", &[]), 0.0);
+    assert!(value("friend_job_runs_total", &[("job", "event_ageing")]) >= 1.0);
+    assert_eq!(value("friend_job_failures_total", &[("job", "reports")]), 0.0);
+    assert_eq!(value("friend_webpush_total", &[("result", "sent")]), 0.0);
+    assert_eq!(value("friend_webpush_queue", &[]), 0.0);
 }
 
 #[tokio::test]

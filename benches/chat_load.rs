@@ -1,6 +1,6 @@
 //! Chat load generator: talks to a running server over loopback with real WebSocket clients.
 //!
-//! `cargo bench --bench chat_load -- BASE idle SOCKETS HOLD_SECS`
+//! `cargo bench --bench chat_load -- BASE idle SOCKETS HOLD_SECS [USERS]` (sockets spread over USERS, 20)
 //! `cargo bench --bench chat_load -- BASE groups USERS GROUP_SIZE SECONDS`
 //! `cargo bench --bench chat_load -- BASE fanout MEMBERS ROUNDS`
 //! `cargo bench --bench chat_load -- BASE throughput SENDERS SECONDS`
@@ -31,9 +31,12 @@ async fn connect(base: &str, token: &str) -> Socket {
     ws
 }
 
-async fn idle(base: &str, sockets: usize, hold: u64) {
+async fn idle(base: &str, sockets: usize, hold: u64, users_n: usize) {
     let http = reqwest::Client::new();
-    let us = users(&http, base, 20).await;
+    let us = users(&http, base, users_n).await;
+    // A pause for the caller to read the server's memory with the users registered, no socket open.
+    println!("idle: {users_n} users registered; opening sockets in 3 s");
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let started = Instant::now();
     let mut held = Vec::with_capacity(sockets);
     for i in 0..sockets {
@@ -409,7 +412,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         match args.get(2).map(String::as_str) {
-            Some("idle") => idle(&base, num(3, 10_000), num(4, 10) as u64).await,
+            Some("idle") => idle(&base, num(3, 10_000), num(4, 10) as u64, num(5, 20)).await,
             Some("groups") => groups(&base, num(3, 1000), num(4, 10), num(5, 20) as u64).await,
             Some("fanout") => fanout(&base, num(3, 500), num(4, 20)).await,
             Some("throughput") => throughput(&base, num(3, 200), num(4, 10) as u64).await,

@@ -17,7 +17,10 @@ if [ ! -d "$SEED_DIR" ]; then
 fi
 cp -r "$SEED_DIR" "$WORK/data"
 start
-for _ in $(seq 1 600); do grep -q 'index rebuilt index="notes"' "$WORK/log" && break; sleep 0.5; done
+# The first start rebuilds the notes index and makes last week's reports and insights: wait for all.
+for what in 'index rebuilt index="notes"' 'reports ready' 'weekly insights computed'; do
+  for _ in $(seq 1 600); do grep -q "$what" "$WORK/log" && break; sleep 0.5; done
+done
 TOKEN=$(login seed0)
 TOKENS=""; for i in 1 2 3 4 5 6 7 8; do TOKENS="$TOKENS $(login seed$i)"; done
 export TOKEN TOKENS

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use salvo::prelude::*;
 use salvo::websocket::{Message, WebSocket, WebSocketUpgrade};
@@ -22,6 +23,8 @@ const MAX_FRAME: usize = 64 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(25);
 /// A frame the client does not take within this long closes its socket.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// A one-time WebSocket ticket.
 #[derive(Serialize, ToSchema)]
@@ -41,9 +44,11 @@ async fn ticket(depot: &mut Depot) -> Result<Json<Ticket>, AppError> {
 }
 
 fn socket_config() -> WebSocketConfig {
-    // tungstenite's defaults reserve a 128 KiB read buffer per connection and accept 64 MiB messages.
+    // tungstenite's defaults reserve a 128 KiB read buffer per connection and accept 64 MiB
+    // messages. 512 bytes holds a typical frame (a chat message is 200–400 bytes of JSON); a
+    // longer one is read in more steps.
     WebSocketConfig::default()
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(Some(MAX_FRAME))
@@ -94,20 +99,31 @@ async fn connect(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Re
     }
     let state = st.clone();
     WebSocketUpgrade::with_config(socket_config())
-        .upgrade(req, res, move |ws| serve(state, hub, Session::new(st, user, expires_at), ws))
+        .upgrade(req, res, move |ws| async move {
+            // The connection runs in a task of its own, and salvo's upgrade task ends here: that
+            // task keeps its arguments (the socket among them, ~500 bytes) for its whole life.
+            // The socket is split first for the same reason: `serve` holds only the halves.
+            let (tx, rx) = ws.split();
+            tokio::spawn(serve(state, hub, Session::new(st, user, expires_at), tx, rx));
+        })
         .await
         .map_err(|e| AppError::BadRequest(format!("not a WebSocket request: {}", e.brief)))
 }
 
 /// Runs one connection until either side closes.
-async fn serve(state: Arc<AppState>, hub: Arc<Hub>, mut session: Session, ws: WebSocket) {
+async fn serve(
+    state: Arc<AppState>,
+    hub: Arc<Hub>,
+    mut session: Session,
+    mut tx: SplitSink<WebSocket, Message>,
+    mut rx: SplitStream<WebSocket>,
+) {
     let user = session.user.id();
     let (conn_id, mut outbox) = hub.register(session.user);
     let _guard = Guard { state: state.clone(), hub, user, conn_id };
     state.metrics.websockets.inc();
     presence::connected(&state, user);
-    let (mut tx, mut rx) = ws.split();
-    if tx.send(Message::text(session.ready().await)).await.is_err() {
+    if tx.send(Message::text(Box::pin(session.ready()).await)).await.is_err() {
         return;
     }
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -125,7 +141,9 @@ async fn serve(state: Arc<AppState>, hub: Arc<Hub>, mut session: Session, ws: We
                     if session.expired() {
                         close(&mut tx, CLOSE_TOKEN_EXPIRED, "access token expired").await
                     } else {
-                        let replies = match msg.as_str() { Ok(text) => session.handle(text).await, Err(_) => Vec::new() };
+                        // Boxed: the handler's future is large and only lives while a frame is
+                        // handled, not in every idle connection's task.
+                        let replies = match msg.as_str() { Ok(text) => Box::pin(session.handle(text)).await, Err(_) => Vec::new() };
                         let mut step = Step::Go;
                         for r in replies {
                             step = send(&mut tx, Message::text(r)).await;
@@ -158,6 +176,17 @@ async fn serve(state: Arc<AppState>, hub: Arc<Hub>, mut session: Session, ws: We
             break;
         }
     }
+    // The closing handshake (RFC 6455 §7.1.1): read what the client still sends until its close
+    // frame, for a moment. Dropping the socket with its frames unread would make the kernel reset
+    // the connection, and the client could lose our close frame (and its code) with it.
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(m)) = rx.next().await {
+            if m.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Whether the connection goes on.
@@ -169,7 +198,7 @@ enum Step {
 
 /// Sends one frame; a client that does not take it within [`SEND_TIMEOUT`] is disconnected
 /// (a socket that never reads must not hold memory and a socket slot for ever).
-async fn send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, m: Message) -> Step {
+async fn send(tx: &mut SplitSink<WebSocket, Message>, m: Message) -> Step {
     match tokio::time::timeout(SEND_TIMEOUT, tx.send(m)).await {
         Ok(Ok(())) => Step::Go,
         _ => Step::Stop,
@@ -177,7 +206,7 @@ async fn send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, m: M
 }
 
 /// Sends a close frame (bounded like any send) and stops.
-async fn close(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, code: u16, reason: &str) -> Step {
+async fn close(tx: &mut SplitSink<WebSocket, Message>, code: u16, reason: &str) -> Step {
     let _ = send(tx, Message::close_with(code, reason)).await;
     Step::Stop
 }

@@ -3,6 +3,7 @@
 //! published event is rendered by `service::frames` for the online members of its audience.
 
 pub mod connection;
+pub mod outbox;
 pub mod presence;
 
 use std::collections::HashMap;
@@ -10,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Weak};
 
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::access::Caller;
@@ -38,7 +38,7 @@ struct Conn {
     id: u64,
     session: Uuid,
     staff: bool,
-    tx: mpsc::Sender<Outgoing>,
+    tx: outbox::Sender,
 }
 
 /// All live connections.
@@ -59,8 +59,8 @@ impl Hub {
     }
 
     /// Registers a connection of `caller`; returns its id and the queue to drain.
-    pub fn register(&self, caller: Caller) -> (u64, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(QUEUE);
+    pub fn register(&self, caller: Caller) -> (u64, outbox::Outbox) {
+        let (tx, rx) = outbox::outbox(QUEUE);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let conn = Conn { id, session: caller.session_id(), staff: caller.staff().is_some(), tx };
         self.conns.lock().unwrap_or_else(|p| p.into_inner()).entry(caller.id()).or_default().push(conn);
@@ -98,7 +98,7 @@ impl Hub {
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         for u in users {
             if let Some(list) = conns.get_mut(u) {
-                list.retain(|c| c.tx.try_send(Outgoing::Frame(frame.clone())).is_ok());
+                list.retain(|c| c.tx.try_send(Outgoing::Frame(frame.clone())));
             }
         }
     }
@@ -117,7 +117,7 @@ impl Hub {
             if crate::service::auth::session_exists(state, c.session) {
                 return true;
             }
-            let _ = c.tx.try_send(Outgoing::Close(CLOSE_SESSION_ENDED, "the session ended; sign in again"));
+            c.tx.try_send(Outgoing::Close(CLOSE_SESSION_ENDED, "the session ended; sign in again"));
             false
         });
         if list.is_empty() {

@@ -243,6 +243,20 @@ fn readable(f: Fields, reader: &Scope) -> Vec<(Occur, Box<dyn Query>)> {
     vec![(Occur::Must, boxed(TermSetQuery::new(audience))), (Occur::MustNot, boxed(TermSetQuery::new(id_terms(f.author, reader.hidden))))]
 }
 
+/// Segments up to this many notes are merged as one level. Tantivy's default (10,000) suits bulk
+/// loads; notes arrive a few per commit, and under it every small merge rewrote the growing
+/// segment of up to 10,000 notes again (a note was merged ~100 times on its way up; the merge
+/// thread took a fifth of the server's CPU under `POST /notes`). From 1,000 notes up, segments
+/// merge with others of their size. Smaller levels (100) wrote as fast but left twice the
+/// segments, which slowed search (BENCHMARKS.md).
+const MIN_LAYER_NOTES: u32 = 1_000;
+
+fn merge_policy() -> tantivy::merge_policy::LogMergePolicy {
+    let mut p = tantivy::merge_policy::LogMergePolicy::default();
+    p.set_min_layer_size(MIN_LAYER_NOTES);
+    p
+}
+
 impl NoteIndex {
     /// Opens (or creates) the index under `data_dir/search/notes`. Returns it and whether it must
     /// be rebuilt from storage (call [`NoteIndex::rebuild`]).
@@ -254,6 +268,7 @@ impl NoteIndex {
         index.tokenizers().register(text::NAME, text::analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(search_err)?;
         let writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000).map_err(search_err)?;
+        writer.set_merge_policy(Box::new(merge_policy()));
         let last_commit = if rebuild { None } else { super::last_commit(&dir) };
         let spec = super::WriterSpec {
             name: "notes",

@@ -62,6 +62,9 @@ use uuid::Uuid;
 /// How long a writer waits for more changes to share one commit.
 const BATCH_PAUSE: Duration = Duration::from_millis(10);
 
+/// Under steady writes a writer commits at most this often (after a quiet spell, at once).
+const COMMIT_EVERY: Duration = Duration::from_millis(250);
+
 /// Changes queued for a writer thread at most; a change beyond that waits for room (see
 /// [`Writer::send`]). A change holds one document, about 3 KiB at most for a note.
 const QUEUE: usize = 8192;
@@ -200,6 +203,7 @@ fn write_loop<D, F: Fn(&D) -> TantivyDocument>(
     spec: WriterSpec<F>,
     rx: mpsc::Receiver<Op<D>>,
 ) {
+    let mut committed = std::time::Instant::now() - COMMIT_EVERY;
     while let Ok(first) = rx.recv() {
         let mut waiters = Vec::new();
         apply(&mut writer, &spec, first, &mut waiters);
@@ -208,6 +212,15 @@ fn write_loop<D, F: Fn(&D) -> TantivyDocument>(
         while let Ok(op) = rx.try_recv() {
             apply(&mut writer, &spec, op, &mut waiters);
         }
+        // Under steady writes, one commit per COMMIT_EVERY (unless someone waits for a flush).
+        while waiters.is_empty() {
+            let Some(left) = COMMIT_EVERY.checked_sub(committed.elapsed()) else { break };
+            match rx.recv_timeout(left) {
+                Ok(op) => apply(&mut writer, &spec, op, &mut waiters),
+                Err(_) => break,
+            }
+        }
+        committed = std::time::Instant::now();
         if let Err(e) = writer.commit() {
             tracing::error!(index = spec.name, error = %e, "index: commit failed");
         }

@@ -79,8 +79,9 @@ enum Op<D> {
     Flush(mpsc::Sender<()>),
 }
 
-/// The handle of an index's writer thread: changes are queued, applied in batches and committed
-/// once per batch; the reader is reloaded after each commit so a change is searchable at once.
+/// The handle of an index's writer thread: changes are queued (bounded), applied in batches and
+/// committed once per batch, at most every [`COMMIT_EVERY`] under steady writes; the reader is
+/// reloaded after each commit, so a change is searchable within that interval.
 pub(crate) struct Writer<D> {
     tx: mpsc::SyncSender<Op<D>>,
     reader: IndexReader,
@@ -203,7 +204,7 @@ fn write_loop<D, F: Fn(&D) -> TantivyDocument>(
     spec: WriterSpec<F>,
     rx: mpsc::Receiver<Op<D>>,
 ) {
-    let mut committed = std::time::Instant::now() - COMMIT_EVERY;
+    let mut committed: Option<std::time::Instant> = None;
     while let Ok(first) = rx.recv() {
         let mut waiters = Vec::new();
         apply(&mut writer, &spec, first, &mut waiters);
@@ -214,13 +215,13 @@ fn write_loop<D, F: Fn(&D) -> TantivyDocument>(
         }
         // Under steady writes, one commit per COMMIT_EVERY (unless someone waits for a flush).
         while waiters.is_empty() {
-            let Some(left) = COMMIT_EVERY.checked_sub(committed.elapsed()) else { break };
+            let Some(left) = committed.and_then(|t| COMMIT_EVERY.checked_sub(t.elapsed())) else { break };
             match rx.recv_timeout(left) {
                 Ok(op) => apply(&mut writer, &spec, op, &mut waiters),
                 Err(_) => break,
             }
         }
-        committed = std::time::Instant::now();
+        committed = Some(std::time::Instant::now());
         if let Err(e) = writer.commit() {
             tracing::error!(index = spec.name, error = %e, "index: commit failed");
         }

@@ -59,18 +59,10 @@ impl Secrets {
         Ok(s)
     }
 
-    /// Writes the file (owner-only) by a rename, so a crash leaves the old one or the new one.
+    /// Writes the file (owner-only) by a rename, so a crash or a power cut leaves the old one or the new one.
     fn save(&self, path: &Path) -> AppResult<()> {
-        let s = self;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&s).map_err(AppError::internal)?).map_err(AppError::internal)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(AppError::internal)?;
-        }
-        std::fs::rename(&tmp, path).map_err(AppError::internal)?;
-        Ok(())
+        let bytes = serde_json::to_vec_pretty(self).map_err(AppError::internal)?;
+        crate::store::power_safe::write_file(path, &bytes, true).map_err(AppError::internal)
     }
 }
 

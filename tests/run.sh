@@ -9,6 +9,9 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || [ -x /usr/lib/chromium/chromedriver ] || need_apt+=(chromium-driver)
+# The power-cut test mounts a FUSE file system (fusermount from fuse3, libfuse.so.2 for fusepy).
+command -v fusermount >/dev/null 2>&1 || need_apt+=(fuse3)
+ldconfig -p 2>/dev/null | grep -q 'libfuse.so.2' || need_apt+=(libfuse2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -19,8 +22,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 python3 -c "import numpy, sklearn, onnx, onnxruntime" >/dev/null 2>&1 ||
   python3 -m pip install -q --disable-pip-version-check -r models/requirements.txt
 # Independent checkers used by the API tests (an OpenAPI validator, a schema-based fuzzer, an
-# OpenMetrics parser).
-python3 -c "import openapi_spec_validator, schemathesis, prometheus_client" >/dev/null 2>&1 && command -v st >/dev/null ||
+# OpenMetrics parser) and the FUSE binding of the power-cut file system.
+python3 -c "import openapi_spec_validator, schemathesis, prometheus_client, fuse" >/dev/null 2>&1 && command -v st >/dev/null ||
   python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 
 cargo fmt --all -- --check

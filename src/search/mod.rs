@@ -23,6 +23,25 @@ pub(crate) fn prepare_dir(dir: &Path, version: u32) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// Opens the index in `dir` (prepared by [`prepare_dir`]) or creates it when `create`. An index
+/// that cannot be opened or read (damaged by a power cut or a full disk) is cleared and created
+/// anew, and reported as needing a rebuild: it is derived data and must never stop the server.
+/// Returns the index and whether it must be (re)built.
+pub(crate) fn open_or_create(dir: &Path, schema: tantivy::schema::Schema, create: bool) -> tantivy::Result<(tantivy::Index, bool)> {
+    if !create {
+        let opened = tantivy::Index::open_in_dir(dir).and_then(|index| index.reader().map(|_| index));
+        match opened {
+            Ok(index) => return Ok((index, false)),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "search index damaged; rebuilding it from storage");
+                std::fs::remove_dir_all(dir)?;
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+    }
+    Ok((tantivy::Index::create_in_dir(dir, schema)?, true))
+}
+
 /// When the index in `dir` last committed (tantivy rewrites `meta.json` on every commit).
 pub(crate) fn last_commit(dir: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(dir.join("meta.json")).and_then(|m| m.modified()).ok()
@@ -48,7 +67,7 @@ pub fn index_sizes(data_dir: &Path) -> [(&'static str, u64); 2] {
 
 /// Writes the schema marker once the first build committed.
 pub(crate) fn mark_built(dir: &Path, version: u32) -> std::io::Result<()> {
-    std::fs::write(dir.join("friend_schema_version"), version.to_string())
+    crate::store::power_safe::write_file(&dir.join("friend_schema_version"), version.to_string().as_bytes(), false)
 }
 
 use std::path::PathBuf;

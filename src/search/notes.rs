@@ -9,7 +9,7 @@ use std::path::Path;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 use uuid::Uuid;
 
 use super::{Scope, text};
@@ -262,9 +262,9 @@ impl NoteIndex {
     /// be rebuilt from storage (call [`NoteIndex::rebuild`]).
     pub fn open(data_dir: &Path) -> AppResult<(Self, bool)> {
         let dir = data_dir.join("search").join("notes");
-        let rebuild = super::prepare_dir(&dir, SCHEMA_VERSION).map_err(search_err)?;
+        let create = super::prepare_dir(&dir, SCHEMA_VERSION).map_err(search_err)?;
         let (schema, fields) = schema();
-        let index = if rebuild { Index::create_in_dir(&dir, schema) } else { Index::open_in_dir(&dir) }.map_err(search_err)?;
+        let (index, rebuild) = super::open_or_create(&dir, schema, create).map_err(search_err)?;
         index.tokenizers().register(text::NAME, text::analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(search_err)?;
         let writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000).map_err(search_err)?;

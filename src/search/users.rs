@@ -8,7 +8,7 @@ use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{LowerCaser, NgramTokenizer, TextAnalyzer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
@@ -87,9 +87,9 @@ impl UserIndex {
     /// be rebuilt from storage (call [`UserIndex::rebuild`]).
     pub fn open(data_dir: &Path) -> AppResult<(Self, bool)> {
         let dir = data_dir.join("search").join("users");
-        let rebuild = super::prepare_dir(&dir, SCHEMA_VERSION).map_err(search_err)?;
+        let create = super::prepare_dir(&dir, SCHEMA_VERSION).map_err(search_err)?;
         let (schema, fields) = schema();
-        let index = if rebuild { Index::create_in_dir(&dir, schema) } else { Index::open_in_dir(&dir) }.map_err(search_err)?;
+        let (index, rebuild) = super::open_or_create(&dir, schema, create).map_err(search_err)?;
         let edge = NgramTokenizer::prefix_only(1, MAX_PREFIX).map_err(search_err)?;
         index.tokenizers().register("edge", TextAnalyzer::builder(edge).filter(LowerCaser).build());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into().map_err(search_err)?;

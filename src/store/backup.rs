@@ -254,6 +254,9 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
     file.sync_all().map_err(AppError::internal)?;
     let summary = verify(&tmp)?;
     std::fs::rename(&tmp, dest).map_err(AppError::internal)?;
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        super::power_safe::sync_dir(dir).map_err(AppError::internal)?;
+    }
     Ok(summary)
 }
 

@@ -78,7 +78,14 @@ impl Blobs {
             return Ok(hash);
         }
         let dir = path.parent().expect("blob path has a parent");
-        std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+            // The new fan-out directory's entry (and `media/` itself on the first blob).
+            super::power_safe::sync_dir(&self.root).map_err(AppError::internal)?;
+            if let Some(data_dir) = self.root.parent() {
+                super::power_safe::sync_dir(data_dir).map_err(AppError::internal)?;
+            }
+        }
         let tmp = dir.join(format!(".{hash}.{}.tmp", uuid::Uuid::now_v7().simple()));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;

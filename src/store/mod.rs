@@ -17,6 +17,7 @@ pub mod member_cache;
 pub mod meta;
 pub mod notes;
 pub mod notifications;
+pub mod power_safe;
 pub mod push;
 pub mod report_runs;
 pub mod sessions;
@@ -25,7 +26,7 @@ pub mod users;
 pub mod web_push;
 
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -230,6 +231,8 @@ pub struct Store {
     gate: Arc<RwLock<()>>,
     /// Member ids of chats (see [`member_cache`]).
     pub(crate) members: Arc<member_cache::MemberCache>,
+    /// sled's files, synced after each flush (see [`power_safe`]).
+    files: Arc<Mutex<power_safe::SledFiles>>,
 }
 
 /// Creates `dir` if needed, owner-only (0700): students' data is readable by the server's user
@@ -298,9 +301,18 @@ impl Store {
                 },
             )?;
         let t = Trees::open(&db).map_err(io)?;
+        db.flush().map_err(io)?;
+        let files = power_safe::SledFiles::open(&dir.join("db"), dir).map_err(io)?;
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
-        let store = Self { db: db.clone(), t, flush_tx, gate: Arc::new(RwLock::new(())), members: Arc::default() };
-        tokio::spawn(group_commit(db, flush_rx));
+        let store = Self {
+            db: db.clone(),
+            t,
+            flush_tx,
+            gate: Arc::new(RwLock::new(())),
+            members: Arc::default(),
+            files: Arc::new(Mutex::new(files)),
+        };
+        tokio::spawn(group_commit(db, store.files.clone(), flush_rx));
         meta::migrate(&store)?;
         Ok(store)
     }
@@ -312,9 +324,9 @@ impl Store {
         rx.await.map_err(|_| AppError::Unavailable("storage is shutting down".into()))?.map_err(AppError::internal)
     }
 
-    /// Flushes synchronously (shutdown, CLI).
+    /// Flushes synchronously and makes it power-safe (group commit, shutdown, CLI).
     pub fn flush_now(&self) -> AppResult<()> {
-        self.db.flush().map(|_| ()).map_err(io)
+        flush_power_safe(&self.db, &self.files)
     }
 
     /// Held by every writer; a backup takes the exclusive side to pause writes.
@@ -368,17 +380,23 @@ impl Store {
     }
 }
 
+/// sled's flush, then the syncs that make it survive a power cut (see [`power_safe`]).
+fn flush_power_safe(db: &sled::Db, files: &Mutex<power_safe::SledFiles>) -> AppResult<()> {
+    db.flush().map_err(io)?;
+    files.lock().unwrap_or_else(|p| p.into_inner()).sync().map_err(|e| io(format!("fsync: {e}")))
+}
+
 /// The group-commit loop: every flush request that arrives while a flush runs is served by the next one.
-async fn group_commit(db: sled::Db, mut rx: mpsc::UnboundedReceiver<FlushWaiter>) {
+async fn group_commit(db: sled::Db, files: Arc<Mutex<power_safe::SledFiles>>, mut rx: mpsc::UnboundedReceiver<FlushWaiter>) {
     while let Some(first) = rx.recv().await {
         let mut waiters = vec![first];
         while let Ok(w) = rx.try_recv() {
             waiters.push(w);
         }
-        let db2 = db.clone();
-        let result = match tokio::task::spawn_blocking(move || db2.flush()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("flush: {e}")),
+        let (db2, files2) = (db.clone(), files.clone());
+        let result = match tokio::task::spawn_blocking(move || flush_power_safe(&db2, &files2)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(format!("flush task: {e}")),
         };
         if let Err(e) = &result {

@@ -14,6 +14,7 @@ mod media;
 mod notes;
 mod notifications;
 mod ops;
+mod power_cut;
 mod profile;
 mod push;
 mod push_service;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Process, binary, spawn};
 
-async fn register(c: &Process, username: &str) -> String {
+pub(crate) async fn register(c: &Process, username: &str) -> String {
     let (status, body) = c
         .post(
             "/api/v1/auth/register",
@@ -21,13 +21,13 @@ async fn register(c: &Process, username: &str) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
-async fn login(c: &Process, username: &str, password: &str) -> String {
+pub(crate) async fn login(c: &Process, username: &str, password: &str) -> String {
     let (status, body) = c.post("/api/v1/auth/login", None, json!({"login": username, "password": password})).await;
     assert_eq!(status, 200, "{body}");
     body["access_token"].as_str().unwrap().to_string()
 }
 
-fn cli(args: &[&str], dir: &Path, stdin: Option<&str>) -> (bool, String) {
+pub(crate) fn cli(args: &[&str], dir: &Path, stdin: Option<&str>) -> (bool, String) {
     let mut child = Command::new(binary())
         .args(args)
         .arg("--data-dir")

@@ -52,10 +52,13 @@ pub enum Command {
     /// Account administration.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Write a consistent, verified backup (works while the server runs).
+    /// Write a consistent, verified backup (works while the server runs), or check one.
     Backup {
-        /// Destination file.
+        /// Destination file (with --verify: the backup to check).
         file: PathBuf,
+        /// Only check FILE: its header, every line and the checksum (needs no data directory).
+        #[arg(long)]
+        verify: bool,
     },
     /// Rebuild the search indexes from storage (works while the server runs; searches keep
     /// answering from the old index until the new one is committed).
@@ -67,6 +70,9 @@ pub enum Command {
     Restore {
         /// Backup file.
         file: PathBuf,
+        /// Only verify the file and print what would be restored, by kind; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -250,7 +256,15 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), String> {
             let password = read_password(password_stdin)?;
             offline_or_online(&config, Request::ResetPassword { login, password }).await
         }
-        Command::Backup { file } => {
+        Command::Backup { file, verify: true } | Command::Restore { file, dry_run: true } => {
+            let (summary, kinds) = crate::store::backup::inventory(&file).map_err(|e| control::describe(&e))?;
+            println!("{} is a valid backup: {} records, {} bytes, checksum verified", file.display(), summary.records, summary.bytes);
+            for (kind, n) in kinds {
+                println!("  {kind:<24} {n}");
+            }
+            Ok(())
+        }
+        Command::Backup { file, verify: false } => {
             let file = std::path::absolute(&file).map_err(|e| e.to_string())?;
             offline_or_online(&config, Request::Backup { path: file }).await
         }
@@ -259,7 +273,7 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), String> {
             let path = std::path::absolute(&out).map_err(|e| e.to_string())?;
             offline_or_online(&config, Request::ExportTrainingData { path }).await
         }
-        Command::Restore { file } => {
+        Command::Restore { file, dry_run: false } => {
             let store = crate::store::Store::open(&config.data_dir, config.storage.cache_mb).map_err(|e| e.to_string())?;
             let blobs = crate::store::blobs::Blobs::new(&config.data_dir);
             let s = crate::store::backup::import(&store, &blobs, &file).map_err(|e| control::describe(&e))?;

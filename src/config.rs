@@ -56,6 +56,41 @@ pub struct Config {
     pub push: PushConfig,
     /// Local AI insights.
     pub insights: InsightsConfig,
+    /// Scheduled backups.
+    pub backup: BackupConfig,
+}
+
+/// Scheduled backups: one a day, verified, rotated.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Write a backup every day.
+    pub enabled: bool,
+    /// Local hour (in `default_timezone`) from which the daily backup runs, 0–23.
+    pub hour: u32,
+    /// Where backups go (a USB stick or a NAS mount is best); empty: `data_dir/backups`.
+    pub dir: PathBuf,
+    /// Daily backups kept (the newest of each of the last N days).
+    pub keep_daily: u32,
+    /// Weekly backups kept (the newest of each of the last N weeks).
+    pub keep_weekly: u32,
+    /// Minutes before a failed backup is tried again.
+    pub retry_minutes: u64,
+    /// Seconds between two looks at the schedule.
+    pub check_secs: u64,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self { enabled: true, hour: 2, dir: PathBuf::new(), keep_daily: 7, keep_weekly: 4, retry_minutes: 30, check_secs: 60 }
+    }
+}
+
+impl BackupConfig {
+    /// The directory scheduled backups go to.
+    pub fn dir_in(&self, data_dir: &std::path::Path) -> PathBuf {
+        if self.dir.as_os_str().is_empty() { data_dir.join("backups") } else { self.dir.clone() }
+    }
 }
 
 /// Local AI insights (the ONNX model of `models/`, run inside the server).
@@ -331,6 +366,7 @@ impl Default for Config {
             notifications: NotificationsConfig::default(),
             push: PushConfig::default(),
             insights: InsightsConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -461,6 +497,10 @@ impl Config {
         let i = &self.insights;
         if i.min_logged_days == 0 || i.min_logged_days > 28 || i.weekly_hour > 23 || i.refresh_per_hour == 0 {
             return Err("insights.min_logged_days must be 1..=28, insights.weekly_hour 0..=23, insights.refresh_per_hour at least 1".into());
+        }
+        let b = &self.backup;
+        if b.hour > 23 || b.keep_daily == 0 || b.retry_minutes == 0 || b.check_secs == 0 {
+            return Err("backup.hour must be 0..=23; backup.keep_daily, backup.retry_minutes and backup.check_secs at least 1".into());
         }
         if self.http.max_json_bytes < 1024 {
             return Err("http.max_json_bytes must be at least 1024".into());

@@ -142,6 +142,14 @@ impl AppError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
     }
+
+    /// The message with an internal cause spelled out: for logs and staff, never for a client.
+    pub fn cause(&self) -> String {
+        match self {
+            Self::Internal(cause) => cause.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Result alias used across services.

@@ -178,10 +178,27 @@ fn tally(state: &AppState, job: &'static str, result: AppResult<usize>) -> Optio
         Ok(0) => None,
         Ok(n) => Some(n),
         Err(e) => {
-            tracing::error!(job, error = %e, "scheduled job failed");
+            tracing::error!(job, error = %e.cause(), "scheduled job failed");
             None
         }
     }
+}
+
+/// Looks at the backup schedule every `backup.check_secs` and writes the daily backup when it is
+/// due (see [`crate::service::backups`]). Only attempts count as runs in the metrics.
+pub fn spawn_backups(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(state.config.backup.check_secs.max(1)));
+        loop {
+            tick.tick().await;
+            match crate::service::backups::run_scheduled(&state).await {
+                Ok(0) => {}
+                result => {
+                    tally(&state, "backup", result);
+                }
+            }
+        }
+    })
 }
 
 /// Ends typing indicators nobody refreshed (every second).

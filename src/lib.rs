@@ -69,6 +69,7 @@ pub async fn run_with_clock(
     let control = control::serve(state.clone());
     let typing = jobs::spawn_typing_sweeper(state.clone());
     let reports = jobs::spawn(state.clone());
+    let backups = jobs::spawn_backups(state.clone());
     let acceptor = TcpAcceptor::try_from(listener).map_err(|e| e.to_string())?;
     let server =
         Server::new(acceptor).fuse_config(salvo::fuse::FuseConfig::strict().with_connection_idle_timeout(Duration::from_secs(120)));
@@ -81,7 +82,7 @@ pub async fn run_with_clock(
     handle.stop_graceful(Some(Duration::from_secs(10)));
     let _ = serving.await;
     // Background tasks hold the state (and so the database); wait until they are gone.
-    for task in [control, typing, reports, notifier, pusher, web_pusher] {
+    for task in [control, typing, reports, backups, notifier, pusher, web_pusher] {
         task.abort();
         let _ = task.await;
     }

@@ -56,6 +56,8 @@ pub struct Sample<'a> {
     pub users: u64,
     /// Notifications waiting to be pushed.
     pub push_queue: u64,
+    /// When the last scheduled backup verified (Unix seconds; 0: none yet).
+    pub last_backup: i64,
 }
 
 /// Gauges set at each scrape.
@@ -70,6 +72,7 @@ struct Sampled {
     index_bytes: Family<IndexLabel, Gauge>,
     users: Gauge,
     push_queue: Gauge,
+    last_backup: Gauge,
 }
 
 /// Process-wide metrics.
@@ -121,6 +124,11 @@ impl Metrics {
         r.register("friend_search_index_size_bytes", "Size of each search index on disk", s.index_bytes.clone());
         r.register("friend_users", "Accounts stored", s.users.clone());
         r.register("friend_push_queue", "Notifications waiting to be pushed", s.push_queue.clone());
+        r.register(
+            "friend_backup_last_success_timestamp_seconds",
+            "When the last scheduled backup was written and verified (0: none yet)",
+            s.last_backup.clone(),
+        );
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         Self {
             registry,
@@ -180,6 +188,7 @@ impl Metrics {
         }
         s.users.set(sample.users as i64);
         s.push_queue.set(sample.push_queue as i64);
+        s.last_backup.set(sample.last_backup);
         let mut out = String::new();
         for r in std::iter::once(&self.registry).chain(more.iter().copied()) {
             // Writing to a String cannot fail.
@@ -273,7 +282,7 @@ mod tests {
         assert_eq!(method_label("BREW"), "other");
         m.observe("GET", "api/v1/me", 200, 0.001);
         m.observe("GET", "api/v1/me", 200, 0.002);
-        let text = m.render(&Sample { sled_bytes: 1, index_bytes: &[("notes", 2)], users: 3, push_queue: 0 }, &[]);
+        let text = m.render(&Sample { sled_bytes: 1, index_bytes: &[("notes", 2)], users: 3, push_queue: 0, last_backup: 0 }, &[]);
         assert!(text.contains("friend_http_requests_total{method=\"GET\",route=\"api/v1/me\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("friend_search_index_size_bytes{index=\"notes\"} 2"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");

@@ -40,6 +40,13 @@ pub struct Ready {
     pub insights: &'static str,
     /// Why insights are unavailable and how to fix it.
     pub insights_error: Option<String>,
+    /// Scheduled backups: `ok`, `failing` (the last attempt failed; it is retried), `none` (none
+    /// written yet) or `off`. A failing backup does not make the server unready.
+    pub backup: &'static str,
+    /// When the last scheduled backup was written and verified (RFC 3339).
+    pub last_backup_at: Option<String>,
+    /// Why the last attempt failed, when `backup` is `failing`.
+    pub backup_error: Option<String>,
 }
 
 /// Ready: storage answers (503 otherwise). Also tells whether push services answer.
@@ -51,12 +58,28 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Ready> {
     let version = env!("CARGO_PKG_VERSION");
     let insights_error = st.insights_model.as_ref().err().cloned();
     let insights = if insights_error.is_some() { "unavailable" } else { "ok" };
-    if crate::service::ops::ready(&st) {
-        Json(Ready { status: "ok", version, push, push_unreachable_since: since, insights, insights_error })
-    } else {
+    let b = crate::service::backups::status(&st).unwrap_or_default();
+    let backup = match (&b.last_error, b.last_ok_at) {
+        _ if !st.config.backup.enabled => "off",
+        (Some(_), _) => "failing",
+        (None, Some(_)) => "ok",
+        (None, None) => "none",
+    };
+    let ready = crate::service::ops::ready(&st);
+    if !ready {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
-        Json(Ready { status: "unavailable", version, push, push_unreachable_since: since, insights, insights_error })
     }
+    Json(Ready {
+        status: if ready { "ok" } else { "unavailable" },
+        version,
+        push,
+        push_unreachable_since: since,
+        insights,
+        insights_error,
+        backup,
+        last_backup_at: b.last_ok_at.map(crate::clock::rfc3339),
+        backup_error: b.last_error,
+    })
 }
 
 /// Prometheus metrics in the OpenMetrics 1.0 text format. Answers the server machine itself (loopback) and clients that send

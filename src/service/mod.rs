@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod admin;
 pub mod auth;
+pub mod backups;
 pub mod charts;
 pub mod chat;
 pub mod frames;

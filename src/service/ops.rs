@@ -38,6 +38,7 @@ fn render_metrics(state: &AppState) -> String {
         index_bytes: &crate::search::index_sizes(&state.config.data_dir),
         users: meta::count(&state.store, Counter::Users).unwrap_or(0),
         push_queue: crate::store::push::queue_len(&state.store) as u64,
+        last_backup: super::backups::status(state).ok().and_then(|b| b.last_ok_at).map_or(0, |t| t.timestamp()),
     };
     state.metrics.render(&sample, &[state.web_push_status.registry(state.clock.unix())])
 }

@@ -265,6 +265,19 @@ pub fn verify(path: &Path) -> AppResult<Summary> {
     read(path, |_| Ok(()))
 }
 
+/// Verifies a backup file and counts its records by kind (`user`, `message`, `blob`, ...): what
+/// a restore would bring back.
+pub fn inventory(path: &Path) -> AppResult<(Summary, std::collections::BTreeMap<String, u64>)> {
+    let mut kinds = std::collections::BTreeMap::<String, u64>::new();
+    let summary = read(path, |line| {
+        let v = serde_json::to_value(&line).map_err(AppError::internal)?;
+        let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or("unknown").to_string();
+        *kinds.entry(kind).or_default() += 1;
+        Ok(())
+    })?;
+    Ok((summary, kinds))
+}
+
 fn read(path: &Path, mut apply: impl FnMut(Line) -> AppResult<()>) -> AppResult<Summary> {
     let bad = |m: String| AppError::BadRequest(format!("{} is not a valid friend backup: {m}", path.display()));
     let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;

@@ -6,6 +6,7 @@ use crate::error::{AppError, AppResult};
 /// Key of the schema version (big-endian u64).
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
 const SETUP_KEY: &[u8] = b"setup_code";
+const BACKUP_KEY: &[u8] = b"backup_status";
 
 /// Counters kept in `meta` (never computed with `len()`).
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +67,15 @@ pub fn migrate(store: &Store) -> AppResult<()> {
         )));
     }
     let start = version;
+    if start < super::SCHEMA_VERSION {
+        let copy = store.copy_before_migration(start)?;
+        tracing::warn!(
+            from = start,
+            to = super::SCHEMA_VERSION,
+            copy = %copy.display(),
+            "migrating the database; a copy of it as it was is kept (to go back: stop the server, put the copy in place of data/db, run the previous friend)"
+        );
+    }
     for m in MIGRATIONS.iter().filter(|m| m.version > start) {
         tracing::info!(to = m.version, "running storage migration");
         (m.run)(store)?;
@@ -121,5 +131,33 @@ pub fn setup_code(store: &Store) -> AppResult<Option<SetupCode>> {
 /// Forgets the setup code.
 pub fn clear_setup_code(store: &Store) -> AppResult<()> {
     store.t.meta.remove(SETUP_KEY).map_err(io)?;
+    Ok(())
+}
+
+/// How the scheduled backups went (kept in `meta`, so a restart knows what is due).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct BackupStatus {
+    /// When the last verified scheduled backup was written.
+    pub last_ok_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its file.
+    pub last_ok_file: Option<String>,
+    /// Its size in bytes.
+    pub last_ok_bytes: u64,
+    /// When the last attempt failed (cleared by a success).
+    pub last_failed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why it failed.
+    pub last_error: Option<String>,
+    /// Failed attempts since the last success.
+    pub failures: u32,
+}
+
+/// The scheduled backups' status (default when none ran yet).
+pub fn backup_status(store: &Store) -> AppResult<BackupStatus> {
+    Ok(store.t.meta.get(BACKUP_KEY).map_err(io)?.map(|v| codec::dec(&v)).transpose()?.unwrap_or_default())
+}
+
+/// Stores the scheduled backups' status.
+pub fn put_backup_status(store: &Store, status: &BackupStatus) -> AppResult<()> {
+    store.t.meta.insert(BACKUP_KEY, codec::enc(status)).map_err(io)?;
     Ok(())
 }

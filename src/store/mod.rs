@@ -329,6 +329,20 @@ impl Store {
         flush_power_safe(&self.db, &self.files)
     }
 
+    /// Copies sled's files, as flushed now, to `data_dir/backups/pre-migration-schema{N}-{time}/`
+    /// before a migration changes them (no other writer runs while the database opens). The copy
+    /// is a database the previous binary opens as it is.
+    pub(crate) fn copy_before_migration(&self, schema: u64) -> AppResult<std::path::PathBuf> {
+        self.flush_now()?;
+        let files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let from = files.dir();
+        let data_dir = from.parent().unwrap_or(from);
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let to = data_dir.join("backups").join(format!("pre-migration-schema{schema}-{stamp}"));
+        power_safe::copy_dir(from, &to).map_err(|e| io(format!("copy before migration to {}: {e}", to.display())))?;
+        Ok(to)
+    }
+
     /// Held by every writer; a backup takes the exclusive side to pause writes.
     pub(crate) fn write_guard(&self) -> RwLockReadGuard<'_, ()> {
         self.gate.read().unwrap_or_else(|p| p.into_inner())

@@ -38,6 +38,27 @@ pub fn write_file(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<(
     })
 }
 
+/// Copies the files of `from` (and of its subdirectories) to the new directory `to`, each
+/// fsynced, then the directories.
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type()?.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+            File::open(&dst)?.sync_all()?;
+        }
+    }
+    sync_dir(to)?;
+    if let Some(parent) = to.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
 /// The files of one sled database, as last made durable.
 #[derive(Debug)]
 pub struct SledFiles {
@@ -78,6 +99,11 @@ impl SledFiles {
             let _ = sync_dir(parent);
         }
         Ok(files)
+    }
+
+    /// sled's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Makes what sled has flushed durable: `fdatasync` of the log, `fsync` of new blob files
@@ -124,6 +150,22 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[tokio::test]
+    async fn a_migration_first_keeps_a_copy_of_the_database_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path(), 8).unwrap();
+        store.t.meta.insert(crate::store::meta::SCHEMA_KEY, &5u64.to_be_bytes()).unwrap();
+        store.t.users.insert(b"someone", b"{}").unwrap();
+        crate::store::meta::migrate(&store).unwrap();
+        let copies: Vec<_> = std::fs::read_dir(dir.path().join("backups")).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(copies.len(), 1);
+        assert!(copies[0].file_name().unwrap().to_string_lossy().starts_with("pre-migration-schema5-"));
+        let old = sled::open(&copies[0]).unwrap();
+        assert_eq!(old.open_tree("meta").unwrap().get(crate::store::meta::SCHEMA_KEY).unwrap().unwrap().as_ref(), 5u64.to_be_bytes());
+        assert!(old.open_tree("users").unwrap().get(b"someone").unwrap().is_some());
+        assert_eq!(crate::store::meta::schema_version(&store).unwrap(), Some(crate::store::SCHEMA_VERSION));
     }
 
     #[test]

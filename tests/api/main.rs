@@ -5,6 +5,7 @@ mod activity;
 mod admin;
 mod admin_ui;
 mod auth;
+mod backups;
 mod chat;
 mod conformance;
 mod events;

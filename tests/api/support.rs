@@ -86,6 +86,8 @@ impl Server {
         config.auth.max_registrations_per_ip = 1_000_000;
         config.chat.friend_requests_per_hour = 1_000_000;
         config.chat.new_chats_per_hour = 1_000_000;
+        // The daily backup would run at every start; its own tests turn it on.
+        config.backup.enabled = false;
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -302,6 +304,7 @@ pub fn spawn_with(dir: &Path, env: &[(&str, &str)]) -> Process {
         .env("FRIEND_LOG__LEVEL", "info")
         .env("FRIEND_REGISTRATION", "open")
         .env("FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP", "1000000")
+        .env("FRIEND_BACKUP__ENABLED", "false")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,120 @@
+//! Scheduled backups on an injected clock: one a day, verified, rotated; a failing target is
+//! visible (`/readyz`, `/metrics`) and retried; `friend backup --verify` and `friend restore
+//! --dry-run` read a file without touching any data.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Timelike;
+use friend::Clock;
+use serde_json::Value;
+
+use crate::storage::cli;
+use crate::support::Server;
+
+async fn ready(s: &Server) -> Value {
+    reqwest::get(s.url("/readyz")).await.unwrap().json().await.unwrap()
+}
+
+/// Waits until `/readyz` satisfies `cond` (the schedule is looked at every second).
+async fn wait_ready(s: &Server, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let r = ready(s).await;
+        if cond(&r) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {}", ready(s).await);
+}
+
+fn backups(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn scheduled_backups_run_daily_rotate_and_recover_from_a_failing_target() {
+    let clock = Clock::system();
+    let target = tempfile::tempdir().unwrap();
+    let usb: PathBuf = target.path().join("usb");
+    let hour = clock.now().hour();
+    let dir = usb.clone();
+    let s = Server::start_in_with_clock(tempfile::tempdir().unwrap(), clock.clone(), move |c| {
+        c.backup.enabled = true;
+        c.backup.dir = dir;
+        c.backup.hour = hour;
+        c.backup.keep_daily = 3;
+        c.backup.keep_weekly = 2;
+        c.backup.check_secs = 1;
+    })
+    .await;
+    s.register_as("backed_up").await;
+
+    // Today's slot has passed: the first backup is written at once, verified, and reported.
+    let r = wait_ready(&s, "first backup", |r| r["backup"] == "ok").await;
+    assert_eq!(r["status"], "ok");
+    let first = backups(&usb);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].starts_with("friend-") && first[0].ends_with(".jsonl"));
+    // Another file in the directory is never rotated away.
+    std::fs::write(usb.join("notes.txt"), b"keep me").unwrap();
+
+    // Nine more days: one backup a day, rotated to the newest 3 days and 2 weeks.
+    for _ in 0..9 {
+        let before = ready(&s).await["last_backup_at"].clone();
+        clock.advance(chrono::Duration::days(1));
+        wait_ready(&s, "the next day's backup", |r| r["last_backup_at"] != before && r["backup"] == "ok").await;
+    }
+    let kept: Vec<String> = backups(&usb).into_iter().filter(|n| n.starts_with("friend-")).collect();
+    assert!((3..=5).contains(&kept.len()), "3 daily + up to 2 weekly: {kept:?}");
+    assert!(!kept.contains(&first[0]), "the oldest went: {kept:?}");
+    assert!(usb.join("notes.txt").exists());
+    for name in &kept {
+        let (ok, out) = cli(&["backup", "--verify", usb.join(name).to_str().unwrap()], target.path(), None);
+        assert!(ok && out.contains("valid backup"), "{out}");
+        assert!(out.lines().any(|l| l.trim_start().starts_with("user ") && l.trim_end().ends_with(" 1")), "{out}");
+    }
+
+    // The target fails (a file where the directory was): visible, counted, and retried.
+    let away = target.path().join("usb-away");
+    std::fs::rename(&usb, &away).unwrap();
+    std::fs::write(&usb, b"not a directory").unwrap();
+    clock.advance(chrono::Duration::days(1));
+    let r = wait_ready(&s, "a failing backup", |r| r["backup"] == "failing").await;
+    assert_eq!(r["status"], "ok", "a failing backup does not make the server unready");
+    assert!(r["backup_error"].as_str().unwrap().contains("usb"), "{r}");
+    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("friend_job_failures_total{job=\"backup\"} 1"), "{metrics}");
+    std::fs::remove_file(&usb).unwrap();
+    std::fs::rename(&away, &usb).unwrap();
+    // Not before the retry interval (30 minutes)...
+    clock.advance(chrono::Duration::minutes(10));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(ready(&s).await["backup"], "failing");
+    // ...then it succeeds and the failure is cleared.
+    clock.advance(chrono::Duration::minutes(25));
+    let r = wait_ready(&s, "the retried backup", |r| r["backup"] == "ok").await;
+    assert!(r["backup_error"].is_null(), "{r}");
+    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("friend_backup_last_success_timestamp_seconds "), "{metrics}");
+}
+
+#[test]
+fn verify_and_dry_run_read_a_backup_and_refuse_a_damaged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.jsonl");
+    let (ok, out) = cli(&["backup", file.to_str().unwrap()], &dir.path().join("data"), None);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&["restore", "--dry-run", file.to_str().unwrap()], &dir.path().join("empty"), None);
+    assert!(ok && out.contains("valid backup"), "{out}");
+    assert!(!dir.path().join("empty").exists(), "a dry run creates nothing");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.truncate(text.len() - 10);
+    std::fs::write(&file, text).unwrap();
+    for args in [["backup", "--verify"], ["restore", "--dry-run"]] {
+        let (ok, out) = cli(&[args[0], args[1], file.to_str().unwrap()], dir.path(), None);
+        assert!(!ok && out.contains("not a valid friend backup"), "{out}");
+    }
+}

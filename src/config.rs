@@ -345,6 +345,9 @@ pub struct MediaConfig {
 pub struct StorageConfig {
     /// sled page cache, in MiB.
     pub cache_mb: u64,
+    /// Below this much free space on the data directory's disk, in MiB, the log, `/readyz` and
+    /// `/metrics` warn that it is filling up.
+    pub warn_free_mb: u64,
 }
 
 impl Default for Config {
@@ -424,7 +427,7 @@ impl Default for MediaConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { cache_mb: 64 }
+        Self { cache_mb: 64, warn_free_mb: 2048 }
     }
 }
 

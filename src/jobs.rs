@@ -184,13 +184,27 @@ fn tally(state: &AppState, job: &'static str, result: AppResult<usize>) -> Optio
     }
 }
 
-/// Looks at the backup schedule every `backup.check_secs` and writes the daily backup when it is
-/// due (see [`crate::service::backups`]). Only attempts count as runs in the metrics.
+/// Every `backup.check_secs`: warns once when the data disk gets low on space (and says when it
+/// has room again), and writes the daily backup when it is due (see [`crate::service::backups`]).
+/// Only backup attempts count as runs in the metrics.
 pub fn spawn_backups(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(state.config.backup.check_secs.max(1)));
+        let mut was_low = false;
         loop {
             tick.tick().await;
+            if let Some((free, low)) = crate::service::ops::disk_free(&state) {
+                let mib = free / (1024 * 1024);
+                match (low, was_low) {
+                    (true, false) => tracing::warn!(
+                        free_mib = mib,
+                        "the data disk is filling up (storage.warn_free_mb): free space or move backups elsewhere"
+                    ),
+                    (false, true) => tracing::info!(free_mib = mib, "the data disk has room again"),
+                    _ => {}
+                }
+                was_low = low;
+            }
             match crate::service::backups::run_scheduled(&state).await {
                 Ok(0) => {}
                 result => {

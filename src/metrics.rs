@@ -58,6 +58,8 @@ pub struct Sample<'a> {
     pub push_queue: u64,
     /// When the last scheduled backup verified (Unix seconds; 0: none yet).
     pub last_backup: i64,
+    /// Free bytes on the data directory's disk.
+    pub disk_free: u64,
 }
 
 /// Gauges set at each scrape.
@@ -73,6 +75,7 @@ struct Sampled {
     users: Gauge,
     push_queue: Gauge,
     last_backup: Gauge,
+    disk_free: Gauge,
 }
 
 /// Process-wide metrics.
@@ -129,6 +132,7 @@ impl Metrics {
             "When the last scheduled backup was written and verified (0: none yet)",
             s.last_backup.clone(),
         );
+        r.register("friend_disk_free_bytes", "Free space on the data directory's disk", s.disk_free.clone());
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         Self {
             registry,
@@ -189,6 +193,7 @@ impl Metrics {
         s.users.set(sample.users as i64);
         s.push_queue.set(sample.push_queue as i64);
         s.last_backup.set(sample.last_backup);
+        s.disk_free.set(sample.disk_free as i64);
         let mut out = String::new();
         for r in std::iter::once(&self.registry).chain(more.iter().copied()) {
             // Writing to a String cannot fail.
@@ -282,7 +287,8 @@ mod tests {
         assert_eq!(method_label("BREW"), "other");
         m.observe("GET", "api/v1/me", 200, 0.001);
         m.observe("GET", "api/v1/me", 200, 0.002);
-        let text = m.render(&Sample { sled_bytes: 1, index_bytes: &[("notes", 2)], users: 3, push_queue: 0, last_backup: 0 }, &[]);
+        let text =
+            m.render(&Sample { sled_bytes: 1, index_bytes: &[("notes", 2)], users: 3, push_queue: 0, last_backup: 0, disk_free: 0 }, &[]);
         assert!(text.contains("friend_http_requests_total{method=\"GET\",route=\"api/v1/me\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("friend_search_index_size_bytes{index=\"notes\"} 2"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");

@@ -47,6 +47,11 @@ pub struct Ready {
     pub last_backup_at: Option<String>,
     /// Why the last attempt failed, when `backup` is `failing`.
     pub backup_error: Option<String>,
+    /// The data directory's disk: `ok`, or `low` below `storage.warn_free_mb` (a warning: the
+    /// server stays ready; uploads stop below `media.min_free_mb`).
+    pub disk: &'static str,
+    /// Free bytes on the data directory's disk.
+    pub disk_free_bytes: Option<u64>,
 }
 
 /// Ready: storage answers (503 otherwise). Also tells whether push services answer.
@@ -65,6 +70,7 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Ready> {
         (None, Some(_)) => "ok",
         (None, None) => "none",
     };
+    let disk = crate::service::ops::disk_free(&st);
     let ready = crate::service::ops::ready(&st);
     if !ready {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
@@ -79,6 +85,8 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Ready> {
         backup,
         last_backup_at: b.last_ok_at.map(crate::clock::rfc3339),
         backup_error: b.last_error,
+        disk: if disk.is_some_and(|d| d.1) { "low" } else { "ok" },
+        disk_free_bytes: disk.map(|d| d.0),
     })
 }
 

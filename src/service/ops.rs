@@ -39,6 +39,7 @@ fn render_metrics(state: &AppState) -> String {
         users: meta::count(&state.store, Counter::Users).unwrap_or(0),
         push_queue: crate::store::push::queue_len(&state.store) as u64,
         last_backup: super::backups::status(state).ok().and_then(|b| b.last_ok_at).map_or(0, |t| t.timestamp()),
+        disk_free: state.blobs.free_space().unwrap_or(0),
     };
     state.metrics.render(&sample, &[state.web_push_status.registry(state.clock.unix())])
 }
@@ -46,4 +47,10 @@ fn render_metrics(state: &AppState) -> String {
 /// Since when no push service answers (RFC 3339), for `/readyz` and the admin.
 pub fn push_unreachable_since(state: &AppState) -> Option<String> {
     state.web_push_status.unreachable_since().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(crate::clock::rfc3339)
+}
+
+/// Free bytes on the data directory's disk, and whether that is below `storage.warn_free_mb`.
+pub fn disk_free(state: &AppState) -> Option<(u64, bool)> {
+    let free = state.blobs.free_space().ok()?;
+    Some((free, free < state.config.storage.warn_free_mb.saturating_mul(1024 * 1024)))
 }

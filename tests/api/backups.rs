@@ -118,3 +118,18 @@ fn verify_and_dry_run_read_a_backup_and_refuse_a_damaged_one() {
         assert!(!ok && out.contains("not a valid friend backup"), "{out}");
     }
 }
+
+#[tokio::test]
+async fn a_filling_disk_is_reported_before_it_is_full() {
+    let s = Server::start().await;
+    let r = ready(&s).await;
+    assert_eq!(r["disk"], "ok", "{r}");
+    assert!(r["disk_free_bytes"].as_u64().unwrap() > 0);
+    // A threshold above the disk's size: the warning shows, the server stays ready.
+    let low = Server::start_with(|c| c.storage.warn_free_mb = u64::MAX / 2).await;
+    let r = ready(&low).await;
+    assert_eq!((r["status"].as_str(), r["disk"].as_str()), (Some("ok"), Some("low")), "{r}");
+    let metrics = low.http.get(low.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let free = metrics.lines().find(|l| l.starts_with("friend_disk_free_bytes ")).expect("friend_disk_free_bytes");
+    assert!(free.split(' ').nth(1).unwrap().parse::<f64>().unwrap() > 0.0, "{free}");
+}

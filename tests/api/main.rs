@@ -11,6 +11,7 @@ mod conformance;
 mod events;
 mod hostile_images;
 mod insights;
+mod install;
 mod media;
 mod notes;
 mod notifications;

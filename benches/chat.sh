@@ -7,16 +7,8 @@ ulimit -n "$(ulimit -Hn)"
 # BIN=path measures another server build (e.g. the one before a change) with this load generator.
 [ -n "${BIN:-}" ] || cargo build --release --quiet
 BIN=${BIN:-target/release/friend}
-cargo bench --bench chat_load --no-run --quiet 2>/dev/null
-LOAD=$(ls -t target/release/deps/chat_load-* | grep -v '\.d$' | head -1)
 PORT=${PORT:-18720}
-BASE=http://127.0.0.1:$PORT
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-export FRIEND_LOG__LEVEL=warn FRIEND_CHAT__DM_POLICY=anyone FRIEND_CHAT__MAX_SOCKETS_PER_USER=100000 \
-  FRIEND_CHAT__FRAMES_PER_SECOND=100000 FRIEND_CHAT__MAX_GROUP_MEMBERS=1000 \
-  FRIEND_REGISTRATION=open FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP=10000000 \
-  FRIEND_CHAT__FRIEND_REQUESTS_PER_HOUR=10000000 FRIEND_CHAT__NEW_CHATS_PER_HOUR=10000000
+source benches/chat_env.sh
 
 start() {
   rm -rf "$WORK/data"

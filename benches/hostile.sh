@@ -14,7 +14,7 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 # The per-user upload limit is raised to measure the decoder pool itself (the limit would stop
 # each attacker after 120 uploads an hour).
-export FRIEND_LOG__LEVEL=warn FRIEND_REGISTRATION=open
+export FRIEND_BACKUP__ENABLED=false FRIEND_LOG__LEVEL=warn FRIEND_REGISTRATION=open
 # OLD=1: a build from before these settings existed (it refuses unknown FRIEND_ variables).
 [ -n "${OLD:-}" ] || export FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP=1000000 FRIEND_MEDIA__UPLOADS_PER_HOUR=1000000 FRIEND_MEDIA__QUOTA_MB=0 FRIEND_MEDIA__MIN_FREE_MB=0
 $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >/dev/null 2>&1 & pid=$!

@@ -15,7 +15,7 @@ if [ "${1:-}" = ingest ]; then
   PORT=${PORT:-18741}
   source benches/wrk_env.sh
   start() {
-    FRIEND_LOG__LEVEL=info FRIEND_REGISTRATION=open FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP=1000000 \
+    FRIEND_BACKUP__ENABLED=false FRIEND_LOG__LEVEL=info FRIEND_REGISTRATION=open FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP=1000000 \
       $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >"$WORK/log" 2>&1 & pid=$!
     for _ in $(seq 1 500); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.01; done
   }
@@ -50,7 +50,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "== seeding"
 cargo bench --bench seed_users --quiet -- "$WORK/data" 2000 10000 0 0 100000
 du -sh "$WORK/data"
-FRIEND_LOG__LEVEL=info $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >"$WORK/log" 2>&1 & pid=$!
+FRIEND_BACKUP__ENABLED=false FRIEND_LOG__LEVEL=info $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >"$WORK/log" 2>&1 & pid=$!
 for _ in $(seq 1 500); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.01; done
 echo "== rebuilding the notes index from storage (first start)"
 for _ in $(seq 1 600); do grep -q 'index rebuilt index="notes"' "$WORK/log" && break; sleep 0.5; done

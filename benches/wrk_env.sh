@@ -10,7 +10,7 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 start() {
-  FRIEND_LOG__LEVEL=info $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >"$WORK/log" 2>&1 & pid=$!
+  FRIEND_BACKUP__ENABLED=false FRIEND_LOG__LEVEL=info $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >"$WORK/log" 2>&1 & pid=$!
   for _ in $(seq 1 500); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.01; done
 }
 login() {

@@ -93,7 +93,6 @@ fi
 cat > "$UNIT.new" <<UNITFILE
 [Unit]
 Description=Friend study-group server
-Documentation=https://github.com/friend-school/friend
 After=network-online.target
 Wants=network-online.target
 

@@ -92,7 +92,8 @@ fn list(dir: &Path) -> std::io::Result<Vec<(String, DateTime<Utc>)>> {
 /// Writes, verifies and rotates one scheduled backup into `dir`. Returns the file written.
 fn write_and_rotate(state: &AppState, dir: &Path, now: DateTime<Utc>, tz: Tz) -> AppResult<(PathBuf, u64)> {
     let cannot = |what: &str, e: std::io::Error| AppError::internal(format!("{what} {}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(|e| cannot("cannot create the backup directory", e))?;
+    // Backups hold every student's data: a directory made here is owner-only (as each file is).
+    crate::store::power_safe::create_private_dir(dir).map_err(|e| cannot("cannot create the backup directory", e))?;
     let path = dir.join(file_name(now));
     let summary = backup::export(&state.store, &state.blobs, &path, now)?;
     let c = &state.config.backup;

@@ -1,7 +1,6 @@
 //! Content-addressed files under `data/media/ab/abcdef…` (sha256 of the bytes). Written to a
 //! temporary file, fsynced and renamed, so a file either exists whole or not at all.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -86,18 +85,7 @@ impl Blobs {
                 super::power_safe::sync_dir(data_dir).map_err(AppError::internal)?;
             }
         }
-        let tmp = dir.join(format!(".{hash}.{}.tmp", uuid::Uuid::now_v7().simple()));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            AppError::internal(format!("write blob: {e}"))
-        })?;
+        super::power_safe::write_file(&path, bytes, false).map_err(|e| AppError::internal(format!("write blob: {e}")))?;
         Ok(hash)
     }
 

@@ -38,10 +38,28 @@ pub fn write_file(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<(
     })
 }
 
+/// Creates `dir` (and its parents) when missing, the last one owner-only (0700); an existing
+/// directory is left as it is (it may be a mount without permissions, e.g. a USB stick).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    match b.create(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        other => other,
+    }
+}
+
 /// Copies the files of `from` (and of its subdirectories) to the new directory `to`, each
 /// fsynced, then the directories.
 pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
+    create_private_dir(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let (src, dst) = (entry.path(), to.join(entry.file_name()));

@@ -58,6 +58,9 @@ async fn scheduled_backups_run_daily_rotate_and_recover_from_a_failing_target() 
     let first = backups(&usb);
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(first[0].starts_with("friend-") && first[0].ends_with(".jsonl"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&usb), mode(&usb.join(&first[0]))), (0o700, 0o600), "backups are owner-only");
     // Another file in the directory is never rotated away.
     std::fs::write(usb.join("notes.txt"), b"keep me").unwrap();
 

@@ -58,6 +58,44 @@ pub struct Config {
     pub insights: InsightsConfig,
     /// Scheduled backups.
     pub backup: BackupConfig,
+    /// HTTPS.
+    pub tls: TlsConfig,
+}
+
+/// How the server speaks HTTPS.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Plain HTTP (behind a proxy that does TLS, or on a trusted network).
+    #[default]
+    Off,
+    /// A certificate and key from files (reloaded when they change).
+    Files,
+    /// A local certificate authority made on first start; phones trust it once.
+    LocalCa,
+}
+
+/// HTTPS (see [`crate::infra::tls`]).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// `off`, `files` or `local-ca`.
+    pub mode: TlsMode,
+    /// `files`: the PEM certificate chain.
+    pub cert: PathBuf,
+    /// `files`: the PEM private key.
+    pub key: PathBuf,
+    /// `local-ca`: more names or addresses for the certificate (localhost, the machine's name,
+    /// its `.local` name and LAN addresses are always in).
+    pub hosts: Vec<String>,
+    /// Seconds between two looks for changed files or a certificate to renew.
+    pub reload_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self { mode: TlsMode::Off, cert: PathBuf::new(), key: PathBuf::new(), hosts: Vec::new(), reload_secs: 10 }
+    }
 }
 
 /// Scheduled backups: one a day, verified, rotated.
@@ -370,6 +408,7 @@ impl Default for Config {
             push: PushConfig::default(),
             insights: InsightsConfig::default(),
             backup: BackupConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -505,6 +544,12 @@ impl Config {
         if b.hour > 23 || b.keep_daily == 0 || b.retry_minutes == 0 || b.check_secs == 0 {
             return Err("backup.hour must be 0..=23; backup.keep_daily, backup.retry_minutes and backup.check_secs at least 1".into());
         }
+        if self.tls.mode == TlsMode::Files && (self.tls.cert.as_os_str().is_empty() || self.tls.key.as_os_str().is_empty()) {
+            return Err("tls.mode = \"files\" needs tls.cert and tls.key (PEM files), or use tls.mode = \"local-ca\"".into());
+        }
+        if self.tls.reload_secs == 0 {
+            return Err("tls.reload_secs must be at least 1".into());
+        }
         if self.http.max_json_bytes < 1024 {
             return Err("http.max_json_bytes must be at least 1024".into());
         }
@@ -516,8 +561,13 @@ impl Config {
         if !self.public_url.is_empty() {
             return self.public_url.trim_end_matches('/').to_string();
         }
-        let host = if bound.ip().is_unspecified() { "localhost".to_string() } else { bound.ip().to_string() };
-        format!("http://{host}:{}", bound.port())
+        let host = match bound.ip() {
+            ip if ip.is_unspecified() => "localhost".to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            ip => ip.to_string(),
+        };
+        let scheme = if self.tls.mode == TlsMode::Off { "http" } else { "https" };
+        format!("{scheme}://{host}:{}", bound.port())
     }
 }
 
@@ -560,12 +610,17 @@ fn env_names(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
 /// redacted configuration for `debug`.
 pub fn summary(config: &Config) -> String {
     format!(
-        "data_dir={} bind={} public_url={} registration={:?} school={:?} tls=off",
+        "data_dir={} bind={} public_url={} registration={:?} school={:?} tls={}",
         config.data_dir.display(),
         config.bind,
         if config.public_url.is_empty() { "(derived)" } else { config.public_url.as_str() },
         config.registration,
         config.school_name,
+        match config.tls.mode {
+            TlsMode::Off => "off",
+            TlsMode::Files => "files",
+            TlsMode::LocalCa => "local-ca",
+        },
     )
 }
 

@@ -27,9 +27,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use salvo::conn::tcp::TcpAcceptor;
-use salvo::prelude::*;
-
 pub use clock::Clock;
 pub use config::Config;
 
@@ -70,17 +67,23 @@ pub async fn run_with_clock(
     let typing = jobs::spawn_typing_sweeper(state.clone());
     let reports = jobs::spawn(state.clone());
     let backups = jobs::spawn_backups(state.clone());
-    let acceptor = TcpAcceptor::try_from(listener).map_err(|e| e.to_string())?;
-    let server =
-        Server::new(acceptor).fuse_config(salvo::fuse::FuseConfig::strict().with_connection_idle_timeout(Duration::from_secs(120)));
-    let handle = server.handle();
-    tracing::info!("listening on http://{addr}");
+    let tls = infra::tls::Tls::load(&state.config, state.clock.now())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(ca) = tls.as_ref().and_then(|t| t.ca.as_ref()) {
+        tracing::info!(fingerprint = %ca.fingerprint, "HTTPS with the local CA: phones trust it once from {base_url}/ca.crt");
+        println!("\n  HTTPS certificate authority: {base_url}/ca.crt\n  SHA-256 fingerprint: {}\n", ca.fingerprint);
+    }
     let service = http::service(state.clone(), hub);
-    let serving = tokio::spawn(async move { server.serve(service).await });
+    let serving = http::listen::start(listener, service, tls, state.clock.clone()).await?;
+    let handle = serving.handle.clone();
+    tracing::info!("listening on {scheme}://{addr}");
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
     handle.stop_graceful(Some(Duration::from_secs(10)));
-    let _ = serving.await;
+    let _ = serving.task.await;
+    if let Some(r) = serving.renewer {
+        r.abort();
+    }
     // Background tasks hold the state (and so the database); wait until they are gone.
     for task in [control, typing, reports, backups, notifier, pusher, web_pusher] {
         task.abort();

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod goals;
 pub mod hoops;
 pub mod insights;
+pub mod listen;
 pub mod me;
 pub mod media;
 pub mod notes;

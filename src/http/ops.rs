@@ -105,6 +105,18 @@ async fn metrics(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Re
     Ok(())
 }
 
+/// The local certificate authority's certificate (PEM), for phones and laptops to trust this
+/// server's HTTPS once. Only with `tls.mode = "local-ca"`; 404 `not_found` otherwise.
+#[endpoint(tags("operations"), responses((status_code = 200, description = "The CA certificate, PEM (application/x-x509-ca-cert); compare its SHA-256 fingerprint with the one the server printed at start-up"), (status_code = 404, description = "HTTPS does not run with a local CA")))]
+async fn ca_crt(depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
+    let st = state(depot);
+    let pem = crate::infra::tls::ca_pem(&st.config).ok_or(AppError::NotFound("local certificate authority"))?;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-x509-ca-cert"));
+    res.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"friend-ca.crt\""));
+    res.render(pem);
+    Ok(())
+}
+
 /// Web admin and other static pages, embedded in the binary.
 #[derive(RustEmbed)]
 #[folder = "static/"]
@@ -144,10 +156,11 @@ fn mime_for(path: &str) -> &'static str {
     }
 }
 
-/// `/healthz`, `/readyz`, `/metrics`, `/admin/`.
+/// `/healthz`, `/readyz`, `/metrics`, `/ca.crt`, `/admin/`.
 pub fn router() -> Router {
     Router::new()
         .push(Router::with_path("healthz").get(healthz))
+        .push(Router::with_path("ca.crt").get(ca_crt))
         .push(Router::with_path("readyz").get(readyz))
         .push(Router::with_path("metrics").get(metrics))
         .push(Router::with_path("admin/{**path}").get(static_file))

@@ -6,6 +6,7 @@ pub mod ntfy_hub;
 pub mod passwords;
 pub mod presence;
 pub mod throttle;
+pub mod tls;
 pub mod tokens;
 pub mod typing;
 pub mod web_push;

@@ -25,6 +25,7 @@ mod sign_in;
 mod social;
 mod storage;
 mod support;
+mod tls;
 mod upload_limits;
 mod web_push;
 mod ws_support;

@@ -335,10 +335,10 @@ pub fn spawn_with(dir: &Path, env: &[(&str, &str)]) -> Process {
         };
         startup.push(line.clone());
         if let Some(i) = line.find("/admin/?setup=") {
-            let start = line[..i].rfind("http://").unwrap();
+            let start = line[..i].rfind("http").unwrap();
             setup_url = Some(line[start..].split_whitespace().next().unwrap().to_string());
         }
-        if let Some(i) = line.find("listening on http://") {
+        if let Some(i) = line.find("listening on http") {
             let base = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
             // Keep draining output so the child never blocks on a full pipe.
             std::thread::spawn(move || while rx.recv().is_ok() {});

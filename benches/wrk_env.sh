@@ -11,7 +11,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 start() {
   FRIEND_BACKUP__ENABLED=false FRIEND_LOG__LEVEL=info $BIN --bind 127.0.0.1:$PORT --data-dir "$WORK/data" >"$WORK/log" 2>&1 & pid=$!
-  for _ in $(seq 1 500); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.01; done
+  for _ in $(seq 1 500); do curl -skf "$BASE/readyz" >/dev/null && break; sleep 0.01; done
 }
 login() {
   curl -sf -XPOST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \

@@ -117,6 +117,16 @@ async fn ca_crt(depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The connect page for students and staff: the server's address as a QR code, and with the local
+/// CA its certificate, fingerprint and how to trust it on each system. HTML, printable.
+#[endpoint(tags("operations"), responses((status_code = 200, description = "An HTML page (text/html)")))]
+async fn connect(depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
+    let html = crate::service::connect::page(&state(depot))?;
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res.render(Text::Html(html));
+    Ok(())
+}
+
 /// Web admin and other static pages, embedded in the binary.
 #[derive(RustEmbed)]
 #[folder = "static/"]
@@ -156,11 +166,12 @@ fn mime_for(path: &str) -> &'static str {
     }
 }
 
-/// `/healthz`, `/readyz`, `/metrics`, `/ca.crt`, `/admin/`.
+/// `/healthz`, `/readyz`, `/metrics`, `/ca.crt`, `/connect`, `/admin/`.
 pub fn router() -> Router {
     Router::new()
         .push(Router::with_path("healthz").get(healthz))
         .push(Router::with_path("ca.crt").get(ca_crt))
+        .push(Router::with_path("connect").get(connect))
         .push(Router::with_path("readyz").get(readyz))
         .push(Router::with_path("metrics").get(metrics))
         .push(Router::with_path("admin/{**path}").get(static_file))

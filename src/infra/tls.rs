@@ -267,6 +267,15 @@ pub fn ca_pem(config: &Config) -> Option<String> {
     std::fs::read_to_string(tls_dir(&config.data_dir).join("ca.crt")).ok()
 }
 
+/// The local CA with its fingerprint (for the connect page), if HTTPS runs with `local-ca`.
+pub fn ca_info(config: &Config) -> Option<CaInfo> {
+    use base64::Engine;
+    let pem = ca_pem(config)?;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    Some(CaInfo { fingerprint: fingerprint(&der), pem })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +303,7 @@ mod tests {
         assert_ne!(renewed.cert_pem, again.current.cert_pem);
         assert!(renewed.cert_pem.ends_with(&ca.pem), "the chain ends with the same CA");
         assert_eq!(ca_pem(&config(dir.path())).unwrap(), ca.pem);
+        assert_eq!(ca_info(&config(dir.path())).unwrap().fingerprint, ca.fingerprint);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

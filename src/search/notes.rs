@@ -377,7 +377,7 @@ impl NoteIndex {
 }
 
 /// Escapes text for HTML.
-fn escape_into(out: &mut String, text: &str) {
+pub(crate) fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '<' => out.push_str("&lt;"),

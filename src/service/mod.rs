@@ -6,6 +6,7 @@ pub mod auth;
 pub mod backups;
 pub mod charts;
 pub mod chat;
+pub mod connect;
 pub mod frames;
 pub mod goals;
 pub mod idempotency;

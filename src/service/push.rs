@@ -65,7 +65,7 @@ fn new_topic() -> String {
         .collect()
 }
 
-fn qr_svg(url: &str) -> AppResult<String> {
+pub(crate) fn qr_svg(url: &str) -> AppResult<String> {
     let code = qrcode::QrCode::new(url.as_bytes()).map_err(AppError::internal)?;
     Ok(code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).build())
 }

@@ -34,16 +34,29 @@ fn chromedriver() -> Driver {
 }
 
 async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    browser_with(driver, profile, &[]).await
+}
+
+/// Chromium with `extra` command-line switches (e.g. dark mode).
+async fn browser_with(driver: &Driver, profile: &std::path::Path, extra: &[&str]) -> Client {
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| a.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     format!("--user-data-dir={}", profile.display())]
-        }),
-    );
+    caps.insert("goog:chromeOptions".into(), json!({ "binary": "/usr/bin/chromium", "args": args }));
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     ClientBuilder::new(connector).capabilities(caps).connect(&format!("http://127.0.0.1:{}", driver.1)).await.expect("chromium starts")
 }
@@ -137,4 +150,38 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
     c.close().await.unwrap();
     server.terminate();
     result
+}
+
+#[tokio::test]
+async fn the_connect_page_shows_the_address_the_ca_and_how_to_trust_it() {
+    let data = tempfile::tempdir().unwrap();
+    let server = crate::support::spawn_with(data.path(), &[("FRIEND_TLS__MODE", "local-ca"), ("FRIEND_SCHOOL_NAME", "Hill <School>")]);
+    let fingerprint = server.startup.iter().find_map(|l| l.split("SHA-256 fingerprint: ").nth(1)).unwrap().trim().to_string();
+    let driver = chromedriver();
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for (scheme, extra) in [("light", vec![]), ("dark", vec!["--force-dark-mode", "--blink-settings=preferredColorScheme=0"])] {
+        let profile = tempfile::tempdir().unwrap();
+        // The browser has not trusted the CA yet: that is what the page is for.
+        let mut args = vec!["--ignore-certificate-errors"];
+        args.extend(extra);
+        let c = browser_with(&driver, profile.path(), &args).await;
+        async {
+            c.goto(&format!("{}/connect", server.base)).await.unwrap();
+            assert_eq!(wait_text(&c, "#url", |t| !t.is_empty()).await, server.base);
+            assert_eq!(wait_text(&c, "#fingerprint", |t| !t.is_empty()).await, fingerprint);
+            assert!(wait_text(&c, "h1", |t| !t.is_empty()).await.contains("Hill <School>"), "the name is text, not markup");
+            let href = c.find(Locator::Css("a[href='/ca.crt']")).await.unwrap().attr("download").await.unwrap();
+            assert_eq!(href.as_deref(), Some("friend-ca.crt"));
+            assert!(c.find(Locator::Css(".qr svg")).await.is_ok());
+            for (name, w, h) in [("phone", 390, 844), ("laptop", 1366, 900)] {
+                c.set_window_size(w, h).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                std::fs::write(shots.join(format!("connect-{name}-{scheme}.png")), c.screenshot().await.unwrap()).unwrap();
+            }
+        }
+        .await;
+        c.close().await.unwrap();
+    }
+    server.terminate();
 }

@@ -60,6 +60,26 @@ pub struct Config {
     pub backup: BackupConfig,
     /// HTTPS.
     pub tls: TlsConfig,
+    /// mDNS / DNS-SD announcement.
+    pub mdns: MdnsConfig,
+}
+
+/// mDNS / DNS-SD (see [`crate::infra::mdns`]).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MdnsConfig {
+    /// Announce the server on the LAN.
+    pub enabled: bool,
+    /// Host name: the server is `NAME.local` (also in the local CA's certificate).
+    pub name: String,
+    /// Also announce on the loopback interface (one machine, or tests).
+    pub include_loopback: bool,
+}
+
+impl Default for MdnsConfig {
+    fn default() -> Self {
+        Self { enabled: true, name: "friend".into(), include_loopback: false }
+    }
 }
 
 /// How the server speaks HTTPS.
@@ -409,6 +429,7 @@ impl Default for Config {
             insights: InsightsConfig::default(),
             backup: BackupConfig::default(),
             tls: TlsConfig::default(),
+            mdns: MdnsConfig::default(),
         }
     }
 }
@@ -546,6 +567,10 @@ impl Config {
         }
         if self.tls.mode == TlsMode::Files && (self.tls.cert.as_os_str().is_empty() || self.tls.key.as_os_str().is_empty()) {
             return Err("tls.mode = \"files\" needs tls.cert and tls.key (PEM files), or use tls.mode = \"local-ca\"".into());
+        }
+        let n = &self.mdns.name;
+        if n.is_empty() || n.len() > 63 || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || n.starts_with('-') {
+            return Err(format!("mdns.name `{n}` must be 1-63 letters, digits or '-' (the server is then NAME.local)"));
         }
         if self.tls.reload_secs == 0 {
             return Err("tls.reload_secs must be at least 1".into());

@@ -76,6 +76,11 @@ pub async fn run_with_clock(
     let service = http::service(state.clone(), hub);
     let serving = http::listen::start(listener, service, tls, state.clock.clone()).await?;
     let handle = serving.handle.clone();
+    // The announcement lives until the server stops; a LAN without multicast only loses discovery.
+    let _mdns = infra::mdns::announce(&state.config, addr.port(), scheme == "https").unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "mDNS announcement unavailable; students type the address or scan /connect");
+        None
+    });
     tracing::info!("listening on {scheme}://{addr}");
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");

@@ -22,8 +22,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 python3 -c "import numpy, sklearn, onnx, onnxruntime" >/dev/null 2>&1 ||
   python3 -m pip install -q --disable-pip-version-check -r models/requirements.txt
 # Independent checkers used by the API tests (an OpenAPI validator, a schema-based fuzzer, an
-# OpenMetrics parser) and the FUSE binding of the power-cut file system.
-python3 -c "import openapi_spec_validator, schemathesis, prometheus_client, fuse" >/dev/null 2>&1 && command -v st >/dev/null ||
+# OpenMetrics parser, an mDNS browser) and the FUSE binding of the power-cut file system.
+python3 -c "import openapi_spec_validator, schemathesis, prometheus_client, fuse, zeroconf" >/dev/null 2>&1 && command -v st >/dev/null ||
   python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 
 cargo fmt --all -- --check

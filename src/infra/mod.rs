@@ -2,6 +2,7 @@
 //! hashing, access-token keys, throttles, the live registries of who is connected and typing, and the Web Push client.
 
 pub mod cpu_pool;
+pub mod mdns;
 pub mod ntfy_hub;
 pub mod passwords;
 pub mod presence;

@@ -185,6 +185,15 @@ fn server_cert(dir: &Path, ca: &LocalCa, names: &[String], now: DateTime<Utc>) -
     Ok(keycert)
 }
 
+/// The configured names for the certificate: `tls.hosts`, and `NAME.local` when mDNS announces it.
+fn hosts(config: &Config) -> Vec<String> {
+    let mut hosts = config.tls.hosts.clone();
+    if config.mdns.enabled {
+        hosts.push(format!("{}.local", config.mdns.name));
+    }
+    hosts
+}
+
 /// HTTPS as configured: the current certificate, and for `local-ca` its CA.
 pub struct Tls {
     config: Config,
@@ -215,7 +224,7 @@ impl Tls {
                 let dir = tls_dir(&config.data_dir);
                 create_private_dir(&dir).map_err(|e| err(&format!("cannot create {}", dir.display()), e))?;
                 let ca = local_ca(&dir, &config.school_name, now)?;
-                let current = server_cert(&dir, &ca, &server_names(&t.hosts), now)?;
+                let current = server_cert(&dir, &ca, &server_names(&hosts(config)), now)?;
                 Ok(Some(Self { config: config.clone(), ca: Some(ca.info), current, seen: None }))
             }
         }
@@ -237,7 +246,8 @@ impl Tls {
             }
             TlsMode::LocalCa => {
                 let dir = tls_dir(&self.config.data_dir);
-                local_ca(&dir, &self.config.school_name, now).and_then(|ca| server_cert(&dir, &ca, &server_names(&t.hosts), now))
+                local_ca(&dir, &self.config.school_name, now)
+                    .and_then(|ca| server_cert(&dir, &ca, &server_names(&hosts(&self.config)), now))
             }
         };
         match next {

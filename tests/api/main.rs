@@ -12,6 +12,7 @@ mod events;
 mod hostile_images;
 mod insights;
 mod install;
+mod mdns;
 mod media;
 mod notes;
 mod notifications;

@@ -88,6 +88,7 @@ impl Server {
         config.chat.new_chats_per_hour = 1_000_000;
         // The daily backup would run at every start; its own tests turn it on.
         config.backup.enabled = false;
+        config.mdns.enabled = false;
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind(config.bind).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -305,6 +306,7 @@ pub fn spawn_with(dir: &Path, env: &[(&str, &str)]) -> Process {
         .env("FRIEND_REGISTRATION", "open")
         .env("FRIEND_AUTH__MAX_REGISTRATIONS_PER_IP", "1000000")
         .env("FRIEND_BACKUP__ENABLED", "false")
+        .env("FRIEND_MDNS__ENABLED", "false")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

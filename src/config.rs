@@ -406,6 +406,9 @@ pub struct StorageConfig {
     /// Below this much free space on the data directory's disk, in MiB, the log, `/readyz` and
     /// `/metrics` warn that it is filling up.
     pub warn_free_mb: u64,
+    /// Below this much free space, in MiB, writes are refused with 507 `insufficient_storage`
+    /// (nothing half-written; reads go on; writes resume once space is freed). 0: never.
+    pub reserve_mb: u64,
 }
 
 impl Default for Config {
@@ -487,7 +490,7 @@ impl Default for MediaConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { cache_mb: 64, warn_free_mb: 2048 }
+        Self { cache_mb: 64, warn_free_mb: 2048, reserve_mb: 64 }
     }
 }
 

@@ -79,6 +79,10 @@ pub enum AppError {
     /// The server's disk is too full to accept files (507).
     #[error("{0}")]
     StorageFull(String),
+    /// 507 `insufficient_storage`: the data disk is nearly full, so no write is started (nothing
+    /// is half-written; reads go on; writes work again once space is freed).
+    #[error("{0}")]
+    InsufficientStorage(String),
 }
 
 impl AppError {
@@ -96,7 +100,7 @@ impl AppError {
             Self::RateLimited(_) => 429,
             Self::Unavailable(_) | Self::InsightsUnavailable(_) => 503,
             Self::Internal(_) => 500,
-            Self::QuotaExceeded(_) | Self::StorageFull(_) => 507,
+            Self::QuotaExceeded(_) | Self::StorageFull(_) | Self::InsufficientStorage(_) => 507,
         }
     }
 
@@ -122,6 +126,7 @@ impl AppError {
             Self::Internal(_) => "internal",
             Self::QuotaExceeded(_) => "quota_exceeded",
             Self::StorageFull(_) => "storage_full",
+            Self::InsufficientStorage(_) => "insufficient_storage",
         }
     }
 

@@ -197,6 +197,7 @@ impl AppState {
     /// whether the user directory and the notes index must be rebuilt (they were missing or old).
     pub fn open(config: Config, clock: Clock, base_url: String) -> AppResult<(Self, Rebuild)> {
         let store = Store::open(&config.data_dir, config.storage.cache_mb)?;
+        store.set_reserve(config.storage.reserve_mb.saturating_mul(1024 * 1024));
         let secrets = Secrets::load_or_create(&config.data_dir)?;
         let jwt = if config.auth.jwt_secret.is_empty() { secrets.jwt_secret.clone() } else { config.auth.jwt_secret.clone() };
         let a = &config.auth;

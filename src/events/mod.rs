@@ -154,7 +154,7 @@ impl Log {
             let last_possible = first + max_events as u64;
             let reserve = (last_possible > seq.reserved).then_some(last_possible + RESERVE);
             let written = (|| {
-                let _g = s.write_guard();
+                let _g = s.write_guard()?;
                 if let Some(r) = reserve {
                     event_log::reserve(s, r)?;
                     seq.reserved = r;

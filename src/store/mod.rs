@@ -233,6 +233,10 @@ pub struct Store {
     pub(crate) members: Arc<member_cache::MemberCache>,
     /// sled's files, synced after each flush (see [`power_safe`]).
     files: Arc<Mutex<power_safe::SledFiles>>,
+    /// The data directory (its disk's free space is checked before each write).
+    dir: std::path::PathBuf,
+    /// Free bytes to keep on that disk: below it writes are refused (0: no check).
+    reserve: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Creates `dir` if needed, owner-only (0700): students' data is readable by the server's user
@@ -311,6 +315,8 @@ impl Store {
             gate: Arc::new(RwLock::new(())),
             members: Arc::default(),
             files: Arc::new(Mutex::new(files)),
+            dir: dir.to_path_buf(),
+            reserve: Arc::default(),
         };
         tokio::spawn(group_commit(db, store.files.clone(), flush_rx));
         meta::migrate(&store)?;
@@ -343,9 +349,27 @@ impl Store {
         Ok(to)
     }
 
-    /// Held by every writer; a backup takes the exclusive side to pause writes.
-    pub(crate) fn write_guard(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(|p| p.into_inner())
+    /// Refuses writes while the data disk has less than `bytes` free (`storage.reserve_mb`), so
+    /// sled never runs out of space in the middle of a write (after an I/O error sled 0.34 fails
+    /// every later write until it is reopened).
+    pub fn set_reserve(&self, bytes: u64) {
+        self.reserve.store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Held by every writer; a backup takes the exclusive side to pause writes. Refused with 507
+    /// `insufficient_storage` before anything is written while the disk is below the reserve.
+    pub(crate) fn write_guard(&self) -> AppResult<RwLockReadGuard<'_, ()>> {
+        let reserve = self.reserve.load(std::sync::atomic::Ordering::Relaxed);
+        if reserve > 0
+            && let Ok(free) = fs2::available_space(&self.dir)
+            && free < reserve
+        {
+            return Err(AppError::InsufficientStorage(format!(
+                "the server's disk is full ({} MiB free); nothing was saved, try again once the school's IT team has freed space",
+                free / (1024 * 1024)
+            )));
+        }
+        Ok(self.gate.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Size of the database on disk, in bytes.
@@ -376,7 +400,7 @@ impl Store {
         F: FnOnce(&Store) -> AppResult<T> + Send + 'static,
     {
         self.blocking(move |s| {
-            let _g = s.write_guard();
+            let _g = s.write_guard()?;
             f(s)
         })
         .await

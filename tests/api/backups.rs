@@ -136,3 +136,52 @@ async fn a_filling_disk_is_reported_before_it_is_full() {
     let free = metrics.lines().find(|l| l.starts_with("friend_disk_free_bytes ")).expect("friend_disk_free_bytes");
     assert!(free.split(' ').nth(1).unwrap().parse::<f64>().unwrap() > 0.0, "{free}");
 }
+
+/// A size-limited tmpfs mounted for one test, unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_cleanly_keeps_reads_and_recovers_by_itself() {
+    let root = tempfile::tempdir().unwrap();
+    let mnt = root.path().join("disk");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let ok = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=96m", "tmpfs"]).arg(&mnt).status().unwrap().success();
+    assert!(ok, "mounting a 96 MiB tmpfs needs root (tests/run.sh runs as root in CI)");
+    let _disk = SmallDisk(mnt.clone());
+    let s = Server::start_in(tempfile::tempdir_in(&mnt).unwrap(), |c| c.storage.reserve_mb = 48).await;
+    let u = s.register().await;
+    assert_eq!(s.patch("/api/v1/me", &u.access, serde_json::json!({"bio": "before"})).await.status, 200);
+
+    // Fill the disk until less than the reserve is left.
+    let junk = mnt.join("junk");
+    let free = fs2_free(&mnt);
+    std::fs::write(&junk, vec![1u8; (free - 40 * 1024 * 1024) as usize]).unwrap();
+    let r = s.patch("/api/v1/me", &u.access, serde_json::json!({"bio": "during"})).await;
+    assert_eq!((r.status.as_u16(), r.code()), (507, "insufficient_storage"), "{:?}", r.body);
+    assert!(r.body["detail"].as_str().unwrap().contains("disk is full"));
+    let r = s.post("/api/v1/notes", Some(&u.access), serde_json::json!({"title": "lost?"})).await;
+    assert_eq!((r.status.as_u16(), r.code()), (507, "insufficient_storage"));
+    // Reads go on, and nothing of the refused writes was stored.
+    let me = s.get("/api/v1/me", &u.access).await;
+    assert_eq!((me.status.as_u16(), me.body["bio"].as_str()), (200, Some("before")));
+    assert_eq!(s.get("/api/v1/notes/feed", &u.access).await.status, 200);
+    assert_eq!(ready(&s).await["disk"], "low");
+
+    // Space is freed: writes work again without a restart.
+    std::fs::remove_file(&junk).unwrap();
+    let r = s.patch("/api/v1/me", &u.access, serde_json::json!({"bio": "after"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(s.get("/api/v1/me", &u.access).await.body["bio"], "after");
+    let _ = s.stop().await;
+}
+
+fn fs2_free(dir: &Path) -> u64 {
+    let out = std::process::Command::new("df").args(["--output=avail", "-B1"]).arg(dir).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap().trim().parse().unwrap()
+}

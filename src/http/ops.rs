@@ -43,10 +43,9 @@ pub struct Ready {
     /// Scheduled backups: `ok`, `failing` (the last attempt failed; it is retried), `none` (none
     /// written yet) or `off`. A failing backup does not make the server unready.
     pub backup: &'static str,
-    /// When the last scheduled backup was written and verified (RFC 3339).
+    /// When the last scheduled backup was written and verified (RFC 3339). Why a backup fails is
+    /// shown to staff (`GET /admin/stats`), not here: this answer is public.
     pub last_backup_at: Option<String>,
-    /// Why the last attempt failed, when `backup` is `failing`.
-    pub backup_error: Option<String>,
     /// The data directory's disk: `ok`, or `low` below `storage.warn_free_mb` (a warning: the
     /// server stays ready; uploads stop below `media.min_free_mb`).
     pub disk: &'static str,
@@ -64,12 +63,7 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Ready> {
     let insights_error = st.insights_model.as_ref().err().cloned();
     let insights = if insights_error.is_some() { "unavailable" } else { "ok" };
     let b = crate::service::backups::status(&st).unwrap_or_default();
-    let backup = match (&b.last_error, b.last_ok_at) {
-        _ if !st.config.backup.enabled => "off",
-        (Some(_), _) => "failing",
-        (None, Some(_)) => "ok",
-        (None, None) => "none",
-    };
+    let backup = crate::service::backups::state_word(&st, &b);
     let disk = crate::service::ops::disk_free(&st);
     let ready = crate::service::ops::ready(&st);
     if !ready {
@@ -84,7 +78,6 @@ async fn readyz(depot: &mut Depot, res: &mut Response) -> Json<Ready> {
         insights_error,
         backup,
         last_backup_at: b.last_ok_at.map(crate::clock::rfc3339),
-        backup_error: b.last_error,
         disk: if disk.is_some_and(|d| d.1) { "low" } else { "ok" },
         disk_free_bytes: disk.map(|d| d.0),
     })

@@ -261,10 +261,24 @@ pub struct Stats {
     pub push_unreachable_since: Option<String>,
     /// Web Push jobs waiting (due or backing off).
     pub push_queued: i64,
+    /// Scheduled backups: `ok`, `failing`, `none` or `off`.
+    pub backup: &'static str,
+    /// When the last scheduled backup was written and verified (RFC 3339).
+    pub last_backup_at: Option<String>,
+    /// Its file.
+    pub last_backup_file: Option<String>,
+    /// Why the last attempt failed (while `backup` is `failing`).
+    pub backup_error: Option<String>,
+    /// Free bytes on the data directory's disk.
+    pub disk_free_bytes: Option<u64>,
+    /// True below `storage.warn_free_mb`.
+    pub disk_low: bool,
 }
 
 /// GET /admin/stats.
 pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
+    let backup = super::backups::status(state)?;
+    let disk = super::ops::disk_free(state);
     Ok(Stats {
         users: meta::count(&state.store, Counter::Users)?,
         admins: meta::count(&state.store, Counter::Admins)?,
@@ -272,5 +286,11 @@ pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
         websockets_open: state.metrics.websockets.get(),
         push_unreachable_since: super::ops::push_unreachable_since(state),
         push_queued: state.web_push_status.depth(),
+        backup: super::backups::state_word(state, &backup),
+        last_backup_at: backup.last_ok_at.map(crate::clock::rfc3339),
+        last_backup_file: backup.last_ok_file,
+        backup_error: backup.last_error,
+        disk_free_bytes: disk.map(|d| d.0),
+        disk_low: disk.is_some_and(|d| d.1),
     })
 }

@@ -151,6 +151,17 @@ pub fn status(state: &AppState) -> AppResult<BackupStatus> {
     meta::backup_status(&state.store)
 }
 
+/// The scheduled backups in a word: `ok`, `failing` (the last attempt failed; it is retried),
+/// `none` (none written yet) or `off`.
+pub fn state_word(state: &AppState, status: &BackupStatus) -> &'static str {
+    match (&status.last_error, status.last_ok_at) {
+        _ if !state.config.backup.enabled => "off",
+        (Some(_), _) => "failing",
+        (None, Some(_)) => "ok",
+        (None, None) => "none",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,6 +64,17 @@ async function loadStats() {
   $("stat-push").textContent = s.push_unreachable_since
     ? `unreachable since ${new Date(s.push_unreachable_since).toLocaleString()} (${s.push_queued} waiting)`
     : `ok (${s.push_queued} waiting)`;
+  const backup = $("stat-backup");
+  backup.textContent = {
+    ok: `ok, last ${new Date(s.last_backup_at).toLocaleString()}`,
+    failing: `failing: ${s.backup_error}`,
+    none: "none yet",
+    off: "off",
+  }[s.backup];
+  backup.className = s.backup === "failing" ? "warn" : "";
+  const disk = $("stat-disk");
+  disk.textContent = s.disk_free_bytes == null ? "–" : `${(s.disk_free_bytes / 1073741824).toFixed(1)} GB${s.disk_low ? " (low)" : ""}`;
+  disk.className = s.disk_low ? "warn" : "";
 }
 
 async function loadInvites() {

@@ -102,12 +102,15 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
         wait_text(&c, "#who", |t| t.contains("Head Teacher")).await;
         assert_eq!(wait_text(&c, "#stat-users", |t| t == "1").await, "1");
         assert!(wait_text(&c, "#stat-push", |t| t.starts_with("ok")).await.contains("waiting"));
+        // Test servers run without the daily backup; the free disk space shows.
+        assert_eq!(wait_text(&c, "#stat-backup", |t| t != "–").await, "off");
+        assert!(wait_text(&c, "#stat-disk", |t| t != "–").await.ends_with("GB"));
         // Screenshots of the dashboard for a look (target/screenshots), phone and laptop width.
         let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&shots).unwrap();
         for (name, w, h) in [("admin-dashboard-phone", 390, 844), ("admin-dashboard-laptop", 1366, 900)] {
             c.set_window_size(w, h).await.unwrap();
-            c.execute("document.getElementById('stat-push').scrollIntoView()", vec![]).await.unwrap();
+            c.execute("document.getElementById('stat-disk').scrollIntoView()", vec![]).await.unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             std::fs::write(shots.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
         }

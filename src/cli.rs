@@ -28,6 +28,9 @@ pub struct Cli {
     /// Registration mode.
     #[arg(long, global = true, value_enum)]
     pub registration: Option<Registration>,
+    /// HTTPS: off, files (tls.cert and tls.key) or local-ca (a local certificate authority).
+    #[arg(long, global = true, value_enum)]
+    pub tls_mode: Option<crate::config::TlsMode>,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -152,6 +155,9 @@ pub fn load_config(cli: &Cli) -> Result<Config, String> {
     }
     if let Some(r) = cli.registration {
         c.registration = r;
+    }
+    if let Some(t) = cli.tls_mode {
+        c.tls.mode = t;
     }
     c.validate()?;
     Ok(c)

@@ -83,7 +83,7 @@ impl Default for MdnsConfig {
 }
 
 /// How the server speaks HTTPS.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     /// Plain HTTP (behind a proxy that does TLS, or on a trusted network).

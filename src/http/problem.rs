@@ -20,7 +20,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for a person.
     pub detail: String,
-    /// Stable machine-readable code (`validation_failed`, `not_found`, ...).
+    /// Stable machine-readable code (`validation_failed`, `not_found`, ...). Any write may answer
+    /// 507 `insufficient_storage` while the server's disk is nearly full: nothing was saved, and
+    /// the same request succeeds once space is freed.
     pub code: String,
     /// Per-field errors for 409/422.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -132,6 +132,14 @@ async fn files_mode_serves_the_given_certificate_and_reloads_it_when_it_changes(
     assert!(switched, "the changed certificate files were not reloaded");
     server.terminate();
 
+    // The flag sets the mode too (after the file and the environment).
+    let out = std::process::Command::new(crate::support::binary())
+        .args(["check-config", "--tls-mode", "local-ca"])
+        .env("FRIEND_TLS__MODE", "off")
+        .output()
+        .unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("local-ca"), "{out:?}");
+
     // A files mode without its files is refused with a message that says what to set.
     let out = std::process::Command::new(crate::support::binary()).arg("check-config").env("FRIEND_TLS__MODE", "files").output().unwrap();
     assert!(!out.status.success());

@@ -211,6 +211,7 @@ pub fn seed(store: &Store, authors: &[Uuid], n: usize) -> usize {
             id: friend::ids::new_id(),
             author_id: author,
             title: note.title,
+            preview: Some(friend::service::markdown::preview(&note.content)),
             content: note.content,
             tags: note.tags,
             visibility: note.visibility,

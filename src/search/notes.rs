@@ -6,17 +6,21 @@
 
 use std::path::Path;
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery};
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
-use tantivy::{IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+
+use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
+use tantivy::{DocId, IndexReader, IndexWriter, ReloadPolicy, SegmentReader, TantivyDocument, Term, doc};
 use uuid::Uuid;
 
 use super::{Scope, text};
 use crate::error::{AppError, AppResult};
 
 /// Bump when the schema or tokenization changes: the index is then rebuilt on start.
-const SCHEMA_VERSION: u32 = 3;
+const SCHEMA_VERSION: u32 = 4;
 /// Longest query accepted, in characters.
 pub const MAX_QUERY: usize = 200;
 /// Words in a query that are used (the rest are ignored).
@@ -47,8 +51,11 @@ pub struct NoteDoc {
 struct Fields {
     id: Field,
     author: Field,
-    /// Who may read: `public`, `a:<author>` (always) and `f:<author>` (friends-only notes).
-    audience: Field,
+    /// Who may read: [`VIS_PUBLIC`], [`VIS_FRIENDS`] or [`VIS_PRIVATE`] (a fast field).
+    vis: Field,
+    /// The author's id in two halves (fast fields).
+    author_hi: Field,
+    author_lo: Field,
     tag: Field,
     /// Title, tags, author names and content: what every word must match.
     all: Field,
@@ -105,7 +112,9 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
         author: b.add_text_field("author", STRING),
-        audience: b.add_text_field("audience", STRING),
+        vis: b.add_u64_field("vis", FAST),
+        author_hi: b.add_u64_field("author_hi", FAST),
+        author_lo: b.add_u64_field("author_lo", FAST),
         tag: b.add_text_field("tag", STRING),
         all: b.add_text_field("all", words.clone()),
         title: b.add_text_field("title", words.clone()),
@@ -115,20 +124,23 @@ fn schema() -> (Schema, Fields) {
 }
 
 fn to_doc(f: Fields, d: &NoteDoc) -> TantivyDocument {
+    let (hi, lo) = halves(d.author);
+    let vis = match d.visibility {
+        "public" => VIS_PUBLIC,
+        "friends" => VIS_FRIENDS,
+        _ => VIS_PRIVATE,
+    };
     let mut doc = doc!(
         f.id => d.id.to_string(),
         f.author => d.author.to_string(),
-        f.audience => format!("a:{}", d.author),
+        f.vis => vis,
+        f.author_hi => hi,
+        f.author_lo => lo,
         f.title => d.title.clone(),
         f.tags_text => d.tags.join(" "),
     );
     for part in [&d.title, &d.tags.join(" "), &d.author_names, &d.content] {
         doc.add_text(f.all, part);
-    }
-    match d.visibility {
-        "public" => doc.add_text(f.audience, "public"),
-        "friends" => doc.add_text(f.audience, format!("f:{}", d.author)),
-        _ => {}
     }
     for t in &d.tags {
         doc.add_text(f.tag, t);
@@ -227,20 +239,41 @@ fn part_query(f: Fields, part: &Part, relaxed: bool) -> Box<dyn Query> {
     boxed(BooleanQuery::new(clauses))
 }
 
-fn id_terms(field: Field, ids: &[Uuid]) -> Vec<Term> {
-    ids.iter().map(|id| Term::from_field_text(field, &id.to_string())).collect()
-}
-
 fn term(field: Field, value: &str) -> Box<dyn Query> {
     boxed(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
 }
 
-/// The notes `reader` may see: their own, public ones, and friends-only ones of their friends
-/// (one set of `audience` terms); never those of hidden authors.
-fn readable(f: Fields, reader: &Scope) -> Vec<(Occur, Box<dyn Query>)> {
-    let mut audience = vec![Term::from_field_text(f.audience, "public"), Term::from_field_text(f.audience, &format!("a:{}", reader.id))];
-    audience.extend(reader.friends.iter().map(|id| Term::from_field_text(f.audience, &format!("f:{id}"))));
-    vec![(Occur::Must, boxed(TermSetQuery::new(audience))), (Occur::MustNot, boxed(TermSetQuery::new(id_terms(f.author, reader.hidden))))]
+/// Visibility codes in the `vis` fast field.
+const VIS_PRIVATE: u64 = 0;
+const VIS_FRIENDS: u64 = 1;
+const VIS_PUBLIC: u64 = 2;
+
+/// An author id as the two fast-field halves it is indexed as.
+fn halves(id: Uuid) -> (u64, u64) {
+    let v = id.as_u128();
+    ((v >> 64) as u64, v as u64)
+}
+
+/// The notes `reader` may see: their own, public ones, and friends-only ones of their friends;
+/// never those of hidden authors. Checked per candidate from fast columns (visibility and the
+/// author's id) while the words lead the intersection. Term queries on an audience field cost more
+/// than the rest of a search: a term set decodes every posting of `public` (half the index) into
+/// a bit set, and a union of terms is re-buffered at every seek.
+fn readable(reader: &Scope) -> Box<dyn Query> {
+    let me = reader.id.as_u128();
+    let friends: Arc<HashSet<u128>> = Arc::new(reader.friends.iter().map(|u| u.as_u128()).collect());
+    let hidden: Arc<HashSet<u128>> = Arc::new(reader.hidden.iter().map(|u| u.as_u128()).collect());
+    let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
+        let columns = segment.fast_fields();
+        let (vis, hi, lo) = (columns.u64("vis")?, columns.u64("author_hi")?, columns.u64("author_lo")?);
+        let (friends, hidden) = (friends.clone(), hidden.clone());
+        Ok(move |doc: DocId| {
+            let (Some(vis), Some(hi), Some(lo)) = (vis.first(doc), hi.first(doc), lo.first(doc)) else { return false };
+            let author = (u128::from(hi) << 64) | u128::from(lo);
+            !hidden.contains(&author) && (author == me || vis == VIS_PUBLIC || (vis == VIS_FRIENDS && friends.contains(&author)))
+        })
+    });
+    boxed(ConstScoreQuery::new(boxed(DocPredicateQuery::from(predicate)), 0.0))
 }
 
 /// Segments up to this many notes are merged as one level. Tantivy's default (10,000) suits bulk
@@ -336,7 +369,7 @@ impl NoteIndex {
         if must.is_empty() {
             return Ok(Vec::new());
         }
-        must.extend(readable(f, reader));
+        must.push((Occur::Must, readable(reader)));
         let searcher = self.reader.searcher();
         let top = searcher
             .search(&BooleanQuery::new(must), &TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score())
@@ -448,6 +481,44 @@ mod tests {
         assert_eq!(parse("\"krebs cycle\" notes "), [Part::Phrase(vec!["krebs".into(), "cycle".into()]), word("notes", false)]);
         assert_eq!(parse("学习笔记"), [Part::Phrase(vec!["学".into(), "习".into(), "笔".into(), "记".into()])]);
         assert!(parse("  !! ").is_empty());
+    }
+
+    #[test]
+    fn only_what_the_reader_may_see_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = NoteIndex::open(dir.path()).unwrap();
+        let (me, friend, stranger, hidden) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mut notes = Vec::new();
+        for (author, visibility) in [
+            (me, "private"),
+            (friend, "friends"),
+            (friend, "private"),
+            (friend, "public"),
+            (stranger, "friends"),
+            (stranger, "public"),
+            (hidden, "public"),
+        ] {
+            let d = NoteDoc {
+                id: Uuid::now_v7(),
+                author,
+                author_names: String::new(),
+                visibility,
+                title: "quasar".into(),
+                content: String::new(),
+                tags: Vec::new(),
+            };
+            notes.push(d.id);
+            index.upsert(d);
+        }
+        index.flush();
+        let scope = Scope { id: me, friends: &[friend], hidden: &[hidden] };
+        let mut found = index.search(&scope, &Search { q: "quasar ", tag: None, author: None }, 20, 0).unwrap().ids;
+        found.sort();
+        assert_eq!(found, [notes[0], notes[1], notes[3], notes[5]]);
+        let scope = Scope { id: hidden, friends: &[], hidden: &[] };
+        let mut found = index.search(&scope, &Search { q: "quasar ", tag: None, author: None }, 20, 0).unwrap().ids;
+        found.sort();
+        assert_eq!(found, [notes[3], notes[5], notes[6]]);
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub struct NoteRecord {
     /// Soft deletion.
     #[serde(default)]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The plain-text preview of `content`, made when it is written (records written before it
+    /// existed have none: it is then made when read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
 }
 
 /// Likes and shares of a note.

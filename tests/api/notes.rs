@@ -381,6 +381,7 @@ async fn edits_and_deletions_reach_search_and_a_lost_index_is_rebuilt() {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            preview: None,
         };
         friend::store::notes::put(&store, &lost, None).unwrap();
         store.flush_now().unwrap();

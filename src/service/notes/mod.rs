@@ -143,6 +143,10 @@ fn apply(state: &AppState, me: Uuid, mut n: NoteRecord, input: NoteInput) -> App
     }
     if let Some(c) = input.content {
         n.content = c;
+        n.preview = None;
+    }
+    if n.preview.is_none() {
+        n.preview = Some(super::markdown::preview(&n.content));
     }
     if n.content.chars().count() > MAX_CONTENT {
         e.check("content", Err(format!("must be at most {MAX_CONTENT} characters")));
@@ -186,6 +190,7 @@ pub async fn create(state: &AppState, me: Caller, input: NoteInput) -> AppResult
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        preview: None,
     };
     let n = apply(state, me.id(), blank, input)?;
     let stored = n.clone();
@@ -241,6 +246,7 @@ fn tombstone(n: &NoteRecord, now: chrono::DateTime<chrono::Utc>) -> NoteRecord {
         tags: Vec::new(),
         attachment_ids: Vec::new(),
         deleted_at: Some(now),
+        preview: None,
         ..n.clone()
     }
 }

@@ -106,7 +106,7 @@ impl<'a> Views<'a> {
             author: self.author(n.author_id)?.0.clone(),
             title: n.title.clone(),
             content: n.content.clone(),
-            preview: markdown::preview(&n.content),
+            preview: n.preview.clone().unwrap_or_else(|| markdown::preview(&n.content)),
             tags: n.tags.clone(),
             visibility: n.visibility,
             attachments,

@@ -522,6 +522,27 @@ mod tests {
     }
 
     #[test]
+    fn highlights_mark_every_match_from_the_first_whatever_the_case_or_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = NoteIndex::open(dir.path()).unwrap();
+        let marked = |q: &str, relaxed: bool, content: &str| -> Vec<String> {
+            let h = index.highlights(q, relaxed, "Biology", content);
+            h.iter().map(|h| format!("{}: {}", h.field, h.snippet)).collect()
+        };
+        let body = "Cells divide. The CELL cycle: cell-growth, then Mitochondria split.";
+        assert_eq!(
+            marked("cell ", false, body),
+            ["content: Cells divide. The <mark>CELL</mark> cycle: <mark>cell</mark>-growth, then Mitochondria split."]
+        );
+        assert_eq!(marked("mito* biology ", false, body).len(), 2, "title and content");
+        assert!(marked("mito* ", false, body)[0].contains("<mark>Mitochondria</mark>"));
+        assert!(marked("zebra ", false, body).is_empty());
+        // Folded letters and a typo (relaxed) are found as before.
+        assert!(marked("resume ", false, "Mon résumé: short")[0].contains("<mark>résumé</mark>"));
+        assert!(marked("mitochondira ", true, body)[0].contains("<mark>Mitochondria</mark>"));
+    }
+
+    #[test]
     fn snippets_mark_matches_escape_text_and_cut_at_words() {
         let body = "Intro <b>x</b> & more. ".repeat(20) + "The Krebs cycle happens in mitochondria. " + &"Filler words here. ".repeat(20);
         let at = body.find("Krebs").unwrap();

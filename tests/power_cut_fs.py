@@ -36,6 +36,9 @@ class PowerCutFS(Operations):
         # relative paths created since their directory's last fsync
         self.created = set()
         self.cut = False
+        # Set once the unmount is asked for: how the FUSE loop then ends does not matter (the
+        # kernel may answer its last read with ECONNABORTED instead of ENODEV).
+        self.unmounting = False
 
     def _p(self, path):
         return os.path.join(self.root, path.lstrip("/"))
@@ -214,13 +217,18 @@ class PowerCutFS(Operations):
     def _control(self):
         line = sys.stdin.readline()
         self.cut = line.strip() == "cut"
+        self.unmounting = True
         subprocess.run(["fusermount", "-u", "-z", self.mountpoint], check=False)
 
 
 def main():
     backing, mountpoint = sys.argv[1], sys.argv[2]
     fs = PowerCutFS(backing, mountpoint)
-    FUSE(fs, mountpoint, foreground=True, nothreads=True, default_permissions=True)
+    try:
+        FUSE(fs, mountpoint, foreground=True, nothreads=True, default_permissions=True)
+    except RuntimeError:
+        if not fs.unmounting:
+            raise
     if fs.cut:
         restored, removed = fs.lose_unsynced()
         print(f"cut {restored} bytes {removed} entries", flush=True)

@@ -4,12 +4,11 @@
 //! character is a token; a run of them is matched as a phrase). Who may read what is part of the
 //! query, so a page of hits never loses results to filtering afterwards.
 
-use std::path::Path;
-
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
-use tantivy::collector::TopDocs;
 
+use tantivy::collector::TopDocs;
 use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
@@ -112,9 +111,9 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
         author: b.add_text_field("author", STRING),
-        vis: b.add_u64_field("vis", FAST),
-        author_hi: b.add_u64_field("author_hi", FAST),
-        author_lo: b.add_u64_field("author_lo", FAST),
+        vis: b.add_u64_field(VIS, FAST),
+        author_hi: b.add_u64_field(AUTHOR_HI, FAST),
+        author_lo: b.add_u64_field(AUTHOR_LO, FAST),
         tag: b.add_text_field("tag", STRING),
         all: b.add_text_field("all", words.clone()),
         title: b.add_text_field("title", words.clone()),
@@ -243,6 +242,11 @@ fn term(field: Field, value: &str) -> Box<dyn Query> {
     boxed(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
 }
 
+/// The fast fields the reader's filter reads: visibility, and the author's id in two halves.
+const VIS: &str = "vis";
+const AUTHOR_HI: &str = "author_hi";
+const AUTHOR_LO: &str = "author_lo";
+
 /// Visibility codes in the `vis` fast field.
 const VIS_PRIVATE: u64 = 0;
 const VIS_FRIENDS: u64 = 1;
@@ -265,7 +269,7 @@ fn readable(reader: &Scope) -> Box<dyn Query> {
     let hidden: Arc<HashSet<u128>> = Arc::new(reader.hidden.iter().map(|u| u.as_u128()).collect());
     let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
         let columns = segment.fast_fields();
-        let (vis, hi, lo) = (columns.u64("vis")?, columns.u64("author_hi")?, columns.u64("author_lo")?);
+        let (vis, hi, lo) = (columns.u64(VIS)?, columns.u64(AUTHOR_HI)?, columns.u64(AUTHOR_LO)?);
         let (friends, hidden) = (friends.clone(), hidden.clone());
         Ok(move |doc: DocId| {
             let (Some(vis), Some(hi), Some(lo)) = (vis.first(doc), hi.first(doc), lo.first(doc)) else { return false };

@@ -72,9 +72,12 @@ const IMAGE_QUEUE: usize = 4;
 /// Heavy reads waiting for a read thread; one more answers 503 (see [`AppState::reads`]).
 const READ_QUEUE: usize = 1024;
 
-/// Threads for heavy reads: twice the cores (a read may wait on the disk), at least 4.
+/// Threads for heavy reads: one per core, at least 2. These reads are CPU-bound (search,
+/// charts, exports); more threads than cores only time-slice requests against each other: with
+/// twice the cores, 16 concurrent searches had a p99 of 20–23 ms, with one per core 15–18 ms at
+/// the same throughput (BENCHMARKS.md, "Read threads").
 fn read_threads() -> usize {
-    (std::thread::available_parallelism().map_or(2, |n| n.get()) * 2).max(4)
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
 }
 
 /// ntfy subscription requests one address may make a minute.

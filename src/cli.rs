@@ -283,6 +283,7 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), String> {
             let store = crate::store::Store::open(&config.data_dir, config.storage.cache_mb).map_err(|e| e.to_string())?;
             let blobs = crate::store::blobs::Blobs::new(&config.data_dir);
             let s = crate::store::backup::import(&store, &blobs, &file).map_err(|e| control::describe(&e))?;
+            record_restore(&store, &file, s.records).map_err(|e| control::describe(&e))?;
             // The search indexes are derived data: the next start rebuilds them from what was restored.
             let search = config.data_dir.join("search");
             if search.exists() {
@@ -292,6 +293,15 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The restore itself goes into the audit log it brought back, as the operator's action.
+fn record_restore(store: &crate::store::Store, file: &std::path::Path, records: u64) -> crate::error::AppResult<()> {
+    use crate::service::audit::{Action, Actor, Target, record};
+    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let action = Action::on("backup.restore", Target::new("backup", name)).new_values(serde_json::json!({ "records": records }));
+    record(store, chrono::Utc::now(), &Actor::operator(), action)?;
+    store.flush_now()
 }
 
 /// Sends the request to a running server through its control socket, or opens the data directly.

@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::error::{AppError, AppResult};
 use crate::model::Role;
 use crate::service::admin;
+use crate::service::audit::{self, Action, Actor, Target};
 use crate::service::auth::{self, NewAccount};
 use crate::state::AppState;
 use crate::store::{backup, users};
@@ -74,6 +75,9 @@ pub async fn execute(state: &Arc<AppState>, req: Request) -> AppResult<String> {
             let (store, blobs, now) = (state.store.clone(), state.blobs.clone(), state.clock.now());
             let p = path.clone();
             let s = state.store.blocking(move |_| backup::export(&store, &blobs, &p, now)).await?;
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let values = serde_json::json!({ "path": path.display().to_string(), "records": s.records, "bytes": s.bytes });
+            audit::log(state, Actor::operator(), Action::on("backup.create", Target::new("backup", name)).new_values(values)).await?;
             Ok(format!("backup written to {} ({} records, {} bytes, verified)", path.display(), s.records, s.bytes))
         }
         Request::CreateUser { email, username, name, password, role } => {
@@ -109,6 +113,7 @@ pub async fn execute(state: &Arc<AppState>, req: Request) -> AppResult<String> {
         Request::ResetPassword { login, password } => {
             let u = users::find_by_login(&state.store, &login)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
             auth::set_password(state, u.id, password, None).await?;
+            audit::log(state, Actor::operator(), Action::on("user.reset_password", Target::new("user", u.id))).await?;
             Ok(format!("password of {} changed; all their sessions were signed out", u.username))
         }
     }

@@ -8,6 +8,7 @@ use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::model::Role;
 use crate::service::admin::{self as svc, AdminUserPatch, InviteView, NewInvite, SetupInput, Stats};
+use crate::service::audit::{self, AuditEntryView};
 use crate::service::auth::{AuthResponse, NewAccount};
 use crate::service::views::UserView;
 
@@ -63,7 +64,7 @@ async fn create_user(req: &mut Request, depot: &mut Depot) -> Result<Created<Use
     let input: AdminNewUser = json(req, &st).await?;
     let role = input.role.unwrap_or(Role::Student);
     let account = NewAccount { email: input.email, username: input.username, password: input.password, name: input.name, role };
-    Ok(Created(svc::create_user(&st, staff(depot)?, account).await?))
+    Ok(Created(svc::create_user(&st, staff(depot)?, account, client(req, &st)).await?))
 }
 
 /// Change a user's role (admins) or disable/enable the account (staff). Disabling signs it out.
@@ -72,7 +73,7 @@ async fn patch_user(req: &mut Request, depot: &mut Depot) -> Result<Json<UserVie
     let st = state(depot);
     let id = path_id(req, "id", "user")?;
     let patch: AdminUserPatch = json(req, &st).await?;
-    Ok(Json(svc::patch_user(&st, staff(depot)?, id, patch).await?))
+    Ok(Json(svc::patch_user(&st, staff(depot)?, id, patch, client(req, &st)).await?))
 }
 
 /// A new one-time password.
@@ -86,7 +87,8 @@ pub struct ResetOutput {
 #[endpoint(tags("admin"), security(("bearer" = [])), parameters(("id" = String, Path, description = "User id")))]
 async fn reset_password(req: &mut Request, depot: &mut Depot) -> Result<Json<ResetOutput>, AppError> {
     let id = path_id(req, "id", "user")?;
-    let p = svc::reset_password(&state(depot), admin(depot)?, id).await?;
+    let st = state(depot);
+    let p = svc::reset_password(&st, admin(depot)?, id, client(req, &st)).await?;
     Ok(Json(ResetOutput { temporary_password: p }))
 }
 
@@ -106,15 +108,41 @@ async fn list_invites(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<
 async fn create_invite(req: &mut Request, depot: &mut Depot) -> Result<Created<InviteView>, AppError> {
     let st = state(depot);
     let input: NewInvite = json(req, &st).await?;
-    Ok(Created(svc::create_invite(&st, staff(depot)?, input).await?))
+    Ok(Created(svc::create_invite(&st, staff(depot)?, input, client(req, &st)).await?))
 }
 
 /// Delete an invite code.
 #[endpoint(tags("admin"), security(("bearer" = [])), parameters(("code" = String, Path, description = "Invite code")))]
 async fn delete_invite(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
     let code = req.param::<String>("code").unwrap_or_default();
-    svc::delete_invite(&state(depot), staff(depot)?, code).await?;
+    let st = state(depot);
+    svc::delete_invite(&st, staff(depot)?, code, client(req, &st)).await?;
     Ok(NoContent)
+}
+
+/// The audit log of staff actions, newest first (admins). Append-only: no endpoint changes or
+/// deletes an entry. A page may hold fewer than `limit` entries when the filters skipped many:
+/// follow `next_cursor` until null.
+#[endpoint(tags("admin"), security(("bearer" = [])),
+    parameters(("actor_id" = Option<String>, Query, description = "Only this staff account's actions (user id)"),
+        ("action" = Option<String>, Query, description = "Only this action (`user.update`) or family (`user`)"),
+        ("target_id" = Option<String>, Query, description = "Only actions on this target (user id, invite code, ...)"),
+        ("limit" = Option<usize>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
+async fn audit_log(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<AuditEntryView>>, AppError> {
+    let p = paging(req)?;
+    let actor_id = match req.query::<String>("actor_id") {
+        Some(a) => Some(crate::ids::parse(&a).ok_or_else(|| AppError::field("actor_id", "must be a user id"))?),
+        None => None,
+    };
+    let filter = audit::Filter {
+        actor_id,
+        action: req.query::<String>("action").filter(|a| !a.is_empty()),
+        target_id: req.query::<String>("target_id").filter(|t| !t.is_empty()),
+    };
+    let admin = admin(depot)?;
+    let (items, next_cursor) = off_workers(&state(depot), move |st| audit::list(st, admin, &filter, p.cursor.as_deref(), p.limit)).await?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// `/setup` (no token).
@@ -133,4 +161,5 @@ pub fn private() -> Router {
         .push(Router::with_path("users/{id}/reset-password").post(reset_password))
         .push(Router::with_path("invites").get(list_invites).post(create_invite))
         .push(Router::with_path("invites/{code}").delete(delete_invite))
+        .push(Router::with_path("audit-log").get(audit_log))
 }

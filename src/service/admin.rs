@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::auth::{self, NewAccount};
+use super::audit::{self as audit_log, Action, Actor, Target};
+use super::auth::{self, ClientInfo, NewAccount};
 use super::pages;
 use super::views::{Audience, UserView, user_view};
 use crate::access::{Admin, Staff};
@@ -61,22 +62,36 @@ pub async fn setup(state: &AppState, input: SetupInput, client: auth::ClientInfo
     let password = input.password.clone();
     let account =
         NewAccount { email: input.email, username: input.username.clone(), password: input.password, name: input.name, role: Role::Admin };
-    auth::create_account(state, account, None).await?;
-    state.store.write(meta::clear_setup_code).await?;
+    let admin = auth::create_account(state, account, None).await?;
+    let actor = Actor::account(state, admin.id, &client)?;
+    let now = state.clock.now();
+    state
+        .store
+        .write(move |s| {
+            meta::clear_setup_code(s)?;
+            audit_log::record(s, now, &actor, Action::on("setup.first_admin", Target::new("user", admin.id)))
+        })
+        .await?;
     auth::login(state, &input.username, password, client).await
 }
 
-/// Creates an account as staff (also used by the CLI).
-pub async fn create_user(state: &AppState, staff: Staff, account: NewAccount) -> AppResult<UserView> {
+/// Creates an account as staff.
+pub async fn create_user(state: &AppState, staff: Staff, account: NewAccount, client: ClientInfo) -> AppResult<UserView> {
     if account.role != Role::Student {
         staff.admin()?;
     }
-    create_by_operator(state, account).await
+    create_as(state, Actor::user(state, staff.caller(), &client)?, account).await
 }
 
 /// `friend admin create`: the operator, who owns the data directory, creates any account.
 pub async fn create_by_operator(state: &AppState, account: NewAccount) -> AppResult<UserView> {
+    create_as(state, Actor::operator(), account).await
+}
+
+async fn create_as(state: &AppState, actor: Actor, account: NewAccount) -> AppResult<UserView> {
     let u = auth::create_account(state, account, None).await?;
+    let values = serde_json::json!({ "username": u.username, "name": u.name, "email": u.email, "role": u.role });
+    audit_log::log(state, actor, Action::on("user.create", Target::new("user", u.id)).new_values(values)).await?;
     Ok(user_view(state, &u, Audience::Staff))
 }
 
@@ -91,7 +106,7 @@ pub struct AdminUserPatch {
 }
 
 /// PATCH /admin/users/{id}.
-pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPatch) -> AppResult<UserView> {
+pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPatch, client: ClientInfo) -> AppResult<UserView> {
     let me = staff.caller();
     if p.role.is_some() {
         staff.admin()?;
@@ -104,10 +119,13 @@ pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPa
         return Err(AppError::Forbidden("only an admin may change an admin".into()));
     }
     let now = state.clock.now();
+    let actor = Actor::user(state, me, &client)?;
     let u = state
         .store
         .write(move |s| {
+            let before = std::cell::Cell::new(None);
             let u = users::update(s, id, |u| {
+                before.set(Some((u.role, u.disabled)));
                 if let Some(r) = p.role {
                     u.role = r;
                 }
@@ -120,6 +138,10 @@ pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPa
             if p.disabled == Some(true) {
                 sessions::revoke_all(s, id, None)?;
             }
+            if let Some((old, new)) = before.get().and_then(|b| changed(b, &u)) {
+                let action = Action::on("user.update", Target::new("user", id)).old(old).new_values(new);
+                audit_log::record(s, now, &actor, action)?;
+            }
             Ok(u)
         })
         .await?;
@@ -130,11 +152,27 @@ pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPa
     Ok(user_view(state, &u, Audience::Staff))
 }
 
+/// The role and disabled flag that a staff change changed, before and after; None if nothing did.
+fn changed((role, disabled): (Role, bool), after: &users::UserRecord) -> Option<(serde_json::Value, serde_json::Value)> {
+    let (mut old, mut new) = (serde_json::Map::new(), serde_json::Map::new());
+    if role != after.role {
+        old.insert("role".into(), serde_json::json!(role));
+        new.insert("role".into(), serde_json::json!(after.role));
+    }
+    if disabled != after.disabled {
+        old.insert("disabled".into(), disabled.into());
+        new.insert("disabled".into(), after.disabled.into());
+    }
+    (!new.is_empty()).then(|| (old.into(), new.into()))
+}
+
 /// POST /admin/users/{id}/reset-password: sets a new random password, signs the user out, returns it once.
-pub async fn reset_password(state: &AppState, _admin: Admin, id: Uuid) -> AppResult<String> {
+pub async fn reset_password(state: &AppState, admin: Admin, id: Uuid, client: ClientInfo) -> AppResult<String> {
     users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
     let password = random_secret(9);
     auth::set_password(state, id, password.clone(), None).await?;
+    let actor = Actor::user(state, admin.caller(), &client)?;
+    audit_log::log(state, actor, Action::on("user.reset_password", Target::new("user", id))).await?;
     Ok(password)
 }
 
@@ -205,7 +243,7 @@ pub struct NewInvite {
 }
 
 /// POST /admin/invites.
-pub async fn create_invite(state: &AppState, staff: Staff, n: NewInvite) -> AppResult<InviteView> {
+pub async fn create_invite(state: &AppState, staff: Staff, n: NewInvite, client: ClientInfo) -> AppResult<InviteView> {
     let code = match n.code {
         Some(c) => {
             let ok = (4..=64).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
@@ -230,8 +268,26 @@ pub async fn create_invite(state: &AppState, staff: Staff, n: NewInvite) -> AppR
         group_chat_id: n.group_chat_id,
     };
     let view = invite_view(&inv);
-    state.store.write(move |s| invites::insert(s, &inv)).await?;
+    let actor = Actor::user(state, staff.caller(), &client)?;
+    let values = invite_values(&inv);
+    state
+        .store
+        .write(move |s| {
+            invites::insert(s, &inv)?;
+            audit_log::record(s, now, &actor, Action::on("invite.create", Target::new("invite", &inv.code)).new_values(values))
+        })
+        .await?;
     Ok(view)
+}
+
+/// What the audit log keeps of an invite.
+fn invite_values(i: &InviteRecord) -> serde_json::Value {
+    serde_json::json!({
+        "expires_at": i.expires_at.map(rfc3339),
+        "max_uses": i.max_uses,
+        "uses": i.uses,
+        "group_chat_id": i.group_chat_id,
+    })
 }
 
 /// GET /admin/invites.
@@ -242,8 +298,17 @@ pub fn list_invites(state: &AppState, _staff: Staff, limit: usize, cursor: Optio
 }
 
 /// DELETE /admin/invites/{code}.
-pub async fn delete_invite(state: &AppState, _staff: Staff, code: String) -> AppResult<()> {
-    state.store.write(move |s| invites::remove(s, &code)).await
+pub async fn delete_invite(state: &AppState, staff: Staff, code: String, client: ClientInfo) -> AppResult<()> {
+    let actor = Actor::user(state, staff.caller(), &client)?;
+    let now = state.clock.now();
+    state
+        .store
+        .write(move |s| {
+            let gone = invites::remove(s, &code)?;
+            let action = Action::on("invite.delete", Target::new("invite", &gone.code)).old(invite_values(&gone));
+            audit_log::record(s, now, &actor, action)
+        })
+        .await
 }
 
 /// Server statistics for the admin dashboard.

@@ -15,13 +15,14 @@ use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
 use super::{
-    Store, activity, chat, codec, event_log, goals, insights, invites, io, media, notes, notifications, report_runs, sessions, social,
-    users,
+    Store, activity, audit, chat, codec, event_log, goals, insights, invites, io, media, notes, notifications, report_runs, sessions,
+    social, users,
 };
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
-const VERSION: u32 = 1;
+/// 2 adds `audit` lines; a binary that reads version 1 only refuses a version 2 file by name.
+const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -105,6 +106,8 @@ enum Line {
         user: uuid::Uuid,
         settings: serde_json::Value,
     },
+    /// A staff action (append-only, so restored as it was).
+    Audit(audit::AuditRecord),
     Blob {
         sha256: String,
         data: String,
@@ -236,6 +239,9 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
             let (k, v) = item.map_err(io)?;
             w.line(&Line::NotificationSettings { user: codec::id_at(&k, 0)?, settings: codec::dec(&v)? })?;
         }
+        for r in audit::all(store) {
+            w.line(&Line::Audit(r?))?;
+        }
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
             hashes.extend(m.thumb_sha256.clone());
@@ -348,6 +354,7 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::NoteLike { note, user, at } => notes::set_like(store, note, user, true, at).map(|_| ()),
         Line::Notification(n) => notifications::restore(store, &n),
         Line::NotificationSettings { user, settings } => notifications::put_settings(store, user, &settings),
+        Line::Audit(r) => audit::append(store, &r),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

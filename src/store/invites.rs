@@ -74,7 +74,8 @@ pub fn list(store: &Store) -> AppResult<Vec<InviteRecord>> {
     store.t.invites.iter().map(|r| codec::dec(&r.map_err(io)?.1)).collect()
 }
 
-/// Deletes an invite; 404 if absent.
-pub fn remove(store: &Store, code: &str) -> AppResult<()> {
-    store.t.invites.remove(key(code)).map_err(io)?.map(|_| ()).ok_or(AppError::NotFound("invite"))
+/// Removes an invite and returns it (404 when there is none).
+pub fn remove(store: &Store, code: &str) -> AppResult<InviteRecord> {
+    let gone = store.t.invites.remove(key(code)).map_err(io)?.ok_or(AppError::NotFound("invite"))?;
+    codec::dec(&gone)
 }

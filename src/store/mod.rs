@@ -3,6 +3,7 @@
 //! commit ([`Store::durable`]) before the API answers.
 
 pub mod activity;
+pub mod audit;
 pub mod backup;
 pub mod blobs;
 pub mod chat;
@@ -132,6 +133,8 @@ pub struct Trees {
     pub notification_collapse: sled::Tree,
     /// `notification_settings` (see `store::notifications`).
     pub notification_settings: sled::Tree,
+    /// `audit_log`: entry id (UUID v7) → audit record (see `store::audit`).
+    pub audit_log: sled::Tree,
     /// `goal_reminders` (see `store::goals`).
     pub goal_reminders: sled::Tree,
     /// `push_queue` (see `store::push`).
@@ -204,6 +207,7 @@ impl Trees {
             notification_unread: db.open_tree("notification_unread")?,
             notification_collapse: db.open_tree("notification_collapse")?,
             notification_settings: db.open_tree("notification_settings")?,
+            audit_log: db.open_tree("audit_log")?,
             goal_reminders: db.open_tree("goal_reminders")?,
             push_queue: db.open_tree("push_queue")?,
             ntfy_topics: db.open_tree("ntfy_topics")?,

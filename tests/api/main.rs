@@ -4,6 +4,7 @@
 mod activity;
 mod admin;
 mod admin_ui;
+mod audit;
 mod auth;
 mod backups;
 mod chat;

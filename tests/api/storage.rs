@@ -106,6 +106,13 @@ async fn setup_code_creates_the_first_admin_once() {
     let token = r["access_token"].as_str().unwrap().to_string();
     let (status, stats) = server.get("/api/v1/admin/stats", &token).await;
     assert_eq!((status, stats["admins"].as_u64()), (200, Some(1)));
+    let (_, log) = server.get("/api/v1/admin/audit-log", &token).await;
+    let first = &log["items"][0];
+    assert_eq!(
+        (&first["action"], &first["actor"], &first["ip"]),
+        (&json!("setup.first_admin"), &json!("head"), &json!("127.0.0.1")),
+        "{log}"
+    );
     let (status, _) = server.post("/api/v1/setup", None, body(&code)).await;
     assert_eq!(status, 401, "the code works once");
     server.terminate();
@@ -204,6 +211,16 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let admin = login(&server, "boss", "boss-password").await;
     let (_, invites) = server.get("/api/v1/admin/invites", &admin).await;
     assert_eq!(invites["items"][0]["code"], "ROOM-12");
+    // The audit log survives the restore, and the restore is in it.
+    let (_, log) = server.get("/api/v1/admin/audit-log", &admin).await;
+    let actions: Vec<(&str, &str)> =
+        log["items"].as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
+    assert_eq!(
+        actions,
+        [("backup.restore", "operator"), ("user.reset_password", "operator"), ("invite.create", "boss"), ("user.create", "operator")],
+        "{log}"
+    );
+    assert_eq!((&log["items"][2]["target_id"], &log["items"][2]["ip"]), (&json!("ROOM-12"), &json!("127.0.0.1")));
     let (_, friends) = server.get("/api/v1/friends", &admin).await;
     assert_eq!(friends["items"][0]["username"], "kid");
     let (_, history) = server.get(&format!("/api/v1/chats/{chat_id}/messages"), &student).await;
@@ -232,7 +249,9 @@ async fn cli_admin_backup_and_restore_round_trip() {
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
         let body: std::collections::BTreeSet<String> = lines[1..lines.len() - 1].iter().cloned().collect();
         let (sessions, rest): (Vec<String>, Vec<String>) = body.into_iter().partition(|l| l.starts_with(r#"{"kind":"session""#));
-        (sessions, rest.into_iter().filter(|l| !l.starts_with(r#"{"kind":"insights""#)).collect::<Vec<_>>())
+        // The restore and the backups made since are new audit entries of the restored server.
+        let new_entry = |l: &String| l.starts_with(r#"{"kind":"audit""#) && (l.contains("backup.restore") || l.contains("backup.create"));
+        (sessions, rest.into_iter().filter(|l| !l.starts_with(r#"{"kind":"insights""#) && !new_entry(l)).collect::<Vec<_>>())
     };
     let ((s1, r1), (s2, r2)) = (records(&file), records(&file2));
     let only1: Vec<&String> = r1.iter().filter(|l| !r2.contains(l)).collect();
@@ -242,10 +261,10 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let kinds: Vec<String> = r1.iter().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string()).collect();
     assert_eq!(
         r1.len(),
-        30,
+        33,
         "2 users, invite, media, 2 blobs, friendship, request, chat, 2 members, pair, 2 messages, 9 events in the one log \
          (the friend request's two among them, no longer also in an outbox; 4 notification.new), sequence, note, its share \
-         count, like, 3 notifications: {kinds:?}"
+         count, like, 3 notifications, 3 audit entries (the admin, the invite, the reset): {kinds:?}"
     );
 }
 

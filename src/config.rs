@@ -9,7 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Who may create an account.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum, salvo::oapi::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Registration {
     /// Anyone who reaches the server.
@@ -263,7 +263,7 @@ impl Default for NotificationsConfig {
 }
 
 /// Who may start a private chat (and whom a member may add to a group).
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, salvo::oapi::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DmPolicy {
     /// Students message friends; staff anyone.
@@ -695,5 +695,72 @@ mod tests {
             ]
         );
         assert_eq!(unknown_env(vars(&["FRIEND_ZZZZZZZZZZZZZZZZ"])), vec![("FRIEND_ZZZZZZZZZZZZZZZZ".to_string(), None)]);
+    }
+}
+
+/// The school's settings that staff change at run time (`PATCH /admin/settings`): `config.toml`
+/// (and `FRIEND_*`) give the values of every setting staff have not changed; a changed one is
+/// stored in the database and wins from then on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchoolSettings {
+    /// Who may create an account.
+    pub registration: Registration,
+    /// The school's name (pages, the local CA's name is fixed when it is made).
+    pub school_name: String,
+    /// IANA time zone of new accounts and of the scheduled backups.
+    pub default_timezone: String,
+    /// Who may start private chats.
+    pub dm_policy: DmPolicy,
+    /// School quiet hours for push, `HH:MM-HH:MM`, or None.
+    pub school_quiet_hours: Option<String>,
+    /// Longest text message, in bytes.
+    pub max_message_bytes: usize,
+}
+
+/// The settings staff changed, as stored: each one present wins over `config.toml`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SettingsOverrides {
+    /// See [`SchoolSettings`].
+    pub registration: Option<Registration>,
+    /// See [`SchoolSettings`].
+    pub school_name: Option<String>,
+    /// See [`SchoolSettings`].
+    pub default_timezone: Option<String>,
+    /// See [`SchoolSettings`].
+    pub dm_policy: Option<DmPolicy>,
+    /// See [`SchoolSettings`]; `Some("")`: no school quiet hours, whatever the config says.
+    pub school_quiet_hours: Option<String>,
+    /// See [`SchoolSettings`].
+    pub max_message_bytes: Option<usize>,
+}
+
+impl SettingsOverrides {
+    /// The settings in effect: these overrides over `config`'s values.
+    pub fn over(&self, config: &Config) -> SchoolSettings {
+        let quiet = self.school_quiet_hours.as_ref().unwrap_or(&config.notifications.school_quiet_hours);
+        SchoolSettings {
+            registration: self.registration.unwrap_or(config.registration),
+            school_name: self.school_name.clone().unwrap_or_else(|| config.school_name.clone()),
+            default_timezone: self.default_timezone.clone().unwrap_or_else(|| config.default_timezone.clone()),
+            dm_policy: self.dm_policy.unwrap_or(config.chat.dm_policy),
+            school_quiet_hours: (!quiet.is_empty()).then(|| quiet.clone()),
+            max_message_bytes: self.max_message_bytes.unwrap_or(config.chat.max_message_bytes),
+        }
+    }
+
+    /// Names of the settings stored here.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            ("registration", self.registration.is_some()),
+            ("school_name", self.school_name.is_some()),
+            ("default_timezone", self.default_timezone.is_some()),
+            ("dm_policy", self.dm_policy.is_some()),
+            ("school_quiet_hours", self.school_quiet_hours.is_some()),
+            ("max_message_bytes", self.max_message_bytes.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(n, set)| set.then_some(n))
+        .collect()
     }
 }

@@ -87,6 +87,8 @@ const NTFY_REQUESTS_PER_MINUTE: u32 = 120;
 pub struct AppState {
     /// Effective configuration.
     pub config: Config,
+    /// The school settings in effect (config values under what staff changed); see [`AppState::settings`].
+    settings: std::sync::RwLock<Arc<crate::config::SchoolSettings>>,
     /// The database.
     pub store: Store,
     /// Media files.
@@ -209,7 +211,9 @@ impl AppState {
         let (note_index, rebuild_notes) = NoteIndex::open(&config.data_dir)?;
         let vapid = if config.push.vapid_private_key.is_empty() { &secrets.vapid_private_key } else { &config.push.vapid_private_key };
         let web_push = crate::infra::web_push::WebPush::new(&config.push, vapid).map_err(AppError::internal)?;
+        let settings = std::sync::RwLock::new(Arc::new(settings_overrides(&store)?.over(&config)));
         let state = Self {
+            settings,
             blobs: Blobs::new(&config.data_dir),
             tokens: TokenKeys::new(jwt.as_bytes(), a.access_ttl_secs as i64),
             media_key: secrets.media_secret.into_bytes(),
@@ -247,5 +251,23 @@ impl AppState {
             note_index,
         };
         Ok((state, Rebuild { users: rebuild, notes: rebuild_notes }))
+    }
+
+    /// The school settings in effect now (a change applies to the next call).
+    pub fn settings(&self) -> Arc<crate::config::SchoolSettings> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `overrides` in effect at once (they are already stored).
+    pub fn apply_settings(&self, overrides: &crate::config::SettingsOverrides) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(overrides.over(&self.config));
+    }
+}
+
+/// The school settings staff changed, as stored (none yet: all from the config).
+pub fn settings_overrides(store: &Store) -> AppResult<crate::config::SettingsOverrides> {
+    match crate::store::meta::settings_overrides(store)? {
+        Some(v) => serde_json::from_value(v).map_err(|e| AppError::internal(format!("stored school settings: {e}"))),
+        None => Ok(Default::default()),
     }
 }

@@ -10,6 +10,7 @@ use crate::model::Role;
 use crate::service::admin::{self as svc, AdminUserPatch, InviteView, NewInvite, SetupInput, Stats};
 use crate::service::audit::{self, AuditEntryView};
 use crate::service::auth::{AuthResponse, NewAccount};
+use crate::service::settings::{self, SettingsPatch, SettingsView};
 use crate::service::views::UserView;
 
 /// Create the first admin with the one-time code printed at start-up.
@@ -145,6 +146,22 @@ async fn audit_log(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<Aud
     Ok(Json(Page { items, next_cursor }))
 }
 
+/// The school's settings in effect, and which of them staff changed (staff).
+#[endpoint(tags("admin"), security(("bearer" = [])))]
+async fn get_settings(depot: &mut Depot) -> Result<Json<SettingsView>, AppError> {
+    Ok(Json(settings::get(&state(depot), staff(depot)?)?))
+}
+
+/// Change school settings (admins): any subset, applied to the next request without a restart,
+/// kept across restarts (they win over `config.toml`) and recorded in the audit log with the old
+/// and new values. An invalid value changes nothing (422 names each field).
+#[endpoint(tags("admin"), security(("bearer" = [])), request_body = SettingsPatch)]
+async fn patch_settings(req: &mut Request, depot: &mut Depot) -> Result<Json<SettingsView>, AppError> {
+    let st = state(depot);
+    let patch: SettingsPatch = json(req, &st).await?;
+    Ok(Json(settings::patch(&st, admin(depot)?, patch, client(req, &st)).await?))
+}
+
 /// `/setup` (no token).
 pub fn public() -> Router {
     Router::with_path("setup").post(setup)
@@ -162,4 +179,5 @@ pub fn private() -> Router {
         .push(Router::with_path("invites").get(list_invites).post(create_invite))
         .push(Router::with_path("invites/{code}").delete(delete_invite))
         .push(Router::with_path("audit-log").get(audit_log))
+        .push(Router::with_path("settings").get(get_settings).patch(patch_settings))
 }

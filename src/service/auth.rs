@@ -122,7 +122,7 @@ pub async fn create_account(state: &AppState, a: NewAccount, invite: Option<Stri
         name: a.name.trim().to_string(),
         bio: String::new(),
         study_focus: String::new(),
-        timezone: state.config.default_timezone.clone(),
+        timezone: state.settings().default_timezone.clone(),
         settings: Settings::default(),
         profile_visibility: ProfileVisibility::Everyone,
         role: a.role,
@@ -142,7 +142,7 @@ pub async fn create_account(state: &AppState, a: NewAccount, invite: Option<Stri
 
 /// POST /auth/register.
 pub async fn register(state: &AppState, input: RegisterInput, client: ClientInfo) -> AppResult<AuthResponse> {
-    let invite = match state.config.registration {
+    let invite = match state.settings().registration {
         Registration::Open => input.invite_code.filter(|c| !c.trim().is_empty()),
         Registration::Invite => match input.invite_code.filter(|c| !c.trim().is_empty()) {
             Some(c) => Some(c),

@@ -114,7 +114,7 @@ pub async fn run_scheduled(state: &std::sync::Arc<AppState>) -> AppResult<usize>
         return Ok(0);
     }
     let now = state.clock.now();
-    let tz: Tz = state.config.default_timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz: Tz = state.settings().default_timezone.parse().unwrap_or(chrono_tz::UTC);
     let st = state.clone();
     let status = state.store.blocking(meta::backup_status).await?;
     if !due(now, tz, c.hour, Duration::minutes(c.retry_minutes as i64), &status) {

@@ -68,7 +68,7 @@ a.button{display:inline-block;padding:.5rem 1rem;border-radius:.35rem;background
 /// The connect page, HTML.
 pub fn page(state: &AppState) -> AppResult<String> {
     let url = &state.base_url;
-    let school = esc(&state.config.school_name);
+    let school = esc(&state.settings().school_name);
     let mut html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\

@@ -21,6 +21,7 @@ pub mod pages;
 pub mod presence;
 pub mod push;
 pub mod reports;
+pub mod settings;
 pub mod sign_in;
 pub mod social;
 pub mod timer;

@@ -169,7 +169,7 @@ pub fn channels(state: &AppState, user: Uuid, kind: NotificationType) -> AppResu
 }
 
 fn school_quiet(state: &AppState) -> Option<QuietHours> {
-    QuietHours::parse_range(&state.config.notifications.school_quiet_hours)
+    state.settings().school_quiet_hours.as_deref().and_then(QuietHours::parse_range)
 }
 
 /// True when it is quiet for `user` now: their own or the school's quiet hours, in their zone.

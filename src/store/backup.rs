@@ -21,7 +21,7 @@ use super::{
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
-/// 2 adds `audit` lines; a binary that reads version 1 only refuses a version 2 file by name.
+/// 2 adds `audit` and `settings` lines; a binary that reads version 1 only refuses a version 2 file by name.
 const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
@@ -108,6 +108,8 @@ enum Line {
     },
     /// A staff action (append-only, so restored as it was).
     Audit(audit::AuditRecord),
+    /// The school settings staff changed.
+    Settings(serde_json::Value),
     Blob {
         sha256: String,
         data: String,
@@ -242,6 +244,9 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         for r in audit::all(store) {
             w.line(&Line::Audit(r?))?;
         }
+        if let Some(v) = super::meta::settings_overrides(store)? {
+            w.line(&Line::Settings(v))?;
+        }
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
             hashes.extend(m.thumb_sha256.clone());
@@ -355,6 +360,7 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Notification(n) => notifications::restore(store, &n),
         Line::NotificationSettings { user, settings } => notifications::put_settings(store, user, &settings),
         Line::Audit(r) => audit::append(store, &r),
+        Line::Settings(v) => super::meta::put_settings_overrides(store, &v),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

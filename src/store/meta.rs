@@ -7,6 +7,7 @@ use crate::error::{AppError, AppResult};
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
 const SETUP_KEY: &[u8] = b"setup_code";
 const BACKUP_KEY: &[u8] = b"backup_status";
+const SETTINGS_KEY: &[u8] = b"school_settings";
 
 /// Counters kept in `meta` (never computed with `len()`).
 #[derive(Clone, Copy, Debug)]
@@ -159,5 +160,16 @@ pub fn backup_status(store: &Store) -> AppResult<BackupStatus> {
 /// Stores the scheduled backups' status.
 pub fn put_backup_status(store: &Store, status: &BackupStatus) -> AppResult<()> {
     store.t.meta.insert(BACKUP_KEY, codec::enc(status)).map_err(io)?;
+    Ok(())
+}
+
+/// The school settings staff changed (`config::SettingsOverrides`, as JSON), if any.
+pub fn settings_overrides(store: &Store) -> AppResult<Option<serde_json::Value>> {
+    store.t.meta.get(SETTINGS_KEY).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// Stores the school settings staff changed.
+pub fn put_settings_overrides(store: &Store, v: &serde_json::Value) -> AppResult<()> {
+    store.t.meta.insert(SETTINGS_KEY, codec::enc(v)).map_err(io)?;
     Ok(())
 }

@@ -23,6 +23,7 @@ mod profile;
 mod push;
 mod push_service;
 mod safety;
+mod settings;
 mod sign_in;
 mod social;
 mod storage;

@@ -144,6 +144,12 @@ async fn cli_admin_backup_and_restore_round_trip() {
     assert_eq!(r.status(), 200);
     let (status, _) = server.post("/api/v1/admin/invites", Some(&admin), json!({"code": "ROOM-12"})).await;
     assert_eq!(status, 201);
+    let r = server
+        .http
+        .patch(format!("{}/api/v1/admin/settings", server.base))
+        .bearer_auth(&admin)
+        .json(&json!({"school_name": "Hill School"}));
+    assert_eq!(r.send().await.unwrap().status(), 200);
     let (_, kid) = server.get("/api/v1/me", &student).await;
     let (status, request) = server.post("/api/v1/friend-requests", Some(&admin), json!({"to_user_id": kid["id"]})).await;
     assert_eq!(status, 201);
@@ -217,10 +223,18 @@ async fn cli_admin_backup_and_restore_round_trip() {
         log["items"].as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
     assert_eq!(
         actions,
-        [("backup.restore", "operator"), ("user.reset_password", "operator"), ("invite.create", "boss"), ("user.create", "operator")],
+        [
+            ("backup.restore", "operator"),
+            ("user.reset_password", "operator"),
+            ("settings.update", "boss"),
+            ("invite.create", "boss"),
+            ("user.create", "operator")
+        ],
         "{log}"
     );
-    assert_eq!((&log["items"][2]["target_id"], &log["items"][2]["ip"]), (&json!("ROOM-12"), &json!("127.0.0.1")));
+    assert_eq!((&log["items"][3]["target_id"], &log["items"][3]["ip"]), (&json!("ROOM-12"), &json!("127.0.0.1")));
+    let (_, settings) = server.get("/api/v1/admin/settings", &admin).await;
+    assert_eq!((&settings["school_name"], &settings["changed"]), (&json!("Hill School"), &json!(["school_name"])), "settings are restored");
     let (_, friends) = server.get("/api/v1/friends", &admin).await;
     assert_eq!(friends["items"][0]["username"], "kid");
     let (_, history) = server.get(&format!("/api/v1/chats/{chat_id}/messages"), &student).await;
@@ -261,10 +275,10 @@ async fn cli_admin_backup_and_restore_round_trip() {
     let kinds: Vec<String> = r1.iter().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string()).collect();
     assert_eq!(
         r1.len(),
-        33,
+        35,
         "2 users, invite, media, 2 blobs, friendship, request, chat, 2 members, pair, 2 messages, 9 events in the one log \
          (the friend request's two among them, no longer also in an outbox; 4 notification.new), sequence, note, its share \
-         count, like, 3 notifications, 3 audit entries (the admin, the invite, the reset): {kinds:?}"
+         count, like, 3 notifications, 4 audit entries (the admin, the invite, the settings, the reset), the settings: {kinds:?}"
     );
 }
 

@@ -15,7 +15,7 @@ use crate::store::media as media_store;
 
 fn check_new_message(state: &AppState, me: Caller, c: &ChatRecord, input: &NewMessage) -> AppResult<MessageKind> {
     let kind = input.kind.unwrap_or(MessageKind::Text);
-    let max = state.config.chat.max_message_bytes;
+    let max = state.settings().max_message_bytes;
     if input.content.len() > max {
         return Err(AppError::PayloadTooLarge(format!("messages may be at most {max} bytes")));
     }
@@ -125,7 +125,7 @@ pub async fn edit(state: &AppState, me: Caller, chat: Uuid, id: Uuid, content: S
     if m.deleted || m.kind == MessageKind::System {
         return Err(AppError::Conflict("this message cannot be edited".into(), vec![]));
     }
-    let max = state.config.chat.max_message_bytes;
+    let max = state.settings().max_message_bytes;
     if content.len() > max {
         return Err(AppError::PayloadTooLarge(format!("messages may be at most {max} bytes")));
     }

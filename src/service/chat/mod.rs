@@ -38,7 +38,7 @@ pub fn may_contact(state: &AppState, me: Caller, other: Uuid) -> AppResult<()> {
     if me.staff().is_some() {
         return Ok(());
     }
-    match state.config.chat.dm_policy {
+    match state.settings().dm_policy {
         DmPolicy::Anyone => Ok(()),
         DmPolicy::FriendsOnly if crate::store::social::are_friends(&state.store, me.id(), other)? => Ok(()),
         DmPolicy::FriendsOnly => Err(AppError::Forbidden("you can only message your friends".into())),

@@ -1,13 +1,13 @@
 //! `/api/v1/admin/*` (staff) and `/api/v1/setup` (first admin, with the printed one-time code).
 
 use salvo::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::extract::{Page, admin, client, json, off_workers, paging, path_id, staff, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::model::Role;
-use crate::service::admin::{self as svc, AdminUserPatch, InviteView, NewInvite, SetupInput, Stats};
+use crate::service::admin::{self as svc, AdminUserPatch, InviteView, NewInvite, ResetCodeView, SetupInput, Stats};
 use crate::service::audit::{self, AuditEntryView};
 use crate::service::auth::{AuthResponse, NewAccount};
 use crate::service::settings::{self, SettingsPatch, SettingsView};
@@ -77,20 +77,14 @@ async fn patch_user(req: &mut Request, depot: &mut Depot) -> Result<Json<UserVie
     Ok(Json(svc::patch_user(&st, staff(depot)?, id, patch, client(req, &st)).await?))
 }
 
-/// A new one-time password.
-#[derive(Serialize, ToSchema)]
-pub struct ResetOutput {
-    /// Give it to the user; it is shown once.
-    pub temporary_password: String,
-}
-
-/// Reset a user's password to a random one (admins); the user is signed out everywhere.
+/// A one-time reset code for the user (staff; moderators for students only): hand it to the
+/// student, who sets a new password with it at `POST /auth/reset` (then every session of theirs
+/// ends). Staff never learn the password. A new code replaces the previous one.
 #[endpoint(tags("admin"), security(("bearer" = [])), parameters(("id" = String, Path, description = "User id")))]
-async fn reset_password(req: &mut Request, depot: &mut Depot) -> Result<Json<ResetOutput>, AppError> {
+async fn reset_password(req: &mut Request, depot: &mut Depot) -> Result<Json<ResetCodeView>, AppError> {
     let id = path_id(req, "id", "user")?;
     let st = state(depot);
-    let p = svc::reset_password(&st, admin(depot)?, id, client(req, &st)).await?;
-    Ok(Json(ResetOutput { temporary_password: p }))
+    Ok(Json(svc::reset_password(&st, staff(depot)?, id, client(req, &st)).await?))
 }
 
 /// Invite codes, newest first.

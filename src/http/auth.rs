@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::extract::{Page, client, json, me, off_workers, paging, path_id, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
-use crate::service::auth::{self as svc, AuthResponse, RegisterInput, SessionView};
+use crate::service::auth::{self as svc, AuthResponse, RegisterInput, ResetInput, SessionView};
 
 /// Login body.
 #[derive(Deserialize, ToSchema)]
@@ -81,6 +81,17 @@ async fn logout(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppEr
     Ok(NoContent)
 }
 
+/// Set a new password with a one-time code that staff issued (no e-mail needed). The code works
+/// once; every session of the account ends. A wrong, expired or used code answers 401
+/// `invalid_token`; repeated failures are throttled like sign-ins (429).
+#[endpoint(tags("auth"), request_body = ResetInput)]
+async fn reset(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
+    let st = state(depot);
+    let input: ResetInput = json(req, &st).await?;
+    svc::reset_with_code(&st, input, client(req, &st)).await?;
+    Ok(NoContent)
+}
+
 /// End every session of the caller.
 #[endpoint(tags("auth"), security(("bearer" = [])))]
 async fn logout_all(depot: &mut Depot) -> Result<NoContent, AppError> {
@@ -124,6 +135,7 @@ pub fn public() -> Router {
         .push(Router::with_path("login").post(login))
         .push(Router::with_path("refresh").post(refresh))
         .push(Router::with_path("logout").post(logout))
+        .push(Router::with_path("reset").post(reset))
 }
 
 /// Routes for signed-in users.

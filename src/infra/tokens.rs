@@ -119,6 +119,27 @@ pub fn random_secret(n: usize) -> String {
     B64.encode(b)
 }
 
+/// Letters and digits that cannot be mistaken for one another when read aloud or copied by hand
+/// (no 0/O, 1/I/L).
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// A code a person types: 8 characters of [`CODE_ALPHABET`] as `XXXX-XXXX` (about 40 bits).
+pub fn typeable_code() -> String {
+    let mut out = String::with_capacity(9);
+    for i in 0..8 {
+        if i == 4 {
+            out.push('-');
+        }
+        out.push(CODE_ALPHABET[rand::Rng::gen_range(&mut rand::rngs::OsRng, 0..CODE_ALPHABET.len())] as char);
+    }
+    out
+}
+
+/// A typed code as it was issued: upper case, spaces and dashes dropped.
+pub fn normalize_code(typed: &str) -> String {
+    typed.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
+}
+
 /// A presented refresh token.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RefreshToken {

@@ -7,7 +7,7 @@ use super::audit::{self as audit_log, Action, Actor, Target};
 use super::auth::{self, ClientInfo, NewAccount};
 use super::pages;
 use super::views::{Audience, UserView, user_view};
-use crate::access::{Admin, Staff};
+use crate::access::Staff;
 use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::infra::tokens::random_secret;
@@ -16,6 +16,7 @@ use crate::state::AppState;
 use crate::store::blobs::sha256_hex;
 use crate::store::invites::{self, InviteRecord};
 use crate::store::meta::{self, Counter, SetupCode};
+use crate::store::reset_codes::{self, ResetCode};
 use crate::store::{sessions, users};
 
 /// How long a setup code works.
@@ -166,14 +167,44 @@ fn changed((role, disabled): (Role, bool), after: &users::UserRecord) -> Option<
     (!new.is_empty()).then(|| (old.into(), new.into()))
 }
 
-/// POST /admin/users/{id}/reset-password: sets a new random password, signs the user out, returns it once.
-pub async fn reset_password(state: &AppState, admin: Admin, id: Uuid, client: ClientInfo) -> AppResult<String> {
-    users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
-    let password = random_secret(9);
-    auth::set_password(state, id, password.clone(), None).await?;
-    let actor = Actor::user(state, admin.caller(), &client)?;
-    audit_log::log(state, actor, Action::on("user.reset_password", Target::new("user", id))).await?;
-    Ok(password)
+/// How long a staff-issued reset code works.
+const RESET_CODE_HOURS: i64 = 72;
+
+/// A one-time reset code, shown to staff once.
+#[derive(Debug, Serialize, salvo::oapi::ToSchema)]
+pub struct ResetCodeView {
+    /// Give it to the student (`XXXX-XXXX`); they choose a new password with it at
+    /// `POST /auth/reset`. Only its hash is stored.
+    pub reset_code: String,
+    /// It stops working then (RFC 3339), 72 hours after it was made; a new code replaces it.
+    pub expires_at: String,
+}
+
+/// POST /admin/users/{id}/reset-password: a one-time reset code for the user (moderators: for
+/// students only). The password and sessions stay until the code is used.
+pub async fn reset_password(state: &AppState, staff: Staff, id: Uuid, client: ClientInfo) -> AppResult<ResetCodeView> {
+    let target = users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
+    if target.role != Role::Student {
+        staff.admin()?;
+    }
+    let code = crate::infra::tokens::typeable_code();
+    let now = state.clock.now();
+    let record = ResetCode {
+        hash: sha256_hex(crate::infra::tokens::normalize_code(&code).as_bytes()),
+        expires_at: now + chrono::Duration::hours(RESET_CODE_HOURS),
+        issued_by: staff.caller().id(),
+    };
+    let expires_at = rfc3339(record.expires_at);
+    let actor = Actor::user(state, staff.caller(), &client)?;
+    let values = serde_json::json!({ "expires_at": expires_at });
+    state
+        .store
+        .write(move |s| {
+            reset_codes::put(s, id, &record)?;
+            audit_log::record(s, now, &actor, Action::on("user.reset_code", Target::new("user", id)).new_values(values))
+        })
+        .await?;
+    Ok(ResetCodeView { reset_code: code, expires_at })
 }
 
 /// GET /admin/users: accounts in creation order, filtered by `q` (username, name or email contains).

@@ -127,8 +127,9 @@ pub struct AuditEntryView {
     pub actor_id: Option<Uuid>,
     /// Its username at the time, or `operator`.
     pub actor: String,
-    /// `setup.first_admin`, `user.create`, `user.update`, `user.reset_password`, `invite.create`,
-    /// `invite.delete`, `backup.restore`, ...
+    /// `setup.first_admin`, `user.create`, `user.update`, `user.reset_code`,
+    /// `user.reset_password` (console), `invite.create`, `invite.delete`, `settings.update`,
+    /// `backup.create`, `backup.restore`, ...
     pub action: String,
     /// `user`, `invite`, `backup`, ...
     pub target_type: Option<String>,

@@ -15,9 +15,9 @@ use crate::error::{AppError, AppResult};
 use crate::infra::{passwords, tokens};
 use crate::model::{ProfileVisibility, Role};
 use crate::state::AppState;
-use crate::store::invites;
 use crate::store::sessions::{self, Presented, Rotation, SessionRecord};
 use crate::store::users::{self, Settings, UserRecord};
+use crate::store::{invites, reset_codes};
 
 /// Where a sign-in comes from.
 #[derive(Clone, Debug, Default)]
@@ -323,6 +323,50 @@ pub async fn change_password(state: &AppState, me: Caller, current: String, new:
     let user = users::get(&state.store, me.id())?.ok_or(AppError::NotFound("user"))?;
     confirm_password(state, &user, current, "current_password").await?;
     set_password(state, me.id(), new, Some(me.session_id())).await
+}
+
+/// `POST /auth/reset` body.
+#[derive(Debug, Deserialize, salvo::oapi::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetInput {
+    /// Username or e-mail.
+    #[salvo(schema(min_length = 1, max_length = 254))]
+    pub login: String,
+    /// The code staff gave (`XXXX-XXXX`; case, spaces and dashes do not matter).
+    #[salvo(schema(min_length = 1, max_length = 64))]
+    pub code: String,
+    /// The new password (8–256 characters, not a common one, not the username).
+    #[salvo(schema(min_length = 8, max_length = 256))]
+    pub new_password: String,
+}
+
+/// POST /auth/reset: a staff-issued code, used once, sets a new password and ends every session.
+/// Throttled like sign-ins; a wrong, expired or used code says only that.
+pub async fn reset_with_code(state: &AppState, input: ResetInput, client: ClientInfo) -> AppResult<()> {
+    let bad = || AppError::InvalidToken("the reset code is wrong, expired or already used; ask a teacher for a new one".into());
+    let now = state.clock.now();
+    let user = users::find_by_login(&state.store, input.login.trim())?.filter(|u| u.deleted_at.is_none());
+    let attempt = Attempt::new(state, user.as_ref().map(|u| u.id), input.login.trim(), &client)?;
+    attempt.admit(state, now.timestamp())?;
+    let hash = crate::store::blobs::sha256_hex(tokens::normalize_code(&input.code).as_bytes());
+    let waiting = match &user {
+        Some(u) => reset_codes::get(&state.store, u.id)?.filter(|c| c.hash == hash && c.expires_at > now),
+        None => None,
+    };
+    let (Some(user), Some(_)) = (user, waiting) else {
+        attempt.failed(state, now.timestamp());
+        return Err(bad());
+    };
+    // A password the policy refuses does not use the code up.
+    let mut e = Errors::new();
+    e.check("new_password", passwords::check_policy(&input.new_password, &user.username));
+    e.finish()?;
+    let id = user.id;
+    if !state.store.write(move |s| reset_codes::take(s, id, &hash)).await? {
+        return Err(bad());
+    }
+    attempt.succeeded(state);
+    set_password(state, id, input.new_password, None).await
 }
 
 /// Sets a user's password and revokes their sessions except `keep`.

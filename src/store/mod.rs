@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod power_safe;
 pub mod push;
 pub mod report_runs;
+pub mod reset_codes;
 pub mod sessions;
 pub mod social;
 pub mod users;
@@ -135,6 +136,8 @@ pub struct Trees {
     pub notification_settings: sled::Tree,
     /// `audit_log`: entry id (UUID v7) → audit record (see `store::audit`).
     pub audit_log: sled::Tree,
+    /// `reset_codes`: user id → one-time reset code (see `store::reset_codes`).
+    pub reset_codes: sled::Tree,
     /// `goal_reminders` (see `store::goals`).
     pub goal_reminders: sled::Tree,
     /// `push_queue` (see `store::push`).
@@ -208,6 +211,7 @@ impl Trees {
             notification_collapse: db.open_tree("notification_collapse")?,
             notification_settings: db.open_tree("notification_settings")?,
             audit_log: db.open_tree("audit_log")?,
+            reset_codes: db.open_tree("reset_codes")?,
             goal_reminders: db.open_tree("goal_reminders")?,
             push_queue: db.open_tree("push_queue")?,
             ntfy_topics: db.open_tree("ntfy_topics")?,

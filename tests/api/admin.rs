@@ -63,17 +63,59 @@ async fn staff_create_accounts_and_reset_passwords() {
     assert_problem(&s.post("/api/v1/admin/users", Some(&moderator.access), staff_body.clone()).await, 403, "forbidden");
     assert_eq!(s.post("/api/v1/admin/users", Some(&admin.access), staff_body).await.status, 201);
 
-    let kid = s.login("newkid", "first-password").await;
-    assert_problem(
-        &s.post(&format!("/api/v1/admin/users/{}/reset-password", kid.id), Some(&moderator.access), json!({})).await,
-        403,
-        "forbidden",
-    );
-    let r = s.post(&format!("/api/v1/admin/users/{}/reset-password", kid.id), Some(&admin.access), json!({})).await;
-    assert_eq!(r.status, 200);
-    let temp = r.body["temporary_password"].as_str().unwrap().to_string();
+    s.login("newkid", "first-password").await;
+}
+
+#[tokio::test]
+async fn reset_codes_work_once_expire_and_sign_the_student_out() {
+    let s = Server::start().await;
+    let admin = s.staff(Role::Admin).await;
+    let moderator = s.staff(Role::Moderator).await;
+    let kid = s.register().await;
+    let issue = |by: &str, who: &str| {
+        let (by, path) = (by.to_string(), format!("/api/v1/admin/users/{who}/reset-password"));
+        let s = &s;
+        async move { s.post(&path, Some(&by), json!({})).await }
+    };
+    let reset = |code: &str, password: &str| json!({"login": kid.username, "code": code, "new_password": password});
+
+    // Moderators issue codes for students, not for staff; students not at all.
+    assert_problem(&issue(&moderator.access, &admin.id).await, 403, "forbidden");
+    assert_problem(&issue(&kid.access, &kid.id).await, 403, "forbidden");
+    assert_problem(&issue(&admin.access, "00000000-0000-7000-8000-000000000000").await, 404, "not_found");
+    let r = issue(&moderator.access, &kid.id).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let code = r.body["reset_code"].as_str().unwrap().to_string();
+    assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "XXXX-XXXX: {code}");
+    assert!(r.body["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(s.get("/api/v1/me", &kid.access).await.status, 200, "issuing a code signs nobody out");
+
+    // Wrong code, and a refused password, use nothing up.
+    assert_problem(&s.post("/api/v1/auth/reset", None, reset("AAAA-AAAA", "a-brand-new-password")).await, 401, "invalid_token");
+    assert_problem(&s.post("/api/v1/auth/reset", None, reset(&code, "password")).await, 422, "validation_failed");
+    let r = s.post("/api/v1/auth/reset", None, json!({"login": "nobody-here", "code": code, "new_password": "a-brand-new-password"})).await;
+    assert_problem(&r, 401, "invalid_token");
+    assert_problem(&s.post("/api/v1/auth/reset", None, json!({"login": kid.username})).await, 422, "validation_failed");
+    // Typed in lower case without the dash: it works, once, and every session ends.
+    let typed = code.replace('-', " ").to_lowercase();
+    assert_eq!(s.post("/api/v1/auth/reset", None, reset(&typed, "a-brand-new-password")).await.status, 204);
     assert_problem(&s.get("/api/v1/me", &kid.access).await, 401, "unauthorized");
-    s.login("newkid", &temp).await;
+    assert_problem(&s.post("/api/v1/auth/reset", None, reset(&code, "another-new-password")).await, 401, "invalid_token");
+    s.login(&kid.username, "a-brand-new-password").await;
+
+    // A new code replaces the previous one; codes expire after 72 hours.
+    let first = issue(&admin.access, &kid.id).await.body["reset_code"].as_str().unwrap().to_string();
+    let second = issue(&admin.access, &kid.id).await.body["reset_code"].as_str().unwrap().to_string();
+    assert_problem(&s.post("/api/v1/auth/reset", None, reset(&first, "third-new-password")).await, 401, "invalid_token");
+    s.clock.advance(chrono::Duration::hours(73));
+    assert_problem(&s.post("/api/v1/auth/reset", None, reset(&second, "third-new-password")).await, 401, "invalid_token");
+    s.login(&kid.username, "a-brand-new-password").await;
+
+    // Issuing is audited (without the code).
+    let admin = s.login(&admin.username, &admin.password).await;
+    let log = s.get(&format!("/api/v1/admin/audit-log?action=user.reset_code&target_id={}", kid.id), &admin.access).await;
+    assert_eq!(log.body["items"].as_array().unwrap().len(), 3, "{}", log.body);
+    assert!(!log.body.to_string().contains(&second));
 }
 
 #[tokio::test]

@@ -135,6 +135,8 @@ pub struct AuditEntryView {
     pub target_type: Option<String>,
     /// The target's id (user id, invite code, backup file).
     pub target_id: Option<String>,
+    /// A user target's current username (null for other targets or a deleted account).
+    pub target_name: Option<String>,
     /// Values before the action (only those it changed; never a password or code).
     #[salvo(schema(value_type = Option<Object>))]
     pub old: Option<Value>,
@@ -145,8 +147,13 @@ pub struct AuditEntryView {
     pub ip: Option<String>,
 }
 
-fn view(r: AuditRecord) -> AuditEntryView {
-    AuditEntryView {
+fn view(state: &AppState, r: AuditRecord) -> AppResult<AuditEntryView> {
+    let user = match (r.target_type.as_deref(), r.target_id.as_deref().and_then(|t| Uuid::try_parse(t).ok())) {
+        (Some("user"), Some(id)) => users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()),
+        _ => None,
+    };
+    Ok(AuditEntryView {
+        target_name: user.map(|u| u.username),
         id: r.id,
         at: rfc3339(r.at),
         actor_id: r.actor_id,
@@ -157,7 +164,7 @@ fn view(r: AuditRecord) -> AuditEntryView {
         old: r.old,
         new: r.new,
         ip: r.ip,
-    }
+    })
 }
 
 /// Filters of `GET /admin/audit-log`.
@@ -196,7 +203,7 @@ pub fn list(
         let r = r?;
         let id = r.id;
         if filter.keeps(&r) {
-            items.push(view(r));
+            items.push(view(state, r)?);
         }
         if items.len() == limit || scanned + 1 == SCAN_BUDGET {
             return Ok((items, Some(id.to_string())));

@@ -1,4 +1,5 @@
-// Friend web admin: first-admin setup, staff sign-in, overview, invites and accounts.
+// Friend web admin: first-admin setup, staff sign-in, overview, invites, accounts (with one-time
+// reset codes), school settings and the audit log.
 // Everything user-provided is shown with textContent (never innerHTML).
 "use strict";
 
@@ -109,12 +110,68 @@ async function loadUsers(q) {
     cell(row, u.username); cell(row, u.name); cell(row, u.email || ""); cell(row, u.role);
     cell(row, u.disabled ? "disabled" : "active");
     if (!tokens || u.id !== tokens.user.id) {
-      cell(row, "").appendChild(button(u.disabled ? "Enable" : "Disable", async () => {
+      const actions = cell(row, "");
+      actions.appendChild(button(u.disabled ? "Enable" : "Disable", async () => {
         try { await call("PATCH", `/admin/users/${u.id}`, { disabled: !u.disabled }); say(`${u.username} ${u.disabled ? "enabled" : "disabled"}.`); await loadUsers(q); } catch (e) { say(e.message, true); }
       }, true));
+      // Moderators issue reset codes for students only.
+      if (tokens.user.role === "admin" || u.role === "student") {
+        const reset = button("Reset code", async () => {
+          try {
+            const r = await call("POST", `/admin/users/${u.id}/reset-password`, {});
+            say(`Reset code for ${u.username}: ${r.reset_code} (works once, until ${new Date(r.expires_at).toLocaleString()}). They choose a new password with it.`);
+            if (isAdmin()) await loadAudit();
+          } catch (e) { say(e.message, true); }
+        }, true);
+        reset.dataset.action = "reset";
+        actions.appendChild(reset);
+      }
     } else cell(row, "you");
     body.appendChild(row);
   }
+}
+
+const isAdmin = () => tokens && tokens.user.role === "admin";
+const settingNames = ["school_name", "registration", "default_timezone", "dm_policy"];
+let settings = null;
+
+async function loadSettings() {
+  settings = await call("GET", "/admin/settings");
+  const f = $("settings");
+  for (const k of settingNames) f.elements[k].value = settings[k];
+  f.elements.school_quiet_hours.value = settings.school_quiet_hours || "";
+  f.elements.max_message_bytes.value = settings.max_message_bytes;
+  // Moderators see the settings; admins change them.
+  for (const el of f.elements) el.disabled = !isAdmin();
+  $("settings-changed").textContent = settings.changed.length ? `Changed here: ${settings.changed.join(", ").replaceAll("_", " ")}.` : "All come from config.toml.";
+}
+
+/** `old → new` of each value an audit entry changed, or the new values alone. */
+function changeText(e) {
+  const show = (v) => (v === null || v === undefined ? "none" : typeof v === "object" ? JSON.stringify(v) : String(v));
+  const keys = Object.keys(e.new || e.old || {});
+  return keys.map((k) => (e.old && e.new ? `${k}: ${show(e.old[k])} → ${show(e.new[k])}` : `${k}: ${show((e.new || e.old)[k])}`)).join("; ");
+}
+
+let auditCursor = null;
+async function loadAudit(older) {
+  const from = older && auditCursor ? `&cursor=${encodeURIComponent(auditCursor)}` : "";
+  const page = await call("GET", `/admin/audit-log?limit=50${from}`);
+  const body = $("audit").querySelector("tbody");
+  if (!older) body.replaceChildren();
+  for (const e of page.items) {
+    const row = document.createElement("tr");
+    row.dataset.action = e.action;
+    cell(row, new Date(e.at).toLocaleString());
+    cell(row, e.actor);
+    cell(row, e.action);
+    cell(row, e.target_type ? `${e.target_type} ${e.target_name || e.target_id}` : "");
+    cell(row, changeText(e));
+    cell(row, e.ip || "server console");
+    body.appendChild(row);
+  }
+  auditCursor = page.next_cursor;
+  $("audit-more").hidden = !auditCursor;
 }
 
 async function openDashboard() {
@@ -123,8 +180,29 @@ async function openDashboard() {
   }
   $("who").textContent = `${tokens.user.name} (${tokens.user.role})`;
   show("dashboard");
-  try { await Promise.all([loadStats(), loadInvites(), loadUsers("")]); } catch (e) { say(e.message, true); }
+  $("settings-section").hidden = false;
+  $("audit-section").hidden = !isAdmin();
+  const loads = [loadStats(), loadInvites(), loadUsers(""), loadSettings()];
+  if (isAdmin()) loads.push(loadAudit());
+  try { await Promise.all(loads); } catch (e) { say(e.message, true); }
 }
+
+$("settings").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const patch = {};
+  for (const k of settingNames) if (f.elements[k].value.trim() !== settings[k]) patch[k] = f.elements[k].value.trim();
+  const quiet = f.elements.school_quiet_hours.value.trim() || null;
+  if (quiet !== (settings.school_quiet_hours || null)) patch.school_quiet_hours = quiet;
+  const size = Number(f.elements.max_message_bytes.value);
+  if (size !== settings.max_message_bytes) patch.max_message_bytes = size;
+  if (!Object.keys(patch).length) { say("Nothing to save: no setting changed."); return; }
+  try { await call("PATCH", "/admin/settings", patch); say("Settings saved; they apply now."); await Promise.all([loadSettings(), loadAudit()]); } catch (e) { say(e.message, true); }
+});
+
+$("audit-more").addEventListener("click", async () => {
+  try { await loadAudit(true); } catch (e) { say(e.message, true); }
+});
 
 $("setup").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -147,6 +225,7 @@ $("new-invite").addEventListener("submit", async (ev) => {
   try {
     const inv = await call("POST", "/admin/invites", formData(ev.target));
     ev.target.reset(); say(`Invite ${inv.code} created.`); await loadInvites();
+    if (isAdmin()) await loadAudit();
   } catch (e) { say(e.message, true); }
 });
 

@@ -141,6 +141,43 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
         let (status, body) = server.post("/api/v1/auth/login", None, json!({"login": "kid", "password": "kid-password"})).await;
         assert_eq!((status, body["code"].as_str()), (403, Some("account_disabled")));
 
+        // A reset code for the student, shown once in the page; it works at POST /auth/reset.
+        c.find(Locator::Css("#users tr[data-username=kid] button[data-action=reset]")).await.unwrap().click().await.unwrap();
+        let said = wait_text(&c, "#message", |t| t.contains("Reset code for kid")).await;
+        let code = said.split("kid: ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+        let (status, _) =
+            server.post("/api/v1/auth/reset", None, json!({"login": "kid", "code": code, "new_password": "kid-new-password"})).await;
+        assert_eq!(status, 204, "the code shown in the page works");
+
+        // School settings saved in the page apply at once; the audit log shows who changed what.
+        fill(&c, "settings", &[("school_name", "Hill School"), ("school_quiet_hours", "21:30-07:00")]).await;
+        wait_text(&c, "#message", |t| t.contains("Settings saved")).await;
+        let (_, settings) = server.get("/api/v1/admin/settings", &admin).await;
+        assert_eq!((&settings["school_name"], &settings["school_quiet_hours"]), (&json!("Hill School"), &json!("21:30-07:00")));
+        assert!(wait_text(&c, "#settings-changed", |t| t.contains("school name")).await.contains("school quiet hours"));
+        let change = wait_text(&c, "#audit tr[data-action='settings.update']", |t| t.contains("Hill School")).await;
+        assert!(change.contains("school_name: Friend → Hill School") && change.contains("head"), "{change}");
+        wait_text(&c, "#audit tbody", |t| t.contains("user.reset_code") && t.contains("invite.create") && t.contains("user.update")).await;
+        assert!(wait_text(&c, "#audit tr[data-action='user.reset_code']", |t| !t.is_empty()).await.contains("user kid"));
+        for (name, w, h) in [("admin-settings-audit-phone", 390, 844), ("admin-settings-audit-laptop", 1366, 900)] {
+            c.set_window_size(w, h).await.unwrap();
+            c.execute("document.getElementById('settings-section').scrollIntoView()", vec![]).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            std::fs::write(shots.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+        }
+        let dark_profile = tempfile::tempdir().unwrap();
+        let dark = browser_with(&driver, dark_profile.path(), &["--force-dark-mode", "--blink-settings=preferredColorScheme=0"]).await;
+        dark.goto(&format!("{}/admin/", server.base)).await.unwrap();
+        fill(&dark, "signin", &[("login", "head"), ("password", "a long password")]).await;
+        wait_text(&dark, "#audit tbody", |t| t.contains("settings.update")).await;
+        for (name, w, h) in [("admin-settings-audit-phone-dark", 390, 844), ("admin-settings-audit-laptop-dark", 1366, 900)] {
+            dark.set_window_size(w, h).await.unwrap();
+            dark.execute("document.getElementById('audit-section').scrollIntoView()", vec![]).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            std::fs::write(shots.join(format!("{name}.png")), dark.screenshot().await.unwrap()).unwrap();
+        }
+        dark.close().await.unwrap();
+
         // Sign out; a wrong password shows the server's message.
         c.find(Locator::Id("signout")).await.unwrap().click().await.unwrap();
         wait_text(&c, "#message", |t| t.contains("Signed out")).await;

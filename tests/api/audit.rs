@@ -60,6 +60,7 @@ async fn staff_actions_are_recorded_with_who_what_and_from_where() {
     );
     assert_eq!((&all[4]["old"], &all[4]["new"]), (&json!({"disabled": false}), &json!({"disabled": true})));
     assert_eq!(all[5]["new"]["username"], "pupil");
+    assert_eq!((&all[5]["target_name"], &all[0]["target_name"]), (&json!("pupil"), &Value::Null), "user targets are named");
     // Staff accounts made at the server's console are the operator's actions.
     assert_eq!((&all[7]["actor"], &all[7]["actor_id"], &all[7]["ip"]), (&json!("operator"), &Value::Null, &Value::Null));
     let text = serde_json::to_string(&all).unwrap();

@@ -7,9 +7,9 @@ use super::extract::{Page, admin, client, json, off_workers, paging, path_id, st
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::model::Role;
-use crate::service::admin::{self as svc, AdminUserPatch, InviteView, NewInvite, ResetCodeView, SetupInput, Stats};
+use crate::service::admin::{self as svc, AdminUserPatch, InviteView, NewInvite, ResetCodeView, SetupInput, Stats, UserFilter};
 use crate::service::audit::{self, AuditEntryView};
-use crate::service::auth::{AuthResponse, NewAccount};
+use crate::service::auth::{AuthResponse, NewAccount, SessionView};
 use crate::service::settings::{self, SettingsPatch, SettingsView};
 use crate::service::views::UserView;
 
@@ -28,18 +28,73 @@ async fn stats(depot: &mut Depot) -> Result<Json<Stats>, AppError> {
     Ok(Json(off_workers(&state(depot), move |st| svc::stats(st, staff)).await?))
 }
 
-/// Accounts, filtered by `q` (username, name or email contains), paginated.
-#[endpoint(tags("admin"), security(("bearer" = [])), parameters(("q" = Option<String>, Query, description = "Filter"), ("limit" = Option<usize>, Query, description = "1–100, default 20"), ("cursor" = Option<String>, Query, description = "From the previous page")))]
+/// Accounts in creation order, filtered: `q` (username, name or e-mail contains), `role`,
+/// `disabled`; paginated.
+#[endpoint(tags("admin"), security(("bearer" = [])),
+    parameters(("q" = Option<String>, Query, description = "Username, name or e-mail contains (any case)"),
+        ("role" = Option<Role>, Query, description = "Only this role"),
+        ("disabled" = Option<bool>, Query, description = "Only disabled (true) or active (false) accounts"),
+        ("limit" = Option<usize>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "From the previous page")))]
 async fn list_users(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<UserView>>, AppError> {
     let p = paging(req)?;
     let after = match &p.cursor {
         Some(c) => Some(crate::ids::parse(c).ok_or_else(|| AppError::field("cursor", "invalid cursor"))?),
         None => None,
     };
-    let q = req.query::<String>("q").unwrap_or_default();
+    let role = match req.query::<String>("role").filter(|r| !r.is_empty()) {
+        Some(r) => Some(
+            serde_json::from_value(serde_json::Value::String(r))
+                .map_err(|_| AppError::field("role", "must be student, moderator or admin"))?,
+        ),
+        None => None,
+    };
+    let disabled = match req.query::<String>("disabled").filter(|d| !d.is_empty()).as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(AppError::field("disabled", "must be true or false")),
+    };
+    let filter = UserFilter { q: req.query::<String>("q").unwrap_or_default(), role, disabled };
     let staff = staff(depot)?;
-    let (items, next) = off_workers(&state(depot), move |st| svc::list_users(st, staff, &q, after, p.limit)).await?;
+    let (items, next) = off_workers(&state(depot), move |st| svc::list_users(st, staff, &filter, after, p.limit)).await?;
     Ok(Json(Page { items, next_cursor: next.map(|n| n.to_string()) }))
+}
+
+/// Where an account is signed in, newest first (staff; moderators for students only).
+#[endpoint(tags("admin"), security(("bearer" = [])),
+    parameters(("id" = String, Path, description = "User id"),
+        ("limit" = Option<usize>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")))]
+async fn user_sessions(req: &mut Request, depot: &mut Depot) -> Result<Json<Page<SessionView>>, AppError> {
+    let id = path_id(req, "id", "user")?;
+    let p = paging(req)?;
+    let staff = staff(depot)?;
+    let (items, next_cursor) =
+        off_workers(&state(depot), move |st| svc::user_sessions(st, staff, id, p.limit, p.cursor.as_deref())).await?;
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// Sign the account out everywhere (staff; moderators for students only): every session ends and
+/// its sockets close at once. Audited.
+#[endpoint(tags("admin"), security(("bearer" = [])), parameters(("id" = String, Path, description = "User id")))]
+async fn end_all_sessions(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
+    let id = path_id(req, "id", "user")?;
+    let st = state(depot);
+    svc::end_sessions(&st, staff(depot)?, id, None, client(req, &st)).await?;
+    Ok(NoContent)
+}
+
+/// End one session of the account (staff; moderators for students only); its sockets close at
+/// once. Audited.
+#[endpoint(tags("admin"), security(("bearer" = [])),
+    parameters(("id" = String, Path, description = "User id"), ("session_id" = String, Path, description = "Session id")))]
+async fn end_session(req: &mut Request, depot: &mut Depot) -> Result<NoContent, AppError> {
+    let id = path_id(req, "id", "user")?;
+    let session = path_id(req, "session_id", "session")?;
+    let st = state(depot);
+    svc::end_sessions(&st, staff(depot)?, id, Some(session), client(req, &st)).await?;
+    Ok(NoContent)
 }
 
 /// Create an account as staff.
@@ -170,6 +225,8 @@ pub fn private() -> Router {
         .push(Router::with_path("users").get(list_users).post(create_user))
         .push(Router::with_path("users/{id}").patch(patch_user))
         .push(Router::with_path("users/{id}/reset-password").post(reset_password))
+        .push(Router::with_path("users/{id}/sessions").get(user_sessions).delete(end_all_sessions))
+        .push(Router::with_path("users/{id}/sessions/{session_id}").delete(end_session))
         .push(Router::with_path("invites").get(list_invites).post(create_invite))
         .push(Router::with_path("invites/{code}").delete(delete_invite))
         .push(Router::with_path("audit-log").get(audit_log))

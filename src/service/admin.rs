@@ -119,6 +119,10 @@ pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPa
     if target.role == Role::Admin && me.role() != Role::Admin {
         return Err(AppError::Forbidden("only an admin may change an admin".into()));
     }
+    let demoted = p.role.is_some_and(|r| r != Role::Admin) || p.disabled == Some(true);
+    if target.role == Role::Admin && demoted && meta::count(&state.store, Counter::Admins)? <= 1 {
+        return Err(AppError::Conflict("the last admin cannot be demoted or disabled: make another admin first".into(), vec![]));
+    }
     let now = state.clock.now();
     let actor = Actor::user(state, me, &client)?;
     let u = state
@@ -183,10 +187,7 @@ pub struct ResetCodeView {
 /// POST /admin/users/{id}/reset-password: a one-time reset code for the user (moderators: for
 /// students only). The password and sessions stay until the code is used.
 pub async fn reset_password(state: &AppState, staff: Staff, id: Uuid, client: ClientInfo) -> AppResult<ResetCodeView> {
-    let target = users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
-    if target.role != Role::Student {
-        staff.admin()?;
-    }
+    manageable(state, staff, id)?;
     let code = crate::infra::tokens::typeable_code();
     let now = state.clock.now();
     let record = ResetCode {
@@ -207,9 +208,72 @@ pub async fn reset_password(state: &AppState, staff: Staff, id: Uuid, client: Cl
     Ok(ResetCodeView { reset_code: code, expires_at })
 }
 
-/// GET /admin/users: accounts in creation order, filtered by `q` (username, name or email contains).
-pub fn list_users(state: &AppState, _staff: Staff, q: &str, after: Option<Uuid>, limit: usize) -> AppResult<(Vec<UserView>, Option<Uuid>)> {
-    let q = q.trim().to_lowercase();
+/// Filters of `GET /admin/users`.
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    /// Username, name or e-mail contains this (any case).
+    pub q: String,
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only disabled (true) or active (false) accounts.
+    pub disabled: Option<bool>,
+}
+
+/// The account `id` if `staff` may manage it: moderators manage students only.
+fn manageable(state: &AppState, staff: Staff, id: Uuid) -> AppResult<users::UserRecord> {
+    let target = users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
+    if target.role != Role::Student {
+        staff.admin()?;
+    }
+    Ok(target)
+}
+
+/// GET /admin/users/{id}/sessions: where the account is signed in, newest first.
+pub fn user_sessions(
+    state: &AppState,
+    staff: Staff,
+    id: Uuid,
+    limit: usize,
+    cursor: Option<&str>,
+) -> AppResult<(Vec<auth::SessionView>, Option<String>)> {
+    manageable(state, staff, id)?;
+    let all = sessions::list(&state.store, id)?;
+    let (page, next) = pages::cut(all, pages::Order::Descending, limit, cursor, |s| s.id.to_string())?;
+    Ok((page.iter().map(|s| auth::session_view(s, Uuid::nil())).collect(), next))
+}
+
+/// DELETE /admin/users/{id}/sessions[/{session}]: signs the account out of one session or of all,
+/// sockets included.
+pub async fn end_sessions(state: &AppState, staff: Staff, id: Uuid, session: Option<Uuid>, client: ClientInfo) -> AppResult<()> {
+    manageable(state, staff, id)?;
+    let actor = Actor::user(state, staff.caller(), &client)?;
+    let now = state.clock.now();
+    state
+        .store
+        .write(move |s| {
+            let ended = match session {
+                Some(sid) => {
+                    sessions::revoke(s, id, sid)?;
+                    serde_json::json!({ "session_id": sid })
+                }
+                None => serde_json::json!({ "sessions": sessions::revoke_all(s, id, None)? }),
+            };
+            audit_log::record(s, now, &actor, Action::on("user.sign_out", Target::new("user", id)).new_values(ended))
+        })
+        .await?;
+    auth::sessions_ended(state, id);
+    Ok(())
+}
+
+/// GET /admin/users: accounts in creation order, filtered.
+pub fn list_users(
+    state: &AppState,
+    _staff: Staff,
+    filter: &UserFilter,
+    after: Option<Uuid>,
+    limit: usize,
+) -> AppResult<(Vec<UserView>, Option<Uuid>)> {
+    let q = filter.q.trim().to_lowercase();
     let mut out = Vec::new();
     let mut cursor = after;
     loop {
@@ -217,7 +281,9 @@ pub fn list_users(state: &AppState, _staff: Staff, q: &str, after: Option<Uuid>,
         let Some(last) = page.last() else { return Ok((out, None)) };
         cursor = Some(last.id);
         for u in &page {
-            let hit = q.is_empty() || [&u.username, &u.name, &u.email].iter().any(|f| f.to_lowercase().contains(&q));
+            let hit = (q.is_empty() || [&u.username, &u.name, &u.email].iter().any(|f| f.to_lowercase().contains(&q)))
+                && filter.role.is_none_or(|r| u.role == r)
+                && filter.disabled.is_none_or(|d| u.disabled == d);
             if hit {
                 out.push(user_view(state, u, Audience::Staff));
                 if out.len() == limit {

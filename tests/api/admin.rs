@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::support::{Server, assert_problem};
+use crate::ws_support::Ws;
 use friend::model::Role;
 
 #[tokio::test]
@@ -155,4 +156,86 @@ async fn invites_can_expire_and_be_deleted() {
     assert_problem(&s.post("/api/v1/auth/register", None, body).await, 422, "validation_failed");
     assert_eq!(s.delete(&format!("/api/v1/admin/invites/{code}"), &admin.access, None).await.status, 204);
     assert_problem(&s.delete(&format!("/api/v1/admin/invites/{code}"), &admin.access, None).await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn staff_see_and_end_a_students_sessions_and_filter_accounts() {
+    let s = Server::start().await;
+    let admin = s.staff(Role::Admin).await;
+    let moderator = s.staff(Role::Moderator).await;
+    let kid = s.register().await;
+    let phone = s.login(&kid.username, &kid.password).await;
+    let path = format!("/api/v1/admin/users/{}/sessions", kid.id);
+    let r = s.get(&path, &moderator.access).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sessions = r.body["items"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 2, "registration and the second sign-in");
+    assert!(sessions.iter().all(|x| x["ip"] == "127.0.0.1" && x["id"].is_string()));
+    // Moderators manage students only; students nobody's; unknown ids are 404.
+    assert_problem(&s.get(&format!("/api/v1/admin/users/{}/sessions", admin.id), &moderator.access).await, 403, "forbidden");
+    assert_problem(&s.get(&path, &kid.access).await, 403, "forbidden");
+    assert_problem(&s.delete(&path, &kid.access, None).await, 403, "forbidden");
+    let nobody = "/api/v1/admin/users/00000000-0000-7000-8000-000000000000/sessions";
+    assert_problem(&s.get(nobody, &admin.access).await, 404, "not_found");
+
+    // End one session: that device is signed out, its socket closes; the other stays.
+    let mut socket = Ws::connect(&s, &phone.access).await;
+    let mut other = Ws::connect(&s, &kid.access).await;
+    let phone_session =
+        sessions.iter().find(|x| x["id"] != sessions[sessions.len() - 1]["id"]).unwrap()["id"].as_str().unwrap().to_string();
+    let r = s.delete(&format!("{path}/{phone_session}"), &moderator.access, None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(socket.expect_within("closed", std::time::Duration::from_secs(2)).await["code"], 4001);
+    assert_problem(&s.get("/api/v1/me", &phone.access).await, 401, "unauthorized");
+    assert_eq!(s.get("/api/v1/me", &kid.access).await.status, 200);
+    assert!(other.none_of("closed", std::time::Duration::from_millis(300)).await);
+    assert_problem(&s.delete(&format!("{path}/{phone_session}"), &moderator.access, None).await, 404, "not_found");
+    // Everywhere.
+    assert_eq!(s.delete(&path, &admin.access, None).await.status, 204);
+    assert_eq!(other.expect_within("closed", std::time::Duration::from_secs(2)).await["code"], 4001);
+    assert_problem(&s.get("/api/v1/me", &kid.access).await, 401, "unauthorized");
+    assert_eq!(s.get(&path, &admin.access).await.body["items"], json!([]));
+    let log = s.get(&format!("/api/v1/admin/audit-log?action=user.sign_out&target_id={}", kid.id), &admin.access).await;
+    let entries = log.body["items"].as_array().unwrap();
+    assert_eq!((entries.len(), &entries[0]["new"]["sessions"], &entries[1]["new"]["session_id"]), (2, &json!(1), &json!(phone_session)));
+
+    // Filters: role and disabled.
+    assert_eq!(s.patch(&format!("/api/v1/admin/users/{}", kid.id), &admin.access, json!({"disabled": true})).await.status, 200);
+    let names = |r: &crate::support::Resp| -> Vec<String> {
+        r.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&s.get("/api/v1/admin/users?role=moderator", &admin.access).await), [moderator.username.as_str()]);
+    assert_eq!(names(&s.get("/api/v1/admin/users?disabled=true", &admin.access).await), [kid.username.as_str()]);
+    assert_eq!(names(&s.get("/api/v1/admin/users?disabled=false&role=student", &admin.access).await), Vec::<String>::new());
+    assert_problem(&s.get("/api/v1/admin/users?role=teacher", &admin.access).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/admin/users?disabled=maybe", &admin.access).await, 422, "validation_failed");
+}
+
+#[tokio::test]
+async fn the_last_admin_cannot_be_demoted_or_disabled() {
+    let s = Server::start().await;
+    let first = s.staff(Role::Admin).await;
+    let second = s.staff(Role::Admin).await;
+    // Two admins: one may demote the other, which leaves one.
+    let r = s.patch(&format!("/api/v1/admin/users/{}", second.id), &first.access, json!({"role": "moderator"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let second = s.login(&second.username, &second.password).await;
+    assert_problem(
+        &s.patch(&format!("/api/v1/admin/users/{}", first.id), &second.access, json!({"disabled": true})).await,
+        403,
+        "forbidden",
+    );
+    let stats = s.get("/api/v1/admin/stats", &first.access).await;
+    assert_eq!(stats.body["admins"], 1);
+    // Nobody can remove the last one: not itself, and no moderator may change an admin.
+    assert_problem(
+        &s.patch(&format!("/api/v1/admin/users/{}", first.id), &first.access, json!({"role": "student"})).await,
+        403,
+        "forbidden",
+    );
+    assert_problem(
+        &s.patch(&format!("/api/v1/admin/users/{}", first.id), &second.access, json!({"role": "student"})).await,
+        403,
+        "forbidden",
+    );
 }

@@ -100,8 +100,12 @@ async function loadInvites() {
   }
 }
 
-async function loadUsers(q) {
-  const page = await call("GET", `/admin/users?limit=100&q=${encodeURIComponent(q || "")}`);
+/** Accounts matching `filter` ({ q, role, disabled }; empty values match all). */
+async function loadUsers(filter) {
+  filter = filter || {};
+  const params = new URLSearchParams({ limit: "100" });
+  for (const k of ["q", "role", "disabled"]) if (filter[k]) params.set(k, filter[k]);
+  const page = await call("GET", `/admin/users?${params}`);
   const body = $("users").querySelector("tbody");
   body.replaceChildren();
   for (const u of page.items) {
@@ -112,7 +116,7 @@ async function loadUsers(q) {
     if (!tokens || u.id !== tokens.user.id) {
       const actions = cell(row, "");
       actions.appendChild(button(u.disabled ? "Enable" : "Disable", async () => {
-        try { await call("PATCH", `/admin/users/${u.id}`, { disabled: !u.disabled }); say(`${u.username} ${u.disabled ? "enabled" : "disabled"}.`); await loadUsers(q); } catch (e) { say(e.message, true); }
+        try { await call("PATCH", `/admin/users/${u.id}`, { disabled: !u.disabled }); say(`${u.username} ${u.disabled ? "enabled" : "disabled"}.`); await loadUsers(filter); } catch (e) { say(e.message, true); }
       }, true));
       // Moderators issue reset codes for students only.
       if (tokens.user.role === "admin" || u.role === "student") {
@@ -125,6 +129,15 @@ async function loadUsers(q) {
         }, true);
         reset.dataset.action = "reset";
         actions.appendChild(reset);
+        const signOut = button("Sign out", async () => {
+          try {
+            await call("DELETE", `/admin/users/${u.id}/sessions`);
+            say(`${u.username} is signed out on every device.`);
+            if (isAdmin()) await loadAudit();
+          } catch (e) { say(e.message, true); }
+        }, true);
+        signOut.dataset.action = "sign-out";
+        actions.appendChild(signOut);
       }
     } else cell(row, "you");
     body.appendChild(row);
@@ -182,7 +195,7 @@ async function openDashboard() {
   show("dashboard");
   $("settings-section").hidden = false;
   $("audit-section").hidden = !isAdmin();
-  const loads = [loadStats(), loadInvites(), loadUsers(""), loadSettings()];
+  const loads = [loadStats(), loadInvites(), loadUsers(), loadSettings()];
   if (isAdmin()) loads.push(loadAudit());
   try { await Promise.all(loads); } catch (e) { say(e.message, true); }
 }
@@ -231,7 +244,7 @@ $("new-invite").addEventListener("submit", async (ev) => {
 
 $("user-search").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  try { await loadUsers(formData(ev.target).q); } catch (e) { say(e.message, true); }
+  try { await loadUsers(formData(ev.target)); } catch (e) { say(e.message, true); }
 });
 
 $("signout").addEventListener("click", async () => {

@@ -149,6 +149,13 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
             server.post("/api/v1/auth/reset", None, json!({"login": "kid", "code": code, "new_password": "kid-new-password"})).await;
         assert_eq!(status, 204, "the code shown in the page works");
 
+        // Filter the accounts by status; sign the student out everywhere from the page.
+        c.find(Locator::Css("#user-search [name=disabled]")).await.unwrap().select_by_value("true").await.unwrap();
+        fill(&c, "user-search", &[("q", "")]).await;
+        wait_text(&c, "#users tbody", |t| t.contains("kid") && !t.contains("head")).await;
+        c.find(Locator::Css("#users tr[data-username=kid] button[data-action=sign-out]")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#message", |t| t.contains("kid is signed out on every device")).await;
+
         // School settings saved in the page apply at once; the audit log shows who changed what.
         fill(&c, "settings", &[("school_name", "Hill School"), ("school_quiet_hours", "21:30-07:00")]).await;
         wait_text(&c, "#message", |t| t.contains("Settings saved")).await;
@@ -157,7 +164,10 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
         assert!(wait_text(&c, "#settings-changed", |t| t.contains("school name")).await.contains("school quiet hours"));
         let change = wait_text(&c, "#audit tr[data-action='settings.update']", |t| t.contains("Hill School")).await;
         assert!(change.contains("school_name: Friend → Hill School") && change.contains("head"), "{change}");
-        wait_text(&c, "#audit tbody", |t| t.contains("user.reset_code") && t.contains("invite.create") && t.contains("user.update")).await;
+        wait_text(&c, "#audit tbody", |t| {
+            t.contains("user.reset_code") && t.contains("invite.create") && t.contains("user.update") && t.contains("user.sign_out")
+        })
+        .await;
         assert!(wait_text(&c, "#audit tr[data-action='user.reset_code']", |t| !t.is_empty()).await.contains("user kid"));
         for (name, w, h) in [("admin-settings-audit-phone", 390, 844), ("admin-settings-audit-laptop", 1366, 900)] {
             c.set_window_size(w, h).await.unwrap();

@@ -231,4 +231,5 @@ pub fn private() -> Router {
         .push(Router::with_path("invites/{code}").delete(delete_invite))
         .push(Router::with_path("audit-log").get(audit_log))
         .push(Router::with_path("settings").get(get_settings).patch(patch_settings))
+        .push(super::announcements::admin_router())
 }

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod announcements;
 pub mod auth;
 pub mod chat;
 pub mod contract;
@@ -55,6 +56,7 @@ fn api() -> Router {
                 .push(goals::router())
                 .push(notes::router())
                 .push(notifications::router())
+                .push(announcements::router())
                 .push(ntfy::private())
                 .push(web_push::private())
                 .push(reports::router())

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod announcements;
 pub mod audit;
 pub mod auth;
 pub mod backups;

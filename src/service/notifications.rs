@@ -367,6 +367,9 @@ pub fn export(state: &AppState, user: Uuid) -> AppResult<Vec<NotificationView>> 
 }
 
 /// A notification of `kind` for `user` (texts come from the references).
+/// Characters of an announcement's text its notification carries (the rest is at `GET /announcements`).
+const ANNOUNCEMENT_PREVIEW: usize = 280;
+
 fn record(user: Uuid, kind: NotificationType, at: DateTime<Utc>) -> NotificationRecord {
     NotificationRecord {
         id: crate::ids::new_id(),
@@ -449,6 +452,17 @@ fn deliveries_of(state: &AppState, e: &LogRecord, out: &mut Vec<Delivery>) -> Ap
                 n.title = e.payload["title"].as_str().map(str::to_string);
                 n.content = e.payload["body"].as_str().map(str::to_string);
                 n.data = serde_json::json!({ "kind": e.payload["kind"] });
+                out.push(delivery(state, Deliver::New(n)));
+            }
+        }
+        // A school announcement reaches every recipient in the app whatever their settings (it
+        // stays pinned until acknowledged); push follows their `system` setting.
+        "announcement" => {
+            for u in audience_users {
+                let mut n = record(u, T::System, at);
+                (n.related_entity_type, n.related_entity_id) = (Some("announcement".into()), uuid_at(&e.payload, "announcement_id"));
+                n.title = e.payload["title"].as_str().map(str::to_string);
+                n.content = e.payload["body"].as_str().map(|b| b.chars().take(ANNOUNCEMENT_PREVIEW).collect());
                 out.push(delivery(state, Deliver::New(n)));
             }
         }

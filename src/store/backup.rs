@@ -15,13 +15,13 @@ use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
 use super::{
-    Store, activity, audit, chat, codec, event_log, goals, insights, invites, io, media, notes, notifications, report_runs, sessions,
-    social, users,
+    Store, activity, announcements, audit, chat, codec, event_log, goals, insights, invites, io, media, notes, notifications, report_runs,
+    sessions, social, users,
 };
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
-/// 2 adds `audit` and `settings` lines; a binary that reads version 1 only refuses a version 2 file by name.
+/// 2 adds `audit`, `settings`, `announcement` and `announcement_ack` lines; a binary that reads version 1 only refuses a version 2 file by name.
 const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
@@ -110,6 +110,13 @@ enum Line {
     Audit(audit::AuditRecord),
     /// The school settings staff changed.
     Settings(serde_json::Value),
+    /// An announcement with its recipients.
+    Announcement(announcements::AnnouncementRecord),
+    AnnouncementAck {
+        announcement: uuid::Uuid,
+        user: uuid::Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    },
     Blob {
         sha256: String,
         data: String,
@@ -247,6 +254,11 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
         if let Some(v) = super::meta::settings_overrides(store)? {
             w.line(&Line::Settings(v))?;
         }
+        each(&t.announcements, |a| w.line(&Line::Announcement(a)))?;
+        for ack in announcements::all_acks(store) {
+            let (announcement, user, at) = ack?;
+            w.line(&Line::AnnouncementAck { announcement, user, at })?;
+        }
         each(&t.media, |m: media::MediaRecord| {
             hashes.insert(m.sha256.clone());
             hashes.extend(m.thumb_sha256.clone());
@@ -361,6 +373,8 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::NotificationSettings { user, settings } => notifications::put_settings(store, user, &settings),
         Line::Audit(r) => audit::append(store, &r),
         Line::Settings(v) => super::meta::put_settings_overrides(store, &v),
+        Line::Announcement(a) => announcements::restore(store, &a),
+        Line::AnnouncementAck { announcement, user, at } => announcements::ack(store, announcement, user, at).map(|_| ()),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;
             let got = blobs.put(&bytes)?;

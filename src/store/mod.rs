@@ -3,6 +3,7 @@
 //! commit ([`Store::durable`]) before the API answers.
 
 pub mod activity;
+pub mod announcements;
 pub mod audit;
 pub mod backup;
 pub mod blobs;
@@ -138,6 +139,10 @@ pub struct Trees {
     pub audit_log: sled::Tree,
     /// `reset_codes`: user id → one-time reset code (see `store::reset_codes`).
     pub reset_codes: sled::Tree,
+    /// `announcements`: id → announcement (see `store::announcements`).
+    pub announcements: sled::Tree,
+    /// `announcement_acks`: announcement ‖ user → when acknowledged.
+    pub announcement_acks: sled::Tree,
     /// `goal_reminders` (see `store::goals`).
     pub goal_reminders: sled::Tree,
     /// `push_queue` (see `store::push`).
@@ -212,6 +217,8 @@ impl Trees {
             notification_settings: db.open_tree("notification_settings")?,
             audit_log: db.open_tree("audit_log")?,
             reset_codes: db.open_tree("reset_codes")?,
+            announcements: db.open_tree("announcements")?,
+            announcement_acks: db.open_tree("announcement_acks")?,
             goal_reminders: db.open_tree("goal_reminders")?,
             push_queue: db.open_tree("push_queue")?,
             ntfy_topics: db.open_tree("ntfy_topics")?,

@@ -4,6 +4,7 @@
 mod activity;
 mod admin;
 mod admin_ui;
+mod announcements;
 mod audit;
 mod auth;
 mod backups;

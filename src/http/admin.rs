@@ -232,4 +232,5 @@ pub fn private() -> Router {
         .push(Router::with_path("audit-log").get(audit_log))
         .push(Router::with_path("settings").get(get_settings).patch(patch_settings))
         .push(super::announcements::admin_router())
+        .push(super::backups::admin_router())
 }

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod admin;
 pub mod announcements;
 pub mod auth;
+pub mod backups;
 pub mod chat;
 pub mod contract;
 pub mod extract;

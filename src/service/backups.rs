@@ -146,6 +146,98 @@ pub async fn run_scheduled(state: &std::sync::Arc<AppState>) -> AppResult<usize>
     }
 }
 
+/// A backup file as staff see it.
+#[derive(Debug, serde::Serialize, salvo::oapi::ToSchema)]
+pub struct BackupView {
+    /// The file name (the id in the other `/admin/backups` paths).
+    pub id: String,
+    /// When it was written (RFC 3339).
+    pub created_at: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Records it holds, as its trailer states (null: no trailer, the file is damaged).
+    pub records: Option<u64>,
+    /// SHA-256 of its content, as its trailer states (null: no trailer).
+    pub sha256: Option<String>,
+    /// True when its trailer was found; `POST /admin/backups/{id}/verify` reads it whole.
+    pub complete: bool,
+}
+
+/// The backup directory.
+fn backup_dir(state: &AppState) -> PathBuf {
+    state.config.backup.dir_in(&state.config.data_dir)
+}
+
+/// The path of backup `id` (a file name of ours, nothing else): 404 otherwise.
+pub fn path_of(state: &AppState, id: &str) -> AppResult<PathBuf> {
+    let ours = written_at(id).is_some() && !id.contains(['/', '\\']);
+    let path = backup_dir(state).join(id);
+    if !ours || !path.is_file() {
+        return Err(AppError::NotFound("backup"));
+    }
+    Ok(path)
+}
+
+fn view(path: &Path, name: &str, at: DateTime<Utc>) -> AppResult<BackupView> {
+    let size_bytes = std::fs::metadata(path).map_err(AppError::internal)?.len();
+    let trailer = backup::trailer(path)?;
+    Ok(BackupView {
+        id: name.to_string(),
+        created_at: crate::clock::rfc3339(at),
+        size_bytes,
+        complete: trailer.is_some(),
+        records: trailer.as_ref().map(|t| t.0),
+        sha256: trailer.map(|t| t.1),
+    })
+}
+
+/// GET /admin/backups: the backup files of the backup directory, newest first.
+pub fn list_files(state: &AppState) -> AppResult<Vec<BackupView>> {
+    let dir = backup_dir(state);
+    let mut files = match list(&dir) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(AppError::internal(format!("cannot list {}: {e}", dir.display()))),
+    };
+    files.sort_by_key(|f| std::cmp::Reverse(f.1));
+    files.iter().map(|(name, at)| view(&dir.join(name), name, *at)).collect()
+}
+
+/// POST /admin/backups: writes a verified backup now (writes pause for the snapshot, reads go
+/// on), rotated with the scheduled ones.
+pub async fn create_now(state: &std::sync::Arc<AppState>) -> AppResult<BackupView> {
+    let now = state.clock.now();
+    let tz: Tz = state.settings().default_timezone.parse().unwrap_or(chrono_tz::UTC);
+    let st = state.clone();
+    state
+        .store
+        .blocking(move |_| {
+            let (path, _) = write_and_rotate(&st, &backup_dir(&st), now, tz)?;
+            view(&path, &file_name(now), now)
+        })
+        .await
+}
+
+/// What reading a backup whole found.
+#[derive(Debug, serde::Serialize, salvo::oapi::ToSchema)]
+pub struct Verified {
+    /// The backup.
+    pub id: String,
+    /// Always true (a damaged file answers 422 with what is wrong).
+    pub verified: bool,
+    /// Records checked.
+    pub records: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// POST /admin/backups/{id}/verify: reads the whole file, checks every line and the checksum.
+pub fn verify(state: &AppState, id: &str) -> AppResult<Verified> {
+    let path = path_of(state, id)?;
+    let summary = backup::verify(&path).map_err(|e| AppError::field("backup", e.cause()))?;
+    Ok(Verified { id: id.to_string(), verified: true, records: summary.records, bytes: summary.bytes })
+}
+
 /// The status for `/readyz` and the admin.
 pub fn status(state: &AppState) -> AppResult<BackupStatus> {
     meta::backup_status(&state.store)

@@ -288,6 +288,24 @@ pub fn verify(path: &Path) -> AppResult<Summary> {
     read(path, |_| Ok(()))
 }
 
+/// The record count and checksum a backup file's trailer states (its last line), without reading
+/// the rest; None if the file has no trailer (truncated, or not a backup). [`verify`] checks them.
+pub fn trailer(path: &Path) -> AppResult<Option<(u64, String)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(AppError::internal)?;
+    let len = f.metadata().map_err(AppError::internal)?.len();
+    let tail = len.min(512);
+    f.seek(SeekFrom::Start(len - tail)).map_err(AppError::internal)?;
+    let mut buf = Vec::with_capacity(tail as usize);
+    f.read_to_end(&mut buf).map_err(AppError::internal)?;
+    let text = String::from_utf8_lossy(&buf);
+    let last = text.trim_end_matches('\n').rsplit('\n').next().unwrap_or("");
+    Ok(match serde_json::from_str::<Line>(last) {
+        Ok(Line::End { records, sha256 }) => Some((records, sha256)),
+        _ => None,
+    })
+}
+
 /// Verifies a backup file and counts its records by kind (`user`, `message`, `blob`, ...): what
 /// a restore would bring back.
 pub fn inventory(path: &Path) -> AppResult<(Summary, std::collections::BTreeMap<String, u64>)> {

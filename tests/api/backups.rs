@@ -194,3 +194,58 @@ fn fs2_free(dir: &Path) -> u64 {
     let out = std::process::Command::new("df").args(["--output=avail", "-B1"]).arg(dir).output().unwrap();
     String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap().trim().parse().unwrap()
 }
+
+#[tokio::test]
+async fn admins_make_list_download_and_verify_backups_and_each_is_audited() {
+    use crate::support::assert_problem;
+    use friend::model::Role;
+    use serde_json::json;
+    let s = Server::start().await;
+    let admin = s.staff(Role::Admin).await;
+    let moderator = s.staff(Role::Moderator).await;
+    let kid = s.register().await;
+    assert_problem(&s.post("/api/v1/admin/backups", Some(&moderator.access), json!({})).await, 403, "forbidden");
+    assert_problem(&s.get("/api/v1/admin/backups", &kid.access).await, 403, "forbidden");
+    assert_eq!(s.get("/api/v1/admin/backups", &admin.access).await.body["items"], json!([]));
+
+    let r = s.post("/api/v1/admin/backups", Some(&admin.access), json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("friend-") && id.ends_with(".jsonl"), "{id}");
+    assert_eq!((&r.body["complete"], r.body["sha256"].as_str().map(str::len)), (&json!(true), Some(64)));
+    assert!(r.body["records"].as_u64().unwrap() >= 3, "three accounts at least: {}", r.body);
+    let list = s.get("/api/v1/admin/backups", &admin.access).await;
+    assert_eq!(list.body["items"][0], r.body);
+
+    // The download is the file, whole; its trailer states the listed checksum.
+    let got = s.http.get(s.url(&format!("/api/v1/admin/backups/{id}"))).bearer_auth(&admin.access).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "application/x-ndjson");
+    assert!(got.headers()["content-disposition"].to_str().unwrap().contains(&id));
+    let bytes = got.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, r.body["size_bytes"].as_u64().unwrap());
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.lines().next().unwrap().contains(r#""friend-backup""#), "the header comes first");
+    assert!(text.trim_end().lines().last().unwrap().contains(r.body["sha256"].as_str().unwrap()));
+    assert!(text.contains(&kid.username));
+    let bad_download = s.http.get(s.url(&format!("/api/v1/admin/backups/{id}"))).bearer_auth(&moderator.access).send().await.unwrap();
+    assert_eq!(bad_download.status(), 403);
+
+    let v = s.post(&format!("/api/v1/admin/backups/{id}/verify"), Some(&admin.access), json!({})).await;
+    assert_eq!((v.status.as_u16(), &v.body["verified"], &v.body["records"]), (200, &json!(true), &r.body["records"]), "{}", v.body);
+
+    // A damaged file: listed as incomplete, refused by verify.
+    let file = s.data_dir().join("backups").join(&id);
+    let whole = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &whole[..whole.len() / 2]).unwrap();
+    assert_eq!(s.get("/api/v1/admin/backups", &admin.access).await.body["items"][0]["complete"], false);
+    assert_problem(&s.post(&format!("/api/v1/admin/backups/{id}/verify"), Some(&admin.access), json!({})).await, 422, "validation_failed");
+    for other in ["secrets.json", "friend-20260101T000000Z.jsonl", "friend-x.jsonl"] {
+        assert_problem(&s.get(&format!("/api/v1/admin/backups/{other}"), &admin.access).await, 404, "not_found");
+    }
+
+    let log = s.get("/api/v1/admin/audit-log?action=backup", &admin.access).await;
+    let actions: Vec<&str> = log.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["backup.verify", "backup.verify", "backup.download", "backup.create"], "{}", log.body);
+    assert_eq!(log.body["items"][0]["new"]["verified"], false);
+}

@@ -1,5 +1,5 @@
 // Friend web admin: first-admin setup, staff sign-in, overview, invites, accounts (with one-time
-// reset codes), school settings and the audit log.
+// reset codes), announcements, backups, school settings and the audit log.
 // Everything user-provided is shown with textContent (never innerHTML).
 "use strict";
 
@@ -187,6 +187,69 @@ async function loadAudit(older) {
   $("audit-more").hidden = !auditCursor;
 }
 
+async function loadAnnouncements() {
+  const page = await call("GET", "/admin/announcements?limit=20");
+  const body = $("announcements").querySelector("tbody");
+  body.replaceChildren();
+  for (const a of page.items) {
+    const row = document.createElement("tr");
+    row.dataset.id = a.id;
+    cell(row, new Date(a.created_at).toLocaleString());
+    cell(row, a.title);
+    cell(row, `${a.acknowledged} of ${a.recipients}`);
+    const pending = cell(row, "");
+    if (a.acknowledged < a.recipients) {
+      pending.appendChild(button("Who?", async () => {
+        try {
+          const d = await call("GET", `/admin/announcements/${a.id}`);
+          const names = d.recipients_list.filter((r) => !r.acknowledged_at).map((r) => r.username);
+          say(`Not yet acknowledged "${a.title}": ${names.join(", ")}.`);
+        } catch (e) { say(e.message, true); }
+      }, true));
+    }
+    body.appendChild(row);
+  }
+}
+
+const megabytes = (n) => (n < 1048576 ? `${Math.max(1, Math.round(n / 1024))} KB` : `${(n / 1048576).toFixed(1)} MB`);
+
+async function loadBackups() {
+  const page = await call("GET", "/admin/backups");
+  const body = $("backups").querySelector("tbody");
+  body.replaceChildren();
+  for (const b of page.items) {
+    const row = document.createElement("tr");
+    row.dataset.id = b.id;
+    cell(row, new Date(b.created_at).toLocaleString());
+    cell(row, megabytes(b.size_bytes));
+    cell(row, b.complete ? String(b.records) : "damaged");
+    cell(row, b.sha256 ? `${b.sha256.slice(0, 12)}…` : "–").title = b.sha256 || "";
+    const actions = cell(row, "");
+    const download = button("Download", async () => {
+      try {
+        const res = await fetch(`${api}/admin/backups/${encodeURIComponent(b.id)}`, { headers: { authorization: `Bearer ${tokens.access}` } });
+        if (!res.ok) throw new Error(problemText(await res.json().catch(() => null), res.status));
+        const link = document.createElement("a");
+        link.href = URL.createObjectURL(await res.blob());
+        link.download = b.id;
+        link.click();
+        URL.revokeObjectURL(link.href);
+        await loadAudit();
+      } catch (e) { say(e.message, true); }
+    }, true);
+    const verify = button("Verify", async () => {
+      try {
+        const v = await call("POST", `/admin/backups/${encodeURIComponent(b.id)}/verify`, {});
+        say(`${b.id} is whole: ${v.records} records, checksum verified.`);
+      } catch (e) { say(`${b.id}: ${e.message}`, true); }
+      await loadAudit();
+    }, true);
+    verify.dataset.action = "verify";
+    actions.append(download, verify);
+    body.appendChild(row);
+  }
+}
+
 async function openDashboard() {
   if (!tokens || !["admin", "moderator"].includes(tokens.user.role)) {
     saveTokens(null); show("signin"); say("This page is for staff accounts.", true); return;
@@ -195,8 +258,9 @@ async function openDashboard() {
   show("dashboard");
   $("settings-section").hidden = false;
   $("audit-section").hidden = !isAdmin();
-  const loads = [loadStats(), loadInvites(), loadUsers(), loadSettings()];
-  if (isAdmin()) loads.push(loadAudit());
+  $("backups-section").hidden = !isAdmin();
+  const loads = [loadStats(), loadInvites(), loadUsers(), loadSettings(), loadAnnouncements()];
+  if (isAdmin()) loads.push(loadAudit(), loadBackups());
   try { await Promise.all(loads); } catch (e) { say(e.message, true); }
 }
 
@@ -211,6 +275,29 @@ $("settings").addEventListener("submit", async (ev) => {
   if (size !== settings.max_message_bytes) patch.max_message_bytes = size;
   if (!Object.keys(patch).length) { say("Nothing to save: no setting changed."); return; }
   try { await call("PATCH", "/admin/settings", patch); say("Settings saved; they apply now."); await Promise.all([loadSettings(), loadAudit()]); } catch (e) { say(e.message, true); }
+});
+
+$("new-announcement").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const to = f.elements.to.value;
+  const audience = to === "all" ? { all: true } : { role: to.slice("role:".length) };
+  try {
+    const a = await call("POST", "/admin/announcements", { title: f.elements.title.value, body: f.elements.body.value, audience });
+    f.reset();
+    say(`Announcement sent to ${a.recipients} ${a.recipients === 1 ? "person" : "people"}.`);
+    await loadAnnouncements();
+    if (isAdmin()) await loadAudit();
+  } catch (e) { say(e.message, true); }
+});
+
+$("backup-now").addEventListener("click", async () => {
+  say("Backing up…");
+  try {
+    const b = await call("POST", "/admin/backups", {});
+    say(`Backup ${b.id} written and verified (${megabytes(b.size_bytes)}).`);
+    await Promise.all([loadBackups(), loadAudit()]);
+  } catch (e) { say(e.message, true); }
 });
 
 $("audit-more").addEventListener("click", async () => {

@@ -156,6 +156,26 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
         c.find(Locator::Css("#users tr[data-username=kid] button[data-action=sign-out]")).await.unwrap().click().await.unwrap();
         wait_text(&c, "#message", |t| t.contains("kid is signed out on every device")).await;
 
+        // An announcement to the students (kid is disabled: only ana gets it), with its read
+        // count; a backup made and verified.
+        let ana = json!({"email": "ana@school.test", "username": "ana", "password": "ana-password", "name": "Ana"});
+        assert_eq!(server.post("/api/v1/auth/register", None, ana).await.0, 201);
+        c.find(Locator::Css("#new-announcement [name=to]")).await.unwrap().select_by_value("role:student").await.unwrap();
+        fill(&c, "new-announcement", &[("title", "Fire drill"), ("body", "Tomorrow at 10:00 in the yard.")]).await;
+        wait_text(&c, "#message", |t| t.contains("Announcement sent to 1 person")).await;
+        assert!(wait_text(&c, "#announcements tbody", |t| t.contains("Fire drill")).await.contains("0 of 1"));
+        c.find(Locator::Id("backup-now")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#message", |t| t.contains("written and verified")).await;
+        wait_text(&c, "#backups tbody", |t| t.contains(" KB")).await;
+        c.find(Locator::Css("#backups button[data-action=verify]")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#message", |t| t.contains("is whole") && t.contains("checksum verified")).await;
+        for (name, w, h) in [("admin-announcements-backups-phone", 390, 844), ("admin-announcements-backups-laptop", 1366, 900)] {
+            c.set_window_size(w, h).await.unwrap();
+            c.execute("document.getElementById('announcements-section').scrollIntoView()", vec![]).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            std::fs::write(shots.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+        }
+
         // School settings saved in the page apply at once; the audit log shows who changed what.
         fill(&c, "settings", &[("school_name", "Hill School"), ("school_quiet_hours", "21:30-07:00")]).await;
         wait_text(&c, "#message", |t| t.contains("Settings saved")).await;
@@ -165,7 +185,9 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
         let change = wait_text(&c, "#audit tr[data-action='settings.update']", |t| t.contains("Hill School")).await;
         assert!(change.contains("school_name: Friend → Hill School") && change.contains("head"), "{change}");
         wait_text(&c, "#audit tbody", |t| {
-            t.contains("user.reset_code") && t.contains("invite.create") && t.contains("user.update") && t.contains("user.sign_out")
+            ["user.reset_code", "invite.create", "user.update", "user.sign_out", "announcement.create", "backup.create", "backup.verify"]
+                .iter()
+                .all(|a| t.contains(a))
         })
         .await;
         assert!(wait_text(&c, "#audit tr[data-action='user.reset_code']", |t| !t.is_empty()).await.contains("user kid"));
@@ -194,7 +216,7 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
         fill(&c, "signin", &[("login", "head"), ("password", "wrong password")]).await;
         wait_text(&c, "#message", |t| t.contains("wrong")).await;
         fill(&c, "signin", &[("password", "a long password")]).await;
-        wait_text(&c, "#stat-users", |t| t == "2").await;
+        wait_text(&c, "#stat-users", |t| t == "3").await;
     }
     .await;
     c.close().await.unwrap();

@@ -80,6 +80,9 @@ fn read_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
 }
 
+/// Reports (of messages, notes, users) one user may send an hour.
+const REPORTS_PER_HOUR: u32 = 20;
+
 /// ntfy subscription requests one address may make a minute.
 const NTFY_REQUESTS_PER_MINUTE: u32 = 120;
 
@@ -117,6 +120,8 @@ pub struct AppState {
     pub registrations: Throttle,
     /// Friend requests per user.
     pub friend_requests: Throttle,
+    /// Reports a user may send per hour.
+    pub reports: Throttle,
     /// New chats per user.
     pub new_chats: Throttle,
     /// Failed logins per account (and password confirmations).
@@ -225,6 +230,7 @@ impl AppState {
             replays: tokio::sync::Semaphore::new((std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1)),
             registrations: Throttle::new(a.max_registrations_per_ip, a.lockout_window_secs),
             friend_requests: Throttle::new(config.chat.friend_requests_per_hour, 3600),
+            reports: Throttle::new(REPORTS_PER_HOUR, 3600),
             new_chats: Throttle::new(config.chat.new_chats_per_hour, 3600),
             login_by_account: Throttle::new(a.max_failed_logins_per_account, a.lockout_window_secs),
             login_by_ip: Throttle::new(a.max_logins_per_ip, a.lockout_window_secs),

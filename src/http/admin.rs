@@ -233,4 +233,5 @@ pub fn private() -> Router {
         .push(Router::with_path("settings").get(get_settings).patch(patch_settings))
         .push(super::announcements::admin_router())
         .push(super::backups::admin_router())
+        .push(super::moderation::admin_router())
 }

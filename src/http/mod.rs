@@ -14,6 +14,7 @@ pub mod insights;
 pub mod listen;
 pub mod me;
 pub mod media;
+pub mod moderation;
 pub mod notes;
 pub mod notifications;
 pub mod ntfy;
@@ -58,6 +59,7 @@ fn api() -> Router {
                 .push(notes::router())
                 .push(notifications::router())
                 .push(announcements::router())
+                .push(moderation::router())
                 .push(ntfy::private())
                 .push(web_push::private())
                 .push(reports::router())

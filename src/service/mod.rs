@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod insights;
 pub mod markdown;
 pub mod media;
+pub mod moderation;
 pub mod notes;
 pub mod notifications;
 pub mod ops;

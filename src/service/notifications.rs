@@ -466,6 +466,20 @@ fn deliveries_of(state: &AppState, e: &LogRecord, out: &mut Vec<Delivery>) -> Ap
                 out.push(delivery(state, Deliver::New(n)));
             }
         }
+        // The outcome of a report, for its reporter (never who decided).
+        "report.resolved" => {
+            for u in audience_users {
+                let mut n = record(u, T::System, at);
+                (n.related_entity_type, n.related_entity_id) = (Some("report".into()), uuid_at(&e.payload, "report_id"));
+                n.title = Some("Your report was reviewed".into());
+                n.content = Some(match e.payload["outcome"].as_str() {
+                    Some("action_taken") => "Thank you. Staff looked at it and took action.".into(),
+                    _ => "Thank you. Staff looked at it and found nothing against the school's rules.".into(),
+                });
+                n.data = serde_json::json!({ "outcome": e.payload["outcome"] });
+                out.push(delivery(state, Deliver::New(n)));
+            }
+        }
         "report_ready" => {
             for u in audience_users.into_iter().filter(|u| wants(state, *u, T::ReportReady)) {
                 let mut n = record(u, T::ReportReady, at);

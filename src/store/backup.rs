@@ -15,13 +15,13 @@ use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
 use super::{
-    Store, activity, announcements, audit, chat, codec, event_log, goals, insights, invites, io, media, notes, notifications, report_runs,
-    sessions, social, users,
+    Store, activity, announcements, audit, chat, codec, event_log, goals, insights, invites, io, media, moderation, notes, notifications,
+    report_runs, sessions, social, users,
 };
 use crate::error::{AppError, AppResult};
 
 const FORMAT: &str = "friend-backup";
-/// 2 adds `audit`, `settings`, `announcement` and `announcement_ack` lines; a binary that reads version 1 only refuses a version 2 file by name.
+/// 2 adds `audit`, `settings`, `announcement`, `announcement_ack` and `abuse_report` lines; a binary that reads version 1 only refuses a version 2 file by name.
 const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
@@ -112,6 +112,8 @@ enum Line {
     Settings(serde_json::Value),
     /// An announcement with its recipients.
     Announcement(announcements::AnnouncementRecord),
+    /// A report of a message, note or user (open or resolved).
+    AbuseReport(moderation::ReportRecord),
     AnnouncementAck {
         announcement: uuid::Uuid,
         user: uuid::Uuid,
@@ -255,6 +257,7 @@ pub fn export(store: &Store, blobs: &Blobs, dest: &Path, now: chrono::DateTime<c
             w.line(&Line::Settings(v))?;
         }
         each(&t.announcements, |a| w.line(&Line::Announcement(a)))?;
+        each(&t.abuse_reports, |r| w.line(&Line::AbuseReport(r)))?;
         for ack in announcements::all_acks(store) {
             let (announcement, user, at) = ack?;
             w.line(&Line::AnnouncementAck { announcement, user, at })?;
@@ -392,6 +395,7 @@ pub fn import(store: &Store, blobs: &Blobs, src: &Path) -> AppResult<Summary> {
         Line::Audit(r) => audit::append(store, &r),
         Line::Settings(v) => super::meta::put_settings_overrides(store, &v),
         Line::Announcement(a) => announcements::restore(store, &a),
+        Line::AbuseReport(r) => moderation::restore(store, &r),
         Line::AnnouncementAck { announcement, user, at } => announcements::ack(store, announcement, user, at).map(|_| ()),
         Line::Blob { sha256, data } => {
             let bytes = B64.decode(data).map_err(AppError::internal)?;

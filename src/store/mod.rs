@@ -17,6 +17,7 @@ pub mod invites;
 pub mod media;
 pub mod member_cache;
 pub mod meta;
+pub mod moderation;
 pub mod notes;
 pub mod notifications;
 pub mod power_safe;
@@ -143,6 +144,10 @@ pub struct Trees {
     pub announcements: sled::Tree,
     /// `announcement_acks`: announcement ‖ user → when acknowledged.
     pub announcement_acks: sled::Tree,
+    /// `abuse_reports`: id → report of a message, note or user (see `store::moderation`).
+    pub abuse_reports: sled::Tree,
+    /// `abuse_report_open`: reporter ‖ entity → the open report's id.
+    pub abuse_report_open: sled::Tree,
     /// `goal_reminders` (see `store::goals`).
     pub goal_reminders: sled::Tree,
     /// `push_queue` (see `store::push`).
@@ -219,6 +224,8 @@ impl Trees {
             reset_codes: db.open_tree("reset_codes")?,
             announcements: db.open_tree("announcements")?,
             announcement_acks: db.open_tree("announcement_acks")?,
+            abuse_reports: db.open_tree("abuse_reports")?,
+            abuse_report_open: db.open_tree("abuse_report_open")?,
             goal_reminders: db.open_tree("goal_reminders")?,
             push_queue: db.open_tree("push_queue")?,
             ntfy_topics: db.open_tree("ntfy_topics")?,

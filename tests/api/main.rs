@@ -16,6 +16,7 @@ mod insights;
 mod install;
 mod mdns;
 mod media;
+mod moderation;
 mod notes;
 mod notifications;
 mod ops;

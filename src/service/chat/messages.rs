@@ -158,6 +158,8 @@ pub async fn delete_message(state: &AppState, me: Caller, chat: Uuid, id: Uuid) 
     if m.deleted {
         return Ok(());
     }
+    // Staff deleting someone else's message: the members are told a moderator removed it.
+    let by_moderator = m.from_user_id != me.id();
     let attachment = m.attachment_id.take();
     m.deleted = true;
     m.content.clear();
@@ -167,7 +169,11 @@ pub async fn delete_message(state: &AppState, me: Caller, chat: Uuid, id: Uuid) 
     commit(
         state,
         Change { messages: vec![m], unlink_media, ..Change::default() },
-        vec![Event::new("message.deleted", Audience::Chat(chat), json!({ "chat_id": chat, "message_id": id }))],
+        vec![Event::new(
+            "message.deleted",
+            Audience::Chat(chat),
+            json!({ "chat_id": chat, "message_id": id, "by_moderator": by_moderator }),
+        )],
     )
     .await?;
     if let Some(a) = attachment {

@@ -226,7 +226,18 @@ pub async fn update(state: &AppState, me: Caller, id: Uuid, input: NoteInput) ->
 
 /// DELETE /notes/{id}: soft delete.
 pub async fn delete(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
-    let before = own(state, me, id)?;
+    remove(state, own(state, me, id)?).await
+}
+
+/// A note deleted by staff (a resolved report): as its author's own deletion.
+pub async fn remove_by_staff(state: &AppState, _staff: crate::access::Staff, id: Uuid) -> AppResult<()> {
+    let before = store::get(&state.store, id)?.filter(|n| n.deleted_at.is_none()).ok_or(AppError::NotFound("note"))?;
+    remove(state, before).await
+}
+
+/// Soft-deletes `before`: gone from every read, list, feed and search at once; its attachments
+/// are forgotten when nothing else uses them.
+async fn remove(state: &AppState, before: NoteRecord) -> AppResult<()> {
     let n = tombstone(&before, state.clock.now());
     let stored = n.clone();
     let attachments = before.attachment_ids.clone();

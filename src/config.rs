@@ -701,19 +701,19 @@ mod tests {
 /// The school's settings that staff change at run time (`PATCH /admin/settings`): `config.toml`
 /// (and `FRIEND_*`) give the values of every setting staff have not changed; a changed one is
 /// stored in the database and wins from then on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, salvo::oapi::ToSchema)]
 pub struct SchoolSettings {
-    /// Who may create an account.
+    /// Who may create an account: `open`, `invite` (with a staff-made code) or `closed` (staff create accounts).
     pub registration: Registration,
-    /// The school's name (pages, the local CA's name is fixed when it is made).
+    /// The school's name, shown on its pages (1–100 characters; the local CA's name is fixed when it is made).
     pub school_name: String,
-    /// IANA time zone of new accounts and of the scheduled backups.
+    /// IANA time zone of new accounts and of the daily backup's hour.
     pub default_timezone: String,
-    /// Who may start private chats.
+    /// Who may start private chats: `friends_only`, `anyone` (not blocked) or `staff_only`.
     pub dm_policy: DmPolicy,
-    /// School quiet hours for push, `HH:MM-HH:MM`, or None.
+    /// School quiet hours for push and reminders, `HH:MM-HH:MM` in each student's time zone; null: none.
     pub school_quiet_hours: Option<String>,
-    /// Longest text message, in bytes.
+    /// Longest chat message, in bytes (16–32,768).
     pub max_message_bytes: usize,
 }
 

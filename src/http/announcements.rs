@@ -2,14 +2,10 @@
 
 use salvo::prelude::*;
 
-use super::extract::{Page, client, json, me, off_workers, paging, path_id, staff, state};
+use super::extract::{Page, client, cursor_id, json, me, off_workers, paging, path_id, staff, state};
 use super::reply::{Created, NoContent};
 use crate::error::AppError;
 use crate::service::announcements::{self as svc, AnnouncementDetail, AnnouncementStatus, AnnouncementView, NewAnnouncement};
-
-fn cursor_id(cursor: Option<&str>) -> Result<Option<uuid::Uuid>, AppError> {
-    cursor.map(|c| uuid::Uuid::try_parse(c).map_err(|_| AppError::field("cursor", "invalid cursor"))).transpose()
-}
 
 /// The caller's announcements, newest first; those not acknowledged yet are `pinned`. A page may
 /// hold fewer than `limit` when many were for others: follow `next_cursor` until null.

@@ -12,6 +12,11 @@ use crate::realtime::Hub;
 use crate::service::auth::ClientInfo;
 use crate::state::AppState;
 
+/// A `cursor` that is an id (the last item of the previous page); 422 otherwise.
+pub fn cursor_id(cursor: Option<&str>) -> AppResult<Option<uuid::Uuid>> {
+    cursor.map(|c| uuid::Uuid::try_parse(c).map_err(|_| AppError::field("cursor", "invalid cursor"))).transpose()
+}
+
 /// The application state put in the depot by the root hoop.
 pub fn state(depot: &Depot) -> Arc<AppState> {
     depot.get_typed::<Arc<AppState>>().expect("state hoop runs first").clone()

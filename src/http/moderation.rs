@@ -3,14 +3,10 @@
 
 use salvo::prelude::*;
 
-use super::extract::{Page, client, json, me, paging, path_id, staff, state};
+use super::extract::{Page, client, cursor_id, json, me, paging, path_id, staff, state};
 use super::reply::Created;
 use crate::error::AppError;
 use crate::service::moderation::{self as svc, MyReport, QueueStatus, QueuedReport, ReportInput, Resolution};
-
-fn cursor_id(cursor: Option<&str>) -> Result<Option<uuid::Uuid>, AppError> {
-    cursor.map(|c| uuid::Uuid::try_parse(c).map_err(|_| AppError::field("cursor", "invalid cursor"))).transpose()
-}
 
 /// Report a message (of a chat you are in), a note you can read, or a user you can see. One open
 /// report per thing (409 while it is open); 20 an hour. You are told the outcome, not who decided.

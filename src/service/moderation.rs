@@ -241,24 +241,13 @@ pub struct ReportContext {
 /// A report in the moderation queue.
 #[derive(Debug, Serialize, salvo::oapi::ToSchema)]
 pub struct QueuedReport {
-    /// Id.
-    pub id: Uuid,
-    /// `message`, `note` or `user`.
-    pub entity_type: String,
-    /// What was reported.
-    pub entity_id: Uuid,
-    /// Why.
-    pub reason: String,
-    /// More.
-    pub details: String,
-    /// Sent (RFC 3339).
-    pub created_at: String,
+    /// The report as its reporter sees it (status and outcome included).
+    #[serde(flatten)]
+    pub report: MyReport,
     /// Who reported it.
     pub reporter: Person,
     /// Whose message, note or account it is.
     pub subject: Person,
-    /// `open` or `resolved`.
-    pub status: &'static str,
     /// When resolved (RFC 3339).
     pub resolved_at: Option<String>,
     /// Who resolved it.
@@ -314,15 +303,9 @@ fn context(state: &AppState, r: &ReportRecord) -> AppResult<ReportContext> {
 
 fn queued(state: &AppState, r: &ReportRecord) -> AppResult<QueuedReport> {
     Ok(QueuedReport {
-        id: r.id,
-        entity_type: r.entity_type.clone(),
-        entity_id: r.entity_id,
-        reason: r.reason.clone(),
-        details: r.details.clone(),
-        created_at: rfc3339(r.created_at),
+        report: mine_view(r),
         reporter: person(state, r.reporter)?,
         subject: person(state, r.subject)?,
-        status: if r.resolved_at.is_some() { "resolved" } else { "open" },
         resolved_at: r.resolved_at.map(rfc3339),
         resolved_by: r.resolved_by.map(|id| person(state, id)).transpose()?,
         action: r.action.clone(),
@@ -361,7 +344,7 @@ pub async fn queue(
     };
     let (items, next) = page(state, cursor, limit, keep, |r| queued(state, r))?;
     if !items.is_empty() {
-        let shown: Vec<Uuid> = items.iter().map(|r| r.id).collect();
+        let shown: Vec<Uuid> = items.iter().map(|r| r.report.id).collect();
         let actor = Actor::user(state, staff.caller(), &client)?;
         let action = Action { name: "reports.view", target: None, old: None, new: Some(serde_json::json!({ "report_ids": shown })) };
         audit::log(state, actor, action).await?;

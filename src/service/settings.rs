@@ -26,32 +26,15 @@ static CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The settings in effect.
 #[derive(Debug, Serialize, salvo::oapi::ToSchema)]
 pub struct SettingsView {
-    /// Who may create an account: `open`, `invite` (with a staff-made code) or `closed` (staff create accounts).
-    pub registration: Registration,
-    /// The school's name, shown on its pages (1–100 characters).
-    pub school_name: String,
-    /// IANA time zone of new accounts and of the daily backup's hour.
-    pub default_timezone: String,
-    /// Who may start private chats: `friends_only`, `anyone` (not blocked) or `staff_only`.
-    pub dm_policy: DmPolicy,
-    /// School quiet hours for push and reminders, `HH:MM-HH:MM` in each student's time zone; null: none.
-    pub school_quiet_hours: Option<String>,
-    /// Longest chat message, in bytes (16–32,768).
-    pub max_message_bytes: usize,
+    /// The values.
+    #[serde(flatten)]
+    pub settings: SchoolSettings,
     /// The settings changed here; they win over `config.toml`, which gives the others.
     pub changed: Vec<&'static str>,
 }
 
 fn view(s: &SchoolSettings, overrides: &SettingsOverrides) -> SettingsView {
-    SettingsView {
-        registration: s.registration,
-        school_name: s.school_name.clone(),
-        default_timezone: s.default_timezone.clone(),
-        dm_policy: s.dm_policy,
-        school_quiet_hours: s.school_quiet_hours.clone(),
-        max_message_bytes: s.max_message_bytes,
-        changed: overrides.names(),
-    }
+    SettingsView { settings: s.clone(), changed: overrides.names() }
 }
 
 /// `PATCH /admin/settings` body: any subset.

@@ -5,7 +5,12 @@
 
 const api = "/api/v1";
 const $ = (id) => document.getElementById(id);
-let tokens = JSON.parse(sessionStorage.getItem("friend-admin") || "null");
+// Tokens live in this page's memory only: nothing another script or a shared computer could read
+// later; a reload asks to sign in again.
+let tokens = null;
+// Staff are signed out after this long without a click or a key (a teacher's phone left on a desk).
+const IDLE_MINUTES = 15;
+let idleTimer = null;
 
 function show(id) {
   for (const s of ["setup", "signin", "dashboard"]) $(s).hidden = s !== id;
@@ -19,8 +24,7 @@ function say(text, isError) {
 
 function saveTokens(t) {
   tokens = t ? { access: t.access_token, refresh: t.refresh_token, user: t.user } : null;
-  if (tokens) sessionStorage.setItem("friend-admin", JSON.stringify(tokens));
-  else sessionStorage.removeItem("friend-admin");
+  stillHere();
 }
 
 function problemText(body, status) {
@@ -129,15 +133,15 @@ async function loadUsers(filter) {
         }, true);
         reset.dataset.action = "reset";
         actions.appendChild(reset);
-        const signOut = button("Sign out", async () => {
+        const everywhere = button("Sign out", async () => {
           try {
             await call("DELETE", `/admin/users/${u.id}/sessions`);
             say(`${u.username} is signed out on every device.`);
             if (isAdmin()) await loadAudit();
           } catch (e) { say(e.message, true); }
         }, true);
-        signOut.dataset.action = "sign-out";
-        actions.appendChild(signOut);
+        everywhere.dataset.action = "sign-out";
+        actions.appendChild(everywhere);
       }
     } else cell(row, "you");
     body.appendChild(row);
@@ -334,11 +338,18 @@ $("user-search").addEventListener("submit", async (ev) => {
   try { await loadUsers(formData(ev.target)); } catch (e) { say(e.message, true); }
 });
 
-$("signout").addEventListener("click", async () => {
-  if (tokens) { try { await call("POST", "/auth/logout", { refresh_token: tokens.refresh }); } catch (_) { /* signed out anyway */ } }
-  saveTokens(null); say("Signed out."); show("signin");
-});
+/** Restarts the idle timer while someone is signed in. */
+function stillHere() {
+  clearTimeout(idleTimer);
+  if (tokens) idleTimer = setTimeout(() => signOut(`Signed out after ${IDLE_MINUTES} minutes without activity.`), IDLE_MINUTES * 60000);
+}
+for (const ev of ["click", "keydown", "touchstart"]) document.addEventListener(ev, stillHere, { passive: true });
 
-if (new URLSearchParams(location.search).has("setup")) show("setup");
-else if (tokens) openDashboard();
-else show("signin");
+async function signOut(message) {
+  if (tokens) { try { await call("POST", "/auth/logout", { refresh_token: tokens.refresh }); } catch (_) { /* signed out anyway */ } }
+  saveTokens(null); say(message); show("signin");
+}
+
+$("signout").addEventListener("click", () => signOut("Signed out."));
+
+show(new URLSearchParams(location.search).has("setup") ? "setup" : "signin");

@@ -210,6 +210,15 @@ async fn admin_sets_up_manages_invites_and_accounts_in_a_browser() {
         }
         dark.close().await.unwrap();
 
+        // The tokens live in the page's memory only: a reload asks to sign in again.
+        c.refresh().await.unwrap();
+        assert!(c.find(Locator::Css("#signin")).await.unwrap().is_displayed().await.unwrap());
+        let stored: serde_json::Value =
+            c.execute("return JSON.stringify(sessionStorage) + JSON.stringify(localStorage)", vec![]).await.unwrap();
+        assert_eq!(stored, "{}{}", "no token kept in the browser's storage");
+        fill(&c, "signin", &[("login", "head"), ("password", "a long password")]).await;
+        wait_text(&c, "#who", |t| t.contains("Head Teacher")).await;
+
         // Sign out; a wrong password shows the server's message.
         c.find(Locator::Id("signout")).await.unwrap().click().await.unwrap();
         wait_text(&c, "#message", |t| t.contains("Signed out")).await;

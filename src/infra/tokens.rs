@@ -123,7 +123,8 @@ pub fn random_secret(n: usize) -> String {
 /// (no 0/O, 1/I/L).
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
-/// A code a person types: 8 characters of [`CODE_ALPHABET`] as `XXXX-XXXX` (about 40 bits).
+/// A code a person types: 8 characters of [`CODE_ALPHABET`] in two groups of four, e.g.
+/// `K7QM-4XPR` (about 40 bits).
 pub fn typeable_code() -> String {
     let mut out = String::with_capacity(9);
     for i in 0..8 {

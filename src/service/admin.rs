@@ -177,7 +177,7 @@ const RESET_CODE_HOURS: i64 = 72;
 /// A one-time reset code, shown to staff once.
 #[derive(Debug, Serialize, salvo::oapi::ToSchema)]
 pub struct ResetCodeView {
-    /// Give it to the student (`XXXX-XXXX`); they choose a new password with it at
+    /// Give it to the student (two groups of four, e.g. `K7QM-4XPR`); they choose a new password with it at
     /// `POST /auth/reset`. Only its hash is stored.
     pub reset_code: String,
     /// It stops working then (RFC 3339), 72 hours after it was made; a new code replaces it.

@@ -250,6 +250,11 @@ pub fn mine(state: &AppState, me: Caller, cursor: Option<Uuid>, limit: usize) ->
     Ok((items, None))
 }
 
+/// Every announcement sent to the user, newest first (`GET /me/export`).
+pub fn export(state: &AppState, me: Caller) -> AppResult<Vec<AnnouncementView>> {
+    super::pages::all(|cursor| mine(state, me, cursor, 100))
+}
+
 /// POST /announcements/{id}/ack: the caller read it (again is fine); 404 if it was not for them.
 pub async fn ack(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
     let a = store::get(&state.store, id)?.ok_or(AppError::NotFound("announcement"))?;

@@ -332,7 +332,7 @@ pub struct ResetInput {
     /// Username or e-mail.
     #[salvo(schema(min_length = 1, max_length = 254))]
     pub login: String,
-    /// The code staff gave (`XXXX-XXXX`; case, spaces and dashes do not matter).
+    /// The code staff gave, e.g. `K7QM-4XPR` (case, spaces and dashes do not matter).
     #[salvo(schema(min_length = 1, max_length = 64))]
     pub code: String,
     /// The new password (8–256 characters, not a common one, not the username).

@@ -167,6 +167,11 @@ pub fn mine(state: &AppState, me: Caller, cursor: Option<Uuid>, limit: usize) ->
     page(state, cursor, limit, |r| r.reporter == me.id(), |r| Ok(mine_view(r)))
 }
 
+/// Every report the user sent, newest first (`GET /me/export`).
+pub fn export(state: &AppState, me: Caller) -> AppResult<Vec<MyReport>> {
+    super::pages::all(|cursor| mine(state, me, cursor, 100))
+}
+
 /// Newest first from `cursor`, the reports `keep` wants, as `view` shows them.
 fn page<T>(
     state: &AppState,
@@ -376,7 +381,10 @@ pub struct Resolution {
 }
 
 /// POST /admin/reports/{id}/resolve (staff): carries out the decision, resolves the report,
-/// tells the reporter the outcome (not who decided) and records it in the audit log.
+/// tells the reporter the outcome (not who decided) and records it in the audit log. The report
+/// and the reporter's event are one transaction; the decision runs before it and is idempotent
+/// (deleting what is already deleted, disabling who is already disabled), so a resolve that
+/// failed half-way can simply be sent again.
 pub async fn resolve(state: &AppState, staff: Staff, id: Uuid, input: Resolution, client: ClientInfo) -> AppResult<QueuedReport> {
     let mut r = store::get(&state.store, id)?.ok_or(AppError::NotFound("report"))?;
     if r.resolved_at.is_some() {

@@ -57,6 +57,20 @@ pub fn time_key(at: chrono::DateTime<chrono::Utc>, id: impl std::fmt::Display) -
     format!("{:016x}.{id}", at.timestamp_millis().max(0))
 }
 
+/// Every item of a list paginated by id cursors (exports), following `next_cursor` to the end.
+pub fn all<T>(mut page: impl FnMut(Option<uuid::Uuid>) -> AppResult<(Vec<T>, Option<String>)>) -> AppResult<Vec<T>> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (items, next) = page(cursor)?;
+        out.extend(items);
+        match next.and_then(|c| uuid::Uuid::try_parse(&c).ok()) {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -222,6 +222,10 @@ pub struct Export {
     pub notification_settings: super::notifications::SettingsView,
     /// The latest insights (none when turned off or never computed).
     pub insights: Option<super::insights::InsightsView>,
+    /// Reports the caller sent, with their status and outcome.
+    pub reports: Vec<super::moderation::MyReport>,
+    /// Announcements sent to the caller, with when they acknowledged each.
+    pub announcements: Vec<super::announcements::AnnouncementView>,
 }
 
 /// GET /me/export.
@@ -237,6 +241,8 @@ pub fn export(state: &AppState, me: Caller) -> AppResult<Export> {
     let notifications = super::notifications::export(state, me.id())?;
     let notification_settings = super::notifications::settings(state, me)?;
     let insights = super::insights::export(state, me.id())?;
+    let reports = super::moderation::export(state, me)?;
+    let announcements = super::announcements::export(state, me)?;
     Ok(Export {
         format_version: 1,
         exported_at: crate::clock::rfc3339(state.clock.now()),
@@ -251,5 +257,7 @@ pub fn export(state: &AppState, me: Caller) -> AppResult<Export> {
         notifications,
         notification_settings,
         insights,
+        reports,
+        announcements,
     })
 }

@@ -87,7 +87,7 @@ async fn reset_codes_work_once_expire_and_sign_the_student_out() {
     let r = issue(&moderator.access, &kid.id).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let code = r.body["reset_code"].as_str().unwrap().to_string();
-    assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "XXXX-XXXX: {code}");
+    assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "two groups of four: {code}");
     assert!(r.body["expires_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(s.get("/api/v1/me", &kid.access).await.status, 200, "issuing a code signs nobody out");
 

@@ -45,6 +45,8 @@ async fn an_announcement_reaches_its_audience_and_stays_pinned_until_acknowledge
     assert_eq!(s.post(&format!("/api/v1/announcements/{id}/ack"), Some(&a.access), json!({})).await.status, 204);
     let list = mine(&s, &a).await;
     assert_eq!(list[0]["pinned"], false);
+    let export = s.get("/api/v1/me/export", &a.access).await;
+    assert_eq!((&export.body["announcements"][0]["id"], &export.body["announcements"][0]["pinned"]), (&json!(id), &json!(false)));
     assert!(list[0]["acknowledged_at"].as_str().unwrap().ends_with('Z'));
 
     // Staff see "read by 1 of 3", those who have not read it first.

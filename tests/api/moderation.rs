@@ -50,6 +50,8 @@ async fn a_reported_message_is_seen_in_context_deleted_everywhere_and_the_report
     assert_problem(&s.post("/api/v1/reports", Some(&ana.access), report("message", &bad)).await, 409, "conflict");
     assert_eq!(s.get("/api/v1/reports", &ana.access).await.body["items"][0]["id"], id.as_str());
     assert_eq!(s.get("/api/v1/reports", &bo.access).await.body["items"], json!([]), "nobody sees others' reports");
+    assert_eq!(s.get("/api/v1/me/export", &ana.access).await.body["reports"][0]["id"], id.as_str(), "in the reporter's export");
+    assert_eq!(s.get("/api/v1/me/export", &bo.access).await.body["reports"], json!([]));
 
     // The queue shows the message with three before and one after; opening it is audited.
     assert_problem(&s.get("/api/v1/admin/reports", &ana.access).await, 403, "forbidden");
@@ -145,6 +147,16 @@ async fn notes_and_users_are_reported_and_staff_decide() {
     assert_problem(&s.get(&format!("/api/v1/notes/{note}"), &ana.access).await, 404, "not_found");
     let found = s.get("/api/v1/notes/search?q=mean", &ana.access).await;
     assert_eq!(found.body["items"], json!([]), "{}", found.body);
+    // Content its author deleted meanwhile: deleting it is already done, the report resolves.
+    let again = s.post("/api/v1/notes", Some(&bo.access), json!({"title": "Second list", "content": "more", "visibility": "public"})).await;
+    let again = again.body["id"].as_str().unwrap().to_string();
+    let r = s.post("/api/v1/reports", Some(&ana.access), report("note", &again)).await;
+    let again_report = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(s.delete(&format!("/api/v1/notes/{again}"), &bo.access, None).await.status, 204);
+    let r = s
+        .post(&format!("/api/v1/admin/reports/{again_report}/resolve"), Some(&moderator.access), json!({"action": "delete_content"}))
+        .await;
+    assert_eq!((r.status.as_u16(), &r.body["context"]["gone"]), (200, &json!(true)), "{}", r.body);
 
     // Disabling the reported user signs them out; a moderator cannot disable staff.
     let r =

@@ -229,10 +229,13 @@ pub async fn delete(state: &AppState, me: Caller, id: Uuid) -> AppResult<()> {
     remove(state, own(state, me, id)?).await
 }
 
-/// A note deleted by staff (a resolved report): as its author's own deletion.
+/// A note deleted by staff (a resolved report): as its author's own deletion. A note already
+/// deleted (by its author, or by an earlier attempt to resolve the same report) is done.
 pub async fn remove_by_staff(state: &AppState, _staff: crate::access::Staff, id: Uuid) -> AppResult<()> {
-    let before = store::get(&state.store, id)?.filter(|n| n.deleted_at.is_none()).ok_or(AppError::NotFound("note"))?;
-    remove(state, before).await
+    match store::get(&state.store, id)?.ok_or(AppError::NotFound("note"))? {
+        n if n.deleted_at.is_some() => Ok(()),
+        before => remove(state, before).await,
+    }
 }
 
 /// Soft-deletes `before`: gone from every read, list, feed and search at once; its attachments

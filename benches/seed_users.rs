@@ -49,6 +49,7 @@ fn main() {
                 updated_at: joined,
                 last_seen_at: None,
                 deleted_at: None,
+                two_factor: None,
             };
             users::insert(&store, &u, None).unwrap();
             ids.push(u.id);

@@ -354,6 +354,9 @@ pub struct AuthConfig {
     pub max_registrations_per_ip: u32,
     /// Window of the limits above, in seconds.
     pub lockout_window_secs: u64,
+    /// Staff (moderators and admins) must sign in with two-factor login (TOTP) to use staff
+    /// rights; the first value of the school setting `staff_two_factor`.
+    pub staff_two_factor: bool,
 }
 
 /// HTTP server behaviour.
@@ -457,6 +460,7 @@ impl Default for AuthConfig {
             max_logins_per_ip: 300,
             max_registrations_per_ip: 20,
             lockout_window_secs: 15 * 60,
+            staff_two_factor: false,
         }
     }
 }
@@ -715,6 +719,9 @@ pub struct SchoolSettings {
     pub school_quiet_hours: Option<String>,
     /// Longest chat message, in bytes (16–32,768).
     pub max_message_bytes: usize,
+    /// Staff must sign in with two-factor login (TOTP) to use staff rights; until they turn it on
+    /// and sign in with it, `/admin` answers 403 `two_factor_setup_required`.
+    pub staff_two_factor: bool,
 }
 
 /// The settings staff changed, as stored: each one present wins over `config.toml`.
@@ -733,6 +740,8 @@ pub struct SettingsOverrides {
     pub school_quiet_hours: Option<String>,
     /// See [`SchoolSettings`].
     pub max_message_bytes: Option<usize>,
+    /// See [`SchoolSettings`].
+    pub staff_two_factor: Option<bool>,
 }
 
 impl SettingsOverrides {
@@ -746,6 +755,7 @@ impl SettingsOverrides {
             dm_policy: self.dm_policy.unwrap_or(config.chat.dm_policy),
             school_quiet_hours: (!quiet.is_empty()).then(|| quiet.clone()),
             max_message_bytes: self.max_message_bytes.unwrap_or(config.chat.max_message_bytes),
+            staff_two_factor: self.staff_two_factor.unwrap_or(config.auth.staff_two_factor),
         }
     }
 
@@ -758,6 +768,7 @@ impl SettingsOverrides {
             ("dm_policy", self.dm_policy.is_some()),
             ("school_quiet_hours", self.school_quiet_hours.is_some()),
             ("max_message_bytes", self.max_message_bytes.is_some()),
+            ("staff_two_factor", self.staff_two_factor.is_some()),
         ]
         .into_iter()
         .filter_map(|(n, set)| set.then_some(n))

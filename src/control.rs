@@ -114,6 +114,14 @@ pub async fn execute(state: &Arc<AppState>, req: Request) -> AppResult<String> {
             let u = users::find_by_login(&state.store, &login)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
             auth::set_password(state, u.id, password, None).await?;
             audit::log(state, Actor::operator(), Action::on("user.reset_password", Target::new("user", u.id))).await?;
+            if u.two_factor.is_some() {
+                // The one way back in for an admin who lost the phone and the recovery codes.
+                crate::service::two_factor::turn_off(state, u.id, Actor::operator(), "user.two_factor_reset", false).await?;
+                return Ok(format!(
+                    "password of {} changed and two-factor login turned off; all their sessions were signed out",
+                    u.username
+                ));
+            }
             Ok(format!("password of {} changed; all their sessions were signed out", u.username))
         }
     }

@@ -39,6 +39,14 @@ pub enum AppError {
     /// 401 `invalid_token`: a refresh token or setup code is unknown, expired or revoked.
     #[error("{0}")]
     InvalidToken(String),
+    /// 401 `two_factor_required`: the password was right and the account uses two-factor login:
+    /// sign in again with `two_factor_code` (the code sent was missing, wrong or already used).
+    #[error("{0}")]
+    TwoFactorRequired(String),
+    /// 403 `two_factor_setup_required`: the school requires two-factor login for staff; turn it on
+    /// (`POST /auth/2fa/setup`, then `/auth/2fa/enable`) or sign in with it.
+    #[error("{0}")]
+    TwoFactorSetupRequired(String),
     /// 403 `account_disabled`: the account was disabled by staff.
     #[error("this account is disabled; ask a member of staff")]
     AccountDisabled,
@@ -91,8 +99,8 @@ impl AppError {
         match self {
             Self::Validation(_) | Self::IdempotencyKeyReused => 422,
             Self::BadRequest(_) => 400,
-            Self::InvalidCredentials | Self::Unauthorized(_) | Self::InvalidToken(_) => 401,
-            Self::AccountDisabled | Self::Forbidden(_) | Self::RegistrationClosed(_) => 403,
+            Self::InvalidCredentials | Self::Unauthorized(_) | Self::InvalidToken(_) | Self::TwoFactorRequired(_) => 401,
+            Self::TwoFactorSetupRequired(_) | Self::AccountDisabled | Self::Forbidden(_) | Self::RegistrationClosed(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(..) => 409,
             Self::PayloadTooLarge(_) => 413,
@@ -113,6 +121,8 @@ impl AppError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthorized(_) => "unauthorized",
             Self::InvalidToken(_) => "invalid_token",
+            Self::TwoFactorRequired(_) => "two_factor_required",
+            Self::TwoFactorSetupRequired(_) => "two_factor_setup_required",
             Self::AccountDisabled => "account_disabled",
             Self::Forbidden(_) => "forbidden",
             Self::RegistrationClosed(_) => "registration_closed",

@@ -94,6 +94,8 @@ pub struct AppState {
     settings: std::sync::RwLock<Arc<crate::config::SchoolSettings>>,
     /// The database.
     pub store: Store,
+    /// Dashboard counts not yet flushed (see [`crate::service::dashboard`]).
+    pub tally: crate::infra::tally::Tally,
     /// Media files.
     pub blobs: Blobs,
     /// The clock.
@@ -250,6 +252,7 @@ impl AppState {
             insights_pool: CpuPool::new(1, INSIGHTS_QUEUE),
             insight_refreshes: Throttle::new(config.insights.refresh_per_hour, 3600),
             store,
+            tally: Default::default(),
             clock,
             config,
             base_url,

@@ -234,4 +234,5 @@ pub fn private() -> Router {
         .push(super::announcements::admin_router())
         .push(super::backups::admin_router())
         .push(super::moderation::admin_router())
+        .push(super::two_factor::admin_router())
 }

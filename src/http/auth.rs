@@ -15,6 +15,12 @@ pub struct LoginInput {
     pub login: String,
     /// Password.
     pub password: String,
+    /// For an account with two-factor login (staff who turned it on): the 6-digit code of the
+    /// authenticator app, or one of the recovery codes. Without it such an account answers 401
+    /// `two_factor_required` (the password was right: ask for the code and send both again).
+    #[serde(default)]
+    #[salvo(schema(max_length = 64))]
+    pub two_factor_code: Option<String>,
 }
 
 /// Refresh and logout body.
@@ -58,7 +64,7 @@ async fn register(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthRe
 async fn login(req: &mut Request, depot: &mut Depot) -> Result<Json<AuthResponse>, AppError> {
     let st = state(depot);
     let input: LoginInput = json(req, &st).await?;
-    Ok(Json(svc::login(&st, &input.login, input.password, client(req, &st)).await?))
+    Ok(Json(svc::login(&st, &input.login, input.password, input.two_factor_code.as_deref(), client(req, &st)).await?))
 }
 
 /// Exchange a refresh token for a new pair. The old token stops working; presenting it (or any

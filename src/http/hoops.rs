@@ -90,10 +90,16 @@ pub async fn require_auth(req: &mut Request, depot: &mut Depot, res: &mut Respon
     }
 }
 
-/// Requires a staff role (after [`require_auth`]); puts the [`crate::access::Staff`] handle in the depot.
+/// Requires a staff role (after [`require_auth`]), signed in with two-factor login when the school
+/// requires it; puts the [`crate::access::Staff`] handle in the depot.
 #[handler]
 pub async fn require_staff(depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
-    match extract::me(depot).and_then(|me| me.require_staff()) {
+    let checked = extract::me(depot).and_then(|me| {
+        let staff = me.require_staff()?;
+        crate::service::two_factor::check_staff_session(&extract::state(depot), me)?;
+        Ok(staff)
+    });
+    match checked {
         Ok(staff) => {
             depot.insert_typed(staff);
         }

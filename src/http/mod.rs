@@ -23,6 +23,7 @@ pub mod problem;
 pub mod reply;
 pub mod reports;
 pub mod social;
+pub mod two_factor;
 pub mod web_push;
 pub mod ws;
 
@@ -51,6 +52,7 @@ fn api() -> Router {
                 .hoop(hoops::require_auth)
                 .hoop(hoops::idempotency)
                 .push(auth::private())
+                .push(two_factor::router())
                 .push(social::router())
                 .push(chat::router())
                 .push(activity::router())

@@ -73,7 +73,7 @@ pub async fn setup(state: &AppState, input: SetupInput, client: auth::ClientInfo
             audit_log::record(s, now, &actor, Action::on("setup.first_admin", Target::new("user", admin.id)))
         })
         .await?;
-    auth::login(state, &input.username, password, client).await
+    auth::login(state, &input.username, password, None, client).await
 }
 
 /// Creates an account as staff.

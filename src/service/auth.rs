@@ -133,6 +133,7 @@ pub async fn create_account(state: &AppState, a: NewAccount, invite: Option<Stri
         updated_at: now,
         last_seen_at: None,
         deleted_at: None,
+        two_factor: None,
     };
     let u = user.clone();
     state.store.write(move |s| users::insert(s, &u, invite.as_deref())).await?;
@@ -167,11 +168,11 @@ pub async fn register(state: &AppState, input: RegisterInput, client: ClientInfo
     let account =
         NewAccount { email: input.email, username: input.username, password: input.password, name: input.name, role: Role::Student };
     let user = create_account(state, account, invite).await?;
-    start_session(state, &user, client).await
+    start_session(state, &user, client, false).await
 }
 
-/// Creates a session for `user` and returns its tokens.
-async fn start_session(state: &AppState, user: &UserRecord, client: ClientInfo) -> AppResult<AuthResponse> {
+/// Creates a session for `user` and returns its tokens; `second_factor`: signed in with one.
+async fn start_session(state: &AppState, user: &UserRecord, client: ClientInfo, second_factor: bool) -> AppResult<AuthResponse> {
     let now = state.clock.now();
     let id = crate::ids::new_id();
     let seed = tokens::random_secret(16);
@@ -188,6 +189,7 @@ async fn start_session(state: &AppState, user: &UserRecord, client: ClientInfo) 
         old_hashes: Vec::new(),
         seed,
         generation: 1,
+        second_factor,
     };
     state.store.write(move |s| sessions::insert(s, &record)).await?;
     Ok(AuthResponse {
@@ -200,8 +202,15 @@ async fn start_session(state: &AppState, user: &UserRecord, client: ClientInfo) 
 }
 
 /// POST /auth/login: throttled as [`super::sign_in`] describes; the same answer for unknown user
-/// and wrong password.
-pub async fn login(state: &AppState, login: &str, password: String, client: ClientInfo) -> AppResult<AuthResponse> {
+/// and wrong password. An account with two-factor login also needs `two_factor_code` (a wrong
+/// one counts as a failed sign-in).
+pub async fn login(
+    state: &AppState,
+    login: &str,
+    password: String,
+    two_factor_code: Option<&str>,
+    client: ClientInfo,
+) -> AppResult<AuthResponse> {
     let now = state.clock.unix();
     let user = if login.len() > 254 { None } else { users::find_by_login(&state.store, login)? };
     let user = user.filter(|u| u.deleted_at.is_none());
@@ -215,8 +224,21 @@ pub async fn login(state: &AppState, login: &str, password: String, client: Clie
     if user.disabled {
         return Err(AppError::AccountDisabled);
     }
+    let second_factor = user.two_factor.as_ref().is_some_and(|t| t.enabled());
+    if second_factor {
+        let Some(code) = two_factor_code.filter(|c| !c.trim().is_empty()) else {
+            return Err(AppError::TwoFactorRequired(
+                "this account uses two-factor login: send two_factor_code, the 6-digit code of the authenticator app (or a recovery code)"
+                    .into(),
+            ));
+        };
+        if !super::two_factor::use_code(state, user.id, code).await? {
+            attempt.failed(state, now);
+            return Err(AppError::TwoFactorRequired("the two-factor code is wrong or was already used; type the code shown now".into()));
+        }
+    }
     attempt.succeeded(state);
-    start_session(state, &user, client).await
+    start_session(state, &user, client, second_factor).await
 }
 
 /// Whether `presented` is `session`'s current refresh token, an older one, or none of its own.

@@ -1,5 +1,6 @@
 //! The school's settings (`GET/PATCH /admin/settings`): registration, name, default time zone,
-//! who may start private chats, school quiet hours and the message size limit. `config.toml` gives
+//! who may start private chats, school quiet hours, the message size limit and whether staff
+//! must use two-factor login. `config.toml` gives
 //! each one's value until an admin changes it; a change is stored, audited with the old and new
 //! value, and applies to the next request (no restart).
 
@@ -58,6 +59,9 @@ pub struct SettingsPatch {
     /// 16–32,768.
     #[salvo(schema(minimum = 16, maximum = 32768))]
     pub max_message_bytes: Option<usize>,
+    /// Staff must sign in with two-factor login. Turning it on needs the admin's own session to
+    /// be signed in with two-factor login (409 otherwise), so no admin locks themselves out.
+    pub staff_two_factor: Option<bool>,
 }
 
 /// GET /admin/settings (staff).
@@ -105,6 +109,9 @@ fn merge(mut o: SettingsOverrides, p: SettingsPatch) -> AppResult<SettingsOverri
         }
         o.max_message_bytes = Some(n);
     }
+    if let Some(b) = p.staff_two_factor {
+        o.staff_two_factor = Some(b);
+    }
     e.finish()?;
     Ok(o)
 }
@@ -128,6 +135,12 @@ pub async fn patch(state: &AppState, admin: Admin, p: SettingsPatch, client: Cli
     let before = settings_overrides(&state.store)?;
     let after = merge(before.clone(), p)?;
     let (old, new) = (before.over(&state.config), after.over(&state.config));
+    if new.staff_two_factor && !old.staff_two_factor && !super::two_factor::session_confirmed(state, admin.caller())? {
+        return Err(AppError::Conflict(
+            "turn on two-factor login for your own account and sign in with it first, so you keep access to the admin".into(),
+            vec![crate::error::FieldError::new("staff_two_factor", "your own session is not signed in with two-factor login")],
+        ));
+    }
     let actor = Actor::user(state, admin.caller(), &client)?;
     let now = state.clock.now();
     let stored = serde_json::to_value(&after).map_err(AppError::internal)?;

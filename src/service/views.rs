@@ -51,6 +51,9 @@ pub struct UserView {
     /// Own profile and staff: whether the account is disabled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+    /// Own profile and staff: whether sign-in asks for a two-factor code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<bool>,
     /// Friends only: what they are studying right now (their study timer runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub studying_now: Option<super::timer::StudyingNow>,
@@ -101,6 +104,7 @@ pub fn user_view(state: &AppState, u: &UserRecord, audience: Audience) -> UserVi
         settings: own.then(|| u.settings.clone()),
         profile_visibility: own.then_some(u.profile_visibility),
         disabled: private.then_some(u.disabled),
+        two_factor: private.then(|| u.two_factor.as_ref().is_some_and(|t| t.enabled())),
         friendship: (!private).then_some(Friendship::None),
         studying_now: None,
     }

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod blobs;
 pub mod chat;
 pub mod codec;
+pub mod daily;
 pub mod event_log;
 pub mod goals;
 pub mod idempotency;
@@ -168,6 +169,8 @@ pub struct Trees {
     pub webpush_queue: sled::Tree,
     /// `insights` (see `store::insights`).
     pub insights: sled::Tree,
+    /// `daily_stats`: per-day counts for the dashboard (see `store::daily`).
+    pub daily_stats: sled::Tree,
 }
 
 impl Trees {
@@ -236,6 +239,7 @@ impl Trees {
             push_endpoints: db.open_tree("push_endpoints")?,
             webpush_queue: db.open_tree("webpush_queue")?,
             insights: db.open_tree("insights")?,
+            daily_stats: db.open_tree("daily_stats")?,
         })
     }
 }

@@ -38,6 +38,10 @@ pub struct SessionRecord {
     /// The generation of the current refresh token (older ones are reuse).
     #[serde(default)]
     pub generation: u64,
+    /// Signed in with a second factor (or confirmed one since): staff rights need it when the
+    /// school requires two-factor login.
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 /// How a presented refresh token relates to its session.
@@ -58,6 +62,14 @@ fn index_key(user: Uuid, session: Uuid) -> Vec<u8> {
 /// Reads a session.
 pub fn get(store: &Store, id: Uuid) -> AppResult<Option<SessionRecord>> {
     store.t.sessions.get(id.as_bytes()).map_err(io)?.map(|v| codec::dec(&v)).transpose()
+}
+
+/// Marks session `id` as confirmed by a second factor (no-op if it ended).
+pub fn mark_second_factor(store: &Store, id: Uuid) -> AppResult<()> {
+    let Some(mut s) = get(store, id)? else { return Ok(()) };
+    s.second_factor = true;
+    store.t.sessions.insert(id.as_bytes(), codec::enc(&s)).map_err(io)?;
+    Ok(())
 }
 
 /// True if the session exists (not revoked).

@@ -96,6 +96,29 @@ pub struct UserRecord {
     /// Set when the account was deleted: the record stays as an anonymous tombstone.
     #[serde(default)]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Two-factor login (staff), once set up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<TwoFactor>,
+}
+
+/// An account's two-factor login (TOTP, RFC 6238) and its recovery codes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactor {
+    /// The shared secret, base32.
+    pub secret: String,
+    /// When a first code confirmed it; until then it is being set up and not asked at sign-in.
+    pub enabled_at: Option<DateTime<Utc>>,
+    /// SHA-256 (hex) of each unused recovery code (normalised).
+    pub recovery: Vec<String>,
+    /// The last TOTP step used: a code works once.
+    pub last_step: u64,
+}
+
+impl TwoFactor {
+    /// True once confirmed: sign-in asks for a code.
+    pub fn enabled(&self) -> bool {
+        self.enabled_at.is_some()
+    }
 }
 
 fn taken(field: &str) -> AppError {
@@ -224,6 +247,7 @@ pub fn tombstone(store: &Store, id: Uuid, at: DateTime<Utc>) -> AppResult<UserRe
             updated_at: at,
             last_seen_at: None,
             deleted_at: Some(at),
+            two_factor: None,
             ..old
         };
         users.insert(id.as_bytes(), codec::enc(&dead))?;

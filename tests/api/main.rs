@@ -31,6 +31,7 @@ mod social;
 mod storage;
 mod support;
 mod tls;
+mod two_factor;
 mod upload_limits;
 mod web_push;
 mod ws_support;

@@ -399,3 +399,16 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// The TOTP code (RFC 6238: HMAC-SHA1, 30 s, 6 digits) of base32 `secret` at `unix` seconds,
+/// written here apart from the server's, as an authenticator app computes it.
+pub fn totp(secret: &str, unix: i64) -> String {
+    use hmac::Mac;
+    let key = data_encoding::BASE32_NOPAD.decode(secret.trim_end_matches('=').as_bytes()).expect("base32 secret");
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
+    mac.update(&((unix / 30) as u64).to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let o = (h[19] & 15) as usize;
+    let n = u32::from_be_bytes([h[o] & 0x7f, h[o + 1], h[o + 2], h[o + 3]]) % 1_000_000;
+    format!("{n:06}")
+}

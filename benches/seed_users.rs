@@ -50,6 +50,7 @@ fn main() {
                 last_seen_at: None,
                 deleted_at: None,
                 two_factor: None,
+                class_name: String::new(),
             };
             users::insert(&store, &u, None).unwrap();
             ids.push(u.id);

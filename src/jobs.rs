@@ -163,6 +163,9 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             if let Some(n) = tally(&state, "weekly_insights", crate::service::insights::run_weekly(&state).await) {
                 tracing::info!(students = n, elapsed_ms = started.elapsed().as_millis() as u64, "weekly insights computed");
             }
+            if let Err(e) = crate::service::dashboard::flush(&state) {
+                tracing::warn!(error = %e, "dashboard counts not saved; kept for the next try");
+            }
             if let Some(n) = tally(&state, "event_ageing", age_events(&state).await) {
                 tracing::info!(events = n, "old events removed");
             }

@@ -94,6 +94,9 @@ pub async fn run_with_clock(
         task.abort();
         let _ = task.await;
     }
+    if let Err(e) = service::dashboard::flush(&state) {
+        tracing::warn!(error = %e, "dashboard counts of the last minutes not saved");
+    }
     state.store.flush_now().map_err(|e| e.to_string())?;
     let (notes, users) = (state.note_index.clone(), state.user_index.clone());
     let indexed =

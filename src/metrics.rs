@@ -265,6 +265,13 @@ fn max_open_files(limits: &str) -> u64 {
         .unwrap_or(0)
 }
 
+impl Metrics {
+    /// Seconds since the server started.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use crate::model::Role;
 use crate::service::admin::{self as svc, AdminUserPatch, InviteView, NewInvite, ResetCodeView, SetupInput, Stats, UserFilter};
 use crate::service::audit::{self, AuditEntryView};
 use crate::service::auth::{AuthResponse, NewAccount, SessionView};
+use crate::service::roster::{RosterInput, RosterResult};
 use crate::service::settings::{self, SettingsPatch, SettingsView};
 use crate::service::views::UserView;
 
@@ -26,6 +27,28 @@ async fn setup(req: &mut Request, depot: &mut Depot) -> Result<Created<AuthRespo
 async fn stats(depot: &mut Depot) -> Result<Json<Stats>, AppError> {
     let staff = staff(depot)?;
     Ok(Json(off_workers(&state(depot), move |st| svc::stats(st, staff)).await?))
+}
+
+/// The school's activity per day as an SVG chart: active accounts, messages and notes, each with
+/// its own scale. `days` 7–90 (default 28); `theme=light|dark`; `width` in CSS pixels (320–1600).
+#[endpoint(tags("admin"), security(("bearer" = [])),
+    parameters(("days" = Option<u32>, Query, description = "7–90, default 28"),
+        ("theme" = Option<String>, Query, description = "light (default) or dark"),
+        ("width" = Option<u32>, Query, description = "320–1600, default 800")),
+    responses((status_code = 200, description = "image/svg+xml")))]
+async fn activity_chart(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
+    staff(depot)?;
+    let (theme, width) = super::reports::chart_options(req)?;
+    let days = req.query::<u32>("days").unwrap_or(svc::STATS_DAYS);
+    if !(7..=crate::service::dashboard::MAX_DAYS).contains(&days) {
+        return Err(AppError::field("days", "must be from 7 to 90"));
+    }
+    let svg = off_workers(&state(depot), move |st| {
+        crate::service::charts::school_activity(&crate::service::dashboard::history(st, days)?, theme, width)
+    })
+    .await?;
+    super::reports::svg(res, svg);
+    Ok(())
 }
 
 /// Accounts in creation order, filtered: `q` (username, name or e-mail contains), `role`,
@@ -123,6 +146,19 @@ async fn create_user(req: &mut Request, depot: &mut Depot) -> Result<Created<Use
     Ok(Created(svc::create_user(&st, staff(depot)?, account, client(req, &st)).await?))
 }
 
+/// Import a class roster: CSV rows (name, username, optional e-mail, optional class) become
+/// student accounts, each with a one-time setup code (valid 14 days) that the student uses once at
+/// `POST /auth/reset` (with the username) to choose a password; nobody else ever knows it. All or
+/// nothing: any bad row (or a username or e-mail already taken) answers 422 with one error per
+/// problem, `field` naming the line (`line 4: username`), and creates nothing. `dry_run` checks
+/// without creating. The answer is what the printable sheet shows. Recorded as `user.import`.
+#[endpoint(tags("admin"), security(("bearer" = [])), request_body = RosterInput)]
+async fn import_users(req: &mut Request, depot: &mut Depot) -> Result<Json<RosterResult>, AppError> {
+    let st = state(depot);
+    let input: RosterInput = json(req, &st).await?;
+    Ok(Json(crate::service::roster::import(&st, staff(depot)?, input, client(req, &st)).await?))
+}
+
 /// Change a user's role (admins) or disable/enable the account (staff). Disabling signs it out.
 #[endpoint(tags("admin"), security(("bearer" = [])), request_body = AdminUserPatch, parameters(("id" = String, Path, description = "User id")))]
 async fn patch_user(req: &mut Request, depot: &mut Depot) -> Result<Json<UserView>, AppError> {
@@ -159,6 +195,16 @@ async fn create_invite(req: &mut Request, depot: &mut Depot) -> Result<Created<I
     let st = state(depot);
     let input: NewInvite = json(req, &st).await?;
     Ok(Created(svc::create_invite(&st, staff(depot)?, input, client(req, &st)).await?))
+}
+
+/// The QR code of an invite's join link, an SVG image for a screen or a printed sheet.
+#[endpoint(tags("admin"), security(("bearer" = [])), parameters(("code" = String, Path, description = "Invite code")),
+    responses((status_code = 200, description = "image/svg+xml")))]
+async fn invite_qr(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
+    let code = req.param::<String>("code").unwrap_or_default();
+    let svg = svc::invite_qr(&state(depot), staff(depot)?, &code)?;
+    super::reports::svg(res, svg);
+    Ok(())
 }
 
 /// Delete an invite code.
@@ -222,13 +268,16 @@ pub fn private() -> Router {
     Router::with_path("admin")
         .hoop(super::hoops::require_staff)
         .push(Router::with_path("stats").get(stats))
+        .push(Router::with_path("stats/activity.svg").get(activity_chart))
         .push(Router::with_path("users").get(list_users).post(create_user))
+        .push(Router::with_path("users/import").post(import_users))
         .push(Router::with_path("users/{id}").patch(patch_user))
         .push(Router::with_path("users/{id}/reset-password").post(reset_password))
         .push(Router::with_path("users/{id}/sessions").get(user_sessions).delete(end_all_sessions))
         .push(Router::with_path("users/{id}/sessions/{session_id}").delete(end_session))
         .push(Router::with_path("invites").get(list_invites).post(create_invite))
         .push(Router::with_path("invites/{code}").delete(delete_invite))
+        .push(Router::with_path("invites/{code}/qr.svg").get(invite_qr))
         .push(Router::with_path("audit-log").get(audit_log))
         .push(Router::with_path("settings").get(get_settings).patch(patch_settings))
         .push(super::announcements::admin_router())

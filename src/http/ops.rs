@@ -114,7 +114,23 @@ async fn ca_crt(depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
 /// CA its certificate, fingerprint and how to trust it on each system. HTML, printable.
 #[endpoint(tags("operations"), responses((status_code = 200, description = "An HTML page (text/html)")))]
 async fn connect(depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
-    let html = crate::service::connect::page(&state(depot))?;
+    connect_page(depot, res, None)
+}
+
+/// An invite's join link (staff print or share it; `join_url` of an invite): the connect page with
+/// the invite code to type when registering, and the link as its QR code.
+#[endpoint(tags("operations"), parameters(("code" = String, Path, description = "Invite code")),
+    responses((status_code = 200, description = "An HTML page (text/html)")))]
+async fn join(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
+    let code = req.param::<String>("code").unwrap_or_default();
+    if code.is_empty() || code.len() > 64 {
+        return Err(AppError::NotFound("invite"));
+    }
+    connect_page(depot, res, Some(&code))
+}
+
+fn connect_page(depot: &mut Depot, res: &mut Response, invite: Option<&str>) -> Result<(), AppError> {
+    let html = crate::service::connect::page(&state(depot), invite)?;
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     res.render(Text::Html(html));
     Ok(())
@@ -165,6 +181,7 @@ pub fn router() -> Router {
         .push(Router::with_path("healthz").get(healthz))
         .push(Router::with_path("ca.crt").get(ca_crt))
         .push(Router::with_path("connect").get(connect))
+        .push(Router::with_path("join/{code}").get(join))
         .push(Router::with_path("readyz").get(readyz))
         .push(Router::with_path("metrics").get(metrics))
         .push(Router::with_path("admin/{**path}").get(static_file))

@@ -26,13 +26,13 @@ async fn monthly(req: &mut Request, depot: &mut Depot) -> Result<Json<Report>, A
 }
 
 /// Writes an SVG chart (never cached by shared caches: it is the caller's data).
-fn svg(res: &mut Response, body: String) {
+pub(super) fn svg(res: &mut Response, body: String) {
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml; charset=utf-8"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=60"));
     res.body(body);
 }
 
-fn chart_options(req: &mut Request) -> Result<(&'static charts::Theme, u32), AppError> {
+pub(super) fn chart_options(req: &mut Request) -> Result<(&'static charts::Theme, u32), AppError> {
     let width = match req.query::<String>("width") {
         Some(w) => Some(w.parse::<u32>().map_err(|_| AppError::field("width", "must be a whole number of pixels"))?),
         None => None,

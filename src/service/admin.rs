@@ -311,10 +311,14 @@ pub struct InviteView {
     pub uses: u32,
     /// Group chat joined on sign-up.
     pub group_chat_id: Option<Uuid>,
+    /// The join link to share or print (`{server}/join/{code}`): it opens a page with the server's
+    /// address and the code; `GET /admin/invites/{code}/qr.svg` is its QR code.
+    pub join_url: String,
 }
 
-fn invite_view(i: &InviteRecord) -> InviteView {
+fn invite_view(state: &AppState, i: &InviteRecord) -> InviteView {
     InviteView {
+        join_url: super::connect::join_url(state, &i.code),
         code: i.code.clone(),
         created_by: i.created_by,
         created_at: rfc3339(i.created_at),
@@ -364,7 +368,7 @@ pub async fn create_invite(state: &AppState, staff: Staff, n: NewInvite, client:
         uses: 0,
         group_chat_id: n.group_chat_id,
     };
-    let view = invite_view(&inv);
+    let view = invite_view(state, &inv);
     let actor = Actor::user(state, staff.caller(), &client)?;
     let values = invite_values(&inv);
     state
@@ -391,7 +395,13 @@ fn invite_values(i: &InviteRecord) -> serde_json::Value {
 pub fn list_invites(state: &AppState, _staff: Staff, limit: usize, cursor: Option<&str>) -> AppResult<(Vec<InviteView>, Option<String>)> {
     let all = invites::list(&state.store)?;
     let (page, next) = pages::cut(all, pages::Order::Descending, limit, cursor, |i| pages::time_key(i.created_at, &i.code))?;
-    Ok((page.iter().map(invite_view).collect(), next))
+    Ok((page.iter().map(|i| invite_view(state, i)).collect(), next))
+}
+
+/// GET /admin/invites/{code}/qr.svg: the QR code of the invite's join link (404 for no such invite).
+pub fn invite_qr(state: &AppState, _staff: Staff, code: &str) -> AppResult<String> {
+    let invite = invites::get(&state.store, code)?.ok_or(AppError::NotFound("invite"))?;
+    super::push::qr_svg(&super::connect::join_url(state, &invite.code))
 }
 
 /// DELETE /admin/invites/{code}.
@@ -435,12 +445,60 @@ pub struct Stats {
     pub disk_free_bytes: Option<u64>,
     /// True below `storage.warn_free_mb`.
     pub disk_low: bool,
+    /// Accounts by role and status (deleted ones excluded).
+    pub accounts: AccountCounts,
+    /// Accounts active today (signed in, refreshed a session or connected), in the school's time zone.
+    pub active_today: u64,
+    /// Accounts active in the last 7 days, today included.
+    pub active_this_week: u64,
+    /// Messages, notes and active accounts per day over the last 28 days, oldest first (also drawn
+    /// by `GET /admin/stats/activity.svg`).
+    pub activity: Vec<super::dashboard::DayActivity>,
+    /// Seconds since the server started.
+    pub uptime_secs: u64,
+}
+
+/// Accounts by role and status.
+#[derive(Debug, Default, Serialize, salvo::oapi::ToSchema)]
+pub struct AccountCounts {
+    /// Students.
+    pub students: u64,
+    /// Moderators.
+    pub moderators: u64,
+    /// Admins.
+    pub admins: u64,
+    /// Disabled accounts (any role).
+    pub disabled: u64,
+}
+
+/// Days of activity in `GET /admin/stats`.
+pub const STATS_DAYS: u32 = 28;
+
+fn account_counts(state: &AppState) -> AppResult<AccountCounts> {
+    let mut c = AccountCounts::default();
+    let mut after = None;
+    loop {
+        let page = users::list(&state.store, after, 500)?;
+        for u in &page {
+            match u.role {
+                Role::Student => c.students += 1,
+                Role::Moderator => c.moderators += 1,
+                Role::Admin => c.admins += 1,
+            }
+            c.disabled += u64::from(u.disabled);
+        }
+        match page.last() {
+            Some(u) if page.len() == 500 => after = Some(u.id),
+            _ => return Ok(c),
+        }
+    }
 }
 
 /// GET /admin/stats.
 pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
     let backup = super::backups::status(state)?;
     let disk = super::ops::disk_free(state);
+    let (active_today, active_this_week) = super::dashboard::active_now(state)?;
     Ok(Stats {
         users: meta::count(&state.store, Counter::Users)?,
         admins: meta::count(&state.store, Counter::Admins)?,
@@ -454,5 +512,10 @@ pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
         backup_error: backup.last_error,
         disk_free_bytes: disk.map(|d| d.0),
         disk_low: disk.is_some_and(|d| d.1),
+        accounts: account_counts(state)?,
+        active_today,
+        active_this_week,
+        activity: super::dashboard::history(state, STATS_DAYS)?,
+        uptime_secs: state.metrics.uptime_secs(),
     })
 }

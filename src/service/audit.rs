@@ -128,7 +128,7 @@ pub struct AuditEntryView {
     /// Its username at the time, or `operator`.
     pub actor: String,
     /// `setup.first_admin`, `user.create`, `user.update`, `user.reset_code`,
-    /// `user.reset_password` (console), `user.two_factor_on`, `user.two_factor_off`,
+    /// `user.import` (a roster), `user.reset_password` (console), `user.two_factor_on`, `user.two_factor_off`,
     /// `user.two_factor_reset` (by an admin or the console), `invite.create`, `invite.delete`, `settings.update`,
     /// `backup.create`, `backup.restore`, ...
     pub action: String,

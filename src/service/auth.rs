@@ -134,6 +134,7 @@ pub async fn create_account(state: &AppState, a: NewAccount, invite: Option<Stri
         last_seen_at: None,
         deleted_at: None,
         two_factor: None,
+        class_name: String::new(),
     };
     let u = user.clone();
     state.store.write(move |s| users::insert(s, &u, invite.as_deref())).await?;
@@ -192,6 +193,7 @@ async fn start_session(state: &AppState, user: &UserRecord, client: ClientInfo, 
         second_factor,
     };
     state.store.write(move |s| sessions::insert(s, &record)).await?;
+    super::dashboard::seen(state, user.id);
     Ok(AuthResponse {
         user: user_view(state, user, Audience::Own),
         access_token: state.tokens.issue(user.id, id, user.role, now.timestamp())?,
@@ -287,6 +289,7 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthResponse> {
     if user.disabled {
         return Err(AppError::AccountDisabled);
     }
+    super::dashboard::seen(state, user.id);
     Ok(AuthResponse {
         user: user_view(state, &user, Audience::Own),
         access_token: state.tokens.issue(user.id, sid, user.role, now.timestamp())?,

@@ -335,6 +335,92 @@ fn runs(values: &[Option<f64>]) -> Vec<Vec<Point>> {
     out
 }
 
+/// GET /admin/stats/activity.svg: the school's activity per day (active accounts, messages,
+/// notes) as three bar panels, each with its own scale.
+pub fn school_activity(days: &[super::dashboard::DayActivity], theme: &Theme, width: u32) -> AppResult<String> {
+    let labels: Vec<String> = days
+        .iter()
+        .map(|d| NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").map(|d| d.format("%-d %b").to_string()).unwrap_or_default())
+        .collect();
+    let panels: [(&str, RGBColor, Vec<u64>); 3] = [
+        ("active accounts", theme.subjects[0], days.iter().map(|d| d.active_users).collect()),
+        ("messages", theme.subjects[1], days.iter().map(|d| d.messages).collect()),
+        ("notes", theme.subjects[2], days.iter().map(|d| d.notes).collect()),
+    ];
+    let title = match (days.first(), days.last()) {
+        (Some(a), Some(b)) => format!("School activity, {} to {}", a.date, b.date),
+        _ => "School activity".to_string(),
+    };
+    let mut svg = String::new();
+    draw_panels(&mut svg, &title, &labels, &panels, theme, width).map_err(AppError::internal)?;
+    let Some(end) = svg.find('>') else { return Ok(svg) };
+    let summary: Vec<String> =
+        days.iter().map(|d| format!("{}: {} active, {} messages, {} notes", d.date, d.active_users, d.messages, d.notes)).collect();
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    Ok(format!(
+        "{} role=\"img\" style=\"max-width:100%;height:auto\"><title>{}</title><desc>{}</desc>{}",
+        &svg[..end],
+        escape(&title),
+        escape(&summary.join("; ")),
+        &svg[end + 1..]
+    ))
+}
+
+fn draw_panels(
+    out: &mut String,
+    title: &str,
+    labels: &[String],
+    panels: &[(&str, RGBColor, Vec<u64>)],
+    theme: &Theme,
+    width: u32,
+) -> DrawResult {
+    const PANEL: u32 = 170;
+    let n = labels.len().max(1) as u32;
+    let root = SVGBackend::with_string(out, (width, 40 + PANEL * panels.len() as u32)).into_drawing_area();
+    root.fill(&theme.background)?;
+    let root = root.titled(title, (FONT, 20).into_font().color(&theme.text))?;
+    let areas = root.split_evenly((panels.len(), 1));
+    let plot_width = width.saturating_sub(2 * (MARGIN + AXIS)).max(1);
+    let step = (n * 52).div_ceil(plot_width).max(1);
+    let day_label = |v: &SegmentValue<u32>| match v {
+        SegmentValue::CenterOf(i) if i % step == 0 => labels.get(*i as usize).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let gap = (plot_width / n / 6).min(6);
+    for (area, (name, colour, values)) in areas.iter().zip(panels) {
+        let peak = values.iter().copied().max().unwrap_or(0);
+        let top = (peak + peak / 10).max(4);
+        let mut chart = ChartBuilder::on(area)
+            .margin(MARGIN)
+            .x_label_area_size(26)
+            .y_label_area_size(AXIS)
+            .right_y_label_area_size(AXIS)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0u64..top)?;
+        let text = (FONT, 14).into_font().color(&theme.text);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .bold_line_style(theme.grid)
+            .light_line_style(TRANSPARENT)
+            .axis_style(theme.grid)
+            .label_style(text.clone())
+            .axis_desc_style(text)
+            .x_labels(n as usize)
+            .x_label_formatter(&day_label)
+            .y_labels(4)
+            .y_desc(*name)
+            .draw()?;
+        chart.draw_series(values.iter().enumerate().filter(|(_, v)| **v > 0).map(|(i, v)| {
+            let i = i as u32;
+            let mut r = Rectangle::new([(SegmentValue::Exact(i), 0), (SegmentValue::Exact(i + 1), *v)], colour.filled());
+            r.set_margin(0, 0, gap, gap);
+            r
+        }))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,9 +65,17 @@ a.button{display:inline-block;padding:.5rem 1rem;border-radius:.35rem;background
 @media (max-width:34rem){.address{grid-template-columns:1fr}.qr{justify-self:center}}\
 @media print{a.button{color:#000;background:none;border:1px solid #000}body{max-width:none}}";
 
-/// The connect page, HTML.
-pub fn page(state: &AppState) -> AppResult<String> {
-    let url = &state.base_url;
+/// The join link of invite `code`: the connect page with the code on it.
+pub fn join_url(state: &AppState, code: &str) -> String {
+    let code: String = url::form_urlencoded::byte_serialize(code.as_bytes()).collect();
+    format!("{}/join/{}", state.base_url.trim_end_matches('/'), code.replace('+', "%20"))
+}
+
+/// The connect page, HTML; with `invite`, the page of a join link (its QR code is the link, and
+/// the code is shown to type when registering).
+pub fn page(state: &AppState, invite: Option<&str>) -> AppResult<String> {
+    let link = invite.map(|c| join_url(state, c));
+    let url = link.as_deref().unwrap_or(&state.base_url);
     let school = esc(&state.settings().school_name);
     let mut html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -80,6 +88,15 @@ pub fn page(state: &AppState) -> AppResult<String> {
         u = esc(url),
         qr = super::push::qr_svg(url)?,
     );
+    if let Some(code) = invite {
+        html.push_str(&format!(
+            "<h2>Join with an invite</h2><p>Register in the Friend app (server address <strong>{}</strong>) and type \
+             this invite code:</p><p class=\"url\" id=\"invite\">{}</p>\
+             <p class=\"note\">The code comes from your school; ask a teacher if it says it expired or is used up.</p>",
+            esc(&state.base_url),
+            esc(code)
+        ));
+    }
     match (state.config.tls.mode, crate::infra::tls::ca_info(&state.config)) {
         (TlsMode::LocalCa, Some(ca)) => {
             html.push_str(&format!(

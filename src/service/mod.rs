@@ -24,6 +24,7 @@ pub mod pages;
 pub mod presence;
 pub mod push;
 pub mod reports;
+pub mod roster;
 pub mod settings;
 pub mod sign_in;
 pub mod social;

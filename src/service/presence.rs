@@ -22,6 +22,7 @@ fn announce(state: &AppState, user: Uuid, fields: impl FnOnce(&users::UserRecord
 
 /// A connection of `user` opened: when it is the first, friends hear that the user is online.
 pub fn connected(state: &AppState, user: Uuid) {
+    super::dashboard::seen(state, user);
     if state.presence.connect(user) {
         announce(state, user, |_| json!({ "user_id": user, "is_online": true, "last_seen_at": null }));
     }

@@ -51,6 +51,9 @@ pub struct UserView {
     /// Own profile and staff: whether the account is disabled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+    /// Staff: the class a roster import gave the student.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
     /// Own profile and staff: whether sign-in asks for a two-factor code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub two_factor: Option<bool>,
@@ -104,6 +107,7 @@ pub fn user_view(state: &AppState, u: &UserRecord, audience: Audience) -> UserVi
         settings: own.then(|| u.settings.clone()),
         profile_visibility: own.then_some(u.profile_visibility),
         disabled: private.then_some(u.disabled),
+        class: (audience == Audience::Staff && !u.class_name.is_empty()).then(|| u.class_name.clone()),
         two_factor: private.then(|| u.two_factor.as_ref().is_some_and(|t| t.enabled())),
         friendship: (!private).then_some(Friendship::None),
         studying_now: None,

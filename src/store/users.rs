@@ -96,6 +96,9 @@ pub struct UserRecord {
     /// Set when the account was deleted: the record stays as an anonymous tombstone.
     #[serde(default)]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The class of a student imported from a roster (shown to staff); empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub class_name: String,
     /// Two-factor login (staff), once set up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_factor: Option<TwoFactor>,
@@ -154,24 +157,59 @@ pub fn insert(store: &Store, user: &UserRecord, invite: Option<&str>) -> AppResu
     let value = codec::enc(user);
     let now = user.created_at;
     tx((&t.users, &t.users_by_email, &t.users_by_username, &t.meta, &t.invites).transaction(|(users, by_email, by_name, meta, invites)| {
-        if by_email.get(email.as_bytes())?.is_some() {
-            return abort(taken("email"));
-        }
-        if by_name.get(uname.as_bytes())?.is_some() {
-            return abort(taken("username"));
-        }
         if let Some(code) = invite {
             super::invites::consume_in(invites, code, now)?;
         }
-        by_email.insert(email.as_bytes(), user.id.as_bytes())?;
-        by_name.insert(uname.as_bytes(), user.id.as_bytes())?;
-        users.insert(user.id.as_bytes(), value.as_slice())?;
-        bump(meta, Counter::Users, 1)?;
-        if user.role == Role::Admin {
-            bump(meta, Counter::Admins, 1)?;
-        }
-        Ok(())
+        insert_in(users, by_email, by_name, meta, user, &email, &uname, &value)
     }))
+}
+
+/// Inserts one user inside a transaction (409 if e-mail or username is taken; an empty e-mail is
+/// not indexed).
+#[allow(clippy::too_many_arguments)]
+fn insert_in(
+    users: &TransactionalTree,
+    by_email: &TransactionalTree,
+    by_name: &TransactionalTree,
+    meta: &TransactionalTree,
+    user: &UserRecord,
+    email: &str,
+    uname: &str,
+    value: &[u8],
+) -> ConflictableTransactionResult<(), AppError> {
+    if !email.is_empty() && by_email.get(email.as_bytes())?.is_some() {
+        return abort(taken("email"));
+    }
+    if by_name.get(uname.as_bytes())?.is_some() {
+        return abort(taken("username"));
+    }
+    if !email.is_empty() {
+        by_email.insert(email.as_bytes(), user.id.as_bytes())?;
+    }
+    by_name.insert(uname.as_bytes(), user.id.as_bytes())?;
+    users.insert(user.id.as_bytes(), value)?;
+    bump(meta, Counter::Users, 1)?;
+    if user.role == Role::Admin {
+        bump(meta, Counter::Admins, 1)?;
+    }
+    Ok(())
+}
+
+/// Inserts every account of a roster with its one-time setup code, all or none: 409 (nothing
+/// written) if any e-mail or username is taken.
+pub fn insert_roster(store: &Store, accounts: &[(UserRecord, super::reset_codes::ResetCode)]) -> AppResult<()> {
+    let t = &store.t;
+    let rows: Vec<(String, String, Vec<u8>, Vec<u8>)> =
+        accounts.iter().map(|(u, code)| (codec::fold(&u.email), codec::fold(&u.username), codec::enc(u), codec::enc(code))).collect();
+    tx((&t.users, &t.users_by_email, &t.users_by_username, &t.meta, &t.reset_codes).transaction(
+        |(users, by_email, by_name, meta, codes)| {
+            for ((user, _), (email, uname, value, code)) in accounts.iter().zip(&rows) {
+                insert_in(users, by_email, by_name, meta, user, email, uname, value)?;
+                codes.insert(user.id.as_bytes(), code.as_slice())?;
+            }
+            Ok(())
+        },
+    ))
 }
 
 /// Reads a live (not deleted) user inside a transaction.
@@ -190,11 +228,16 @@ fn move_index(index: &TransactionalTree, old: &str, new: &str, id: Uuid, field: 
     if old == new {
         return Ok(());
     }
-    if index.get(new.as_bytes())?.is_some() {
+    // An empty value (an account made from a roster without e-mail) is not indexed.
+    if !new.is_empty() && index.get(new.as_bytes())?.is_some() {
         return abort(taken(field));
     }
-    index.remove(old.as_bytes())?;
-    index.insert(new.as_bytes(), id.as_bytes())?;
+    if !old.is_empty() {
+        index.remove(old.as_bytes())?;
+    }
+    if !new.is_empty() {
+        index.insert(new.as_bytes(), id.as_bytes())?;
+    }
     Ok(())
 }
 
@@ -248,6 +291,7 @@ pub fn tombstone(store: &Store, id: Uuid, at: DateTime<Utc>) -> AppResult<UserRe
             last_seen_at: None,
             deleted_at: Some(at),
             two_factor: None,
+            class_name: String::new(),
             ..old
         };
         users.insert(id.as_bytes(), codec::enc(&dead))?;

@@ -159,6 +159,28 @@ async fn invites_can_expire_and_be_deleted() {
 }
 
 #[tokio::test]
+async fn an_invite_has_a_join_link_with_a_qr_code() {
+    let s = Server::start().await;
+    let moderator = s.staff(Role::Moderator).await;
+    let r = s.post("/api/v1/admin/invites", Some(&moderator.access), json!({"code": "ROOM-7B"})).await;
+    let join = r.body["join_url"].as_str().unwrap().to_string();
+    assert_eq!(join, format!("{}/join/ROOM-7B", s.base));
+    let listed = s.get("/api/v1/admin/invites", &moderator.access).await;
+    assert_eq!(listed.body["items"][0]["join_url"], join.as_str());
+    let qr = s.http.get(s.url("/api/v1/admin/invites/ROOM-7B/qr.svg")).bearer_auth(&moderator.access).send().await.unwrap();
+    assert!(qr.headers()["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
+    roxmltree::Document::parse(&qr.text().await.unwrap()).expect("an SVG image");
+    assert_problem(&s.get("/api/v1/admin/invites/NOPE/qr.svg", &moderator.access).await, 404, "not_found");
+    let student = s.register().await;
+    assert_problem(&s.get("/api/v1/admin/invites/ROOM-7B/qr.svg", &student.access).await, 403, "forbidden");
+    // The link opens a page (no sign-in) with the code to type and the server's address.
+    let page = s.http.get(&join).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"invite\">ROOM-7B<") && page.contains(&s.base) && page.contains("<svg"), "{page}");
+    let odd = s.http.get(s.url("/join/%3Cb%3E")).send().await.unwrap().text().await.unwrap();
+    assert!(odd.contains("&lt;b&gt;") && !odd.contains("<b>"), "the code is text, not markup");
+}
+
+#[tokio::test]
 async fn staff_see_and_end_a_students_sessions_and_filter_accounts() {
     let s = Server::start().await;
     let admin = s.staff(Role::Admin).await;

@@ -99,6 +99,7 @@ pub async fn send(state: &AppState, me: Caller, chat: Uuid, input: NewMessage) -
     let note_shares = msg.note_id.into_iter().collect();
     let change = Change { chats: vec![c], messages: vec![msg], note_shares, ..Change::default() };
     commit(state, change, vec![Event::new("message.new", Audience::Chat(chat), message_ref(chat, view.id))]).await?;
+    crate::service::dashboard::counted(state, crate::infra::tally::Kind::Messages);
     Ok((view, true))
 }
 

@@ -48,6 +48,8 @@ async fn activity_chart(req: &mut Request, depot: &mut Depot, res: &mut Response
     })
     .await?;
     super::reports::svg(res, svg);
+    // Today's bars grow during the day: always the current counts.
+    res.headers_mut().insert(salvo::http::header::CACHE_CONTROL, salvo::http::HeaderValue::from_static("private, no-cache"));
     Ok(())
 }
 

@@ -115,10 +115,8 @@ pub async fn patch_user(state: &AppState, staff: Staff, id: Uuid, p: AdminUserPa
     if id == me.id() && (p.disabled == Some(true) || p.role.is_some_and(|r| r != me.role())) {
         return Err(AppError::Forbidden("staff cannot disable themselves or change their own role".into()));
     }
-    let target = users::get(&state.store, id)?.filter(|u| u.deleted_at.is_none()).ok_or(AppError::NotFound("user"))?;
-    if target.role == Role::Admin && me.role() != Role::Admin {
-        return Err(AppError::Forbidden("only an admin may change an admin".into()));
-    }
+    // Moderators disable and enable students only; staff accounts are for admins.
+    let target = manageable(state, staff, id)?;
     let demoted = p.role.is_some_and(|r| r != Role::Admin) || p.disabled == Some(true);
     if target.role == Role::Admin && demoted && meta::count(&state.store, Counter::Admins)? <= 1 {
         return Err(AppError::Conflict("the last admin cannot be demoted or disabled: make another admin first".into(), vec![]));

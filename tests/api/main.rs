@@ -25,6 +25,7 @@ mod power_cut;
 mod profile;
 mod push;
 mod push_service;
+mod roles;
 mod roster;
 mod safety;
 mod settings;

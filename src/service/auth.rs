@@ -13,10 +13,10 @@ use crate::clock::rfc3339;
 use crate::config::Registration;
 use crate::error::{AppError, AppResult};
 use crate::infra::{passwords, tokens};
-use crate::model::{ProfileVisibility, Role};
+use crate::model::Role;
 use crate::state::AppState;
 use crate::store::sessions::{self, Presented, Rotation, SessionRecord};
-use crate::store::users::{self, Settings, UserRecord};
+use crate::store::users::{self, UserRecord};
 use crate::store::{invites, reset_codes};
 
 /// Where a sign-in comes from.
@@ -115,27 +115,8 @@ pub async fn create_account(state: &AppState, a: NewAccount, invite: Option<Stri
     }
     let hash = state.hasher.hash(a.password).await?;
     let now = state.clock.now();
-    let user = UserRecord {
-        id: crate::ids::new_id(),
-        email: a.email.trim().to_string(),
-        username: a.username,
-        name: a.name.trim().to_string(),
-        bio: String::new(),
-        study_focus: String::new(),
-        timezone: state.settings().default_timezone.clone(),
-        settings: Settings::default(),
-        profile_visibility: ProfileVisibility::Everyone,
-        role: a.role,
-        disabled: false,
-        password_hash: hash,
-        avatar_id: None,
-        created_at: now,
-        updated_at: now,
-        last_seen_at: None,
-        deleted_at: None,
-        two_factor: None,
-        class_name: String::new(),
-    };
+    let timezone = state.settings().default_timezone.clone();
+    let user = UserRecord::new(a.email.trim().to_string(), a.username, a.name.trim().to_string(), a.role, hash, timezone, now);
     let u = user.clone();
     state.store.write(move |s| users::insert(s, &u, invite.as_deref())).await?;
     super::social::index_user(state, &user);

@@ -15,11 +15,11 @@ use crate::access::Staff;
 use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::infra::tokens;
-use crate::model::{ProfileVisibility, Role};
+use crate::model::Role;
 use crate::state::AppState;
 use crate::store::blobs::sha256_hex;
 use crate::store::reset_codes::ResetCode;
-use crate::store::users::{self, Settings, UserRecord};
+use crate::store::users::{self, UserRecord};
 
 /// Most rows in one import.
 pub const MAX_ROWS: usize = 2_000;
@@ -198,25 +198,8 @@ pub async fn import(state: &AppState, staff: Staff, input: RosterInput, client: 
     for r in rows {
         let code = tokens::typeable_code();
         let user = UserRecord {
-            id: crate::ids::new_id(),
-            email: r.email.clone(),
-            username: r.username.clone(),
-            name: r.name.clone(),
-            bio: String::new(),
-            study_focus: String::new(),
-            timezone: timezone.clone(),
-            settings: Settings::default(),
-            profile_visibility: ProfileVisibility::Everyone,
-            role: Role::Student,
-            disabled: false,
-            password_hash: NO_PASSWORD.into(),
-            avatar_id: None,
-            created_at: now,
-            updated_at: now,
-            last_seen_at: None,
-            deleted_at: None,
-            two_factor: None,
             class_name: r.class.clone(),
+            ..UserRecord::new(r.email.clone(), r.username.clone(), r.name.clone(), Role::Student, NO_PASSWORD.into(), timezone.clone(), now)
         };
         let setup = ResetCode { hash: sha256_hex(tokens::normalize_code(&code).as_bytes()), expires_at, issued_by: staff.caller().id() };
         out.push(account_view(r, Some(user.id), Some(code)));

@@ -104,6 +104,41 @@ pub struct UserRecord {
     pub two_factor: Option<TwoFactor>,
 }
 
+impl UserRecord {
+    /// A new account with empty profile fields, created `now`.
+    pub fn new(
+        email: String,
+        username: String,
+        name: String,
+        role: Role,
+        password_hash: String,
+        timezone: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: crate::ids::new_id(),
+            email,
+            username,
+            name,
+            bio: String::new(),
+            study_focus: String::new(),
+            timezone,
+            settings: Settings::default(),
+            profile_visibility: ProfileVisibility::Everyone,
+            role,
+            disabled: false,
+            password_hash,
+            avatar_id: None,
+            created_at: now,
+            updated_at: now,
+            last_seen_at: None,
+            deleted_at: None,
+            two_factor: None,
+            class_name: String::new(),
+        }
+    }
+}
+
 /// An account's two-factor login (TOTP, RFC 6238) and its recovery codes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TwoFactor {

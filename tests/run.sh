@@ -11,6 +11,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || [ -x /usr/lib/chromium/chromedriver ] || need_apt+=(chromium-driver)
 # The power-cut test mounts a FUSE file system (fusermount from fuse3, libfuse.so.2 for fusepy).
 command -v fusermount >/dev/null 2>&1 || need_apt+=(fuse3)
+# npm fetches axe-core, the accessibility checker the student app's browser test runs.
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 ldconfig -p 2>/dev/null | grep -q 'libfuse.so.2' || need_apt+=(libfuse2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -25,6 +27,9 @@ python3 -c "import numpy, sklearn, onnx, onnxruntime" >/dev/null 2>&1 ||
 # OpenMetrics parser, an mDNS browser) and the FUSE binding of the power-cut file system.
 python3 -c "import openapi_spec_validator, schemathesis, prometheus_client, fuse, zeroconf" >/dev/null 2>&1 && command -v st >/dev/null ||
   python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+[ -f tests/node_modules/axe-core/axe.min.js ] ||
+  npm install --no-save --no-audit --no-fund --prefix tests axe-core@4.14.1 >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

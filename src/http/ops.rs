@@ -149,10 +149,14 @@ async fn static_file(req: &mut Request, res: &mut Response) {
         return;
     }
     let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path };
-    let full = format!("admin/{path}");
-    match Static::get(&full) {
+    embedded(res, &format!("admin/{path}"));
+}
+
+/// Writes the embedded file `full` (revalidated on each use, so an upgrade shows at once), or 404.
+fn embedded(res: &mut Response, full: &str) {
+    match Static::get(full) {
         Some(file) => {
-            let mime = mime_for(&full);
+            let mime = mime_for(full);
             res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
             res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             res.body(file.data.into_owned());
@@ -160,6 +164,24 @@ async fn static_file(req: &mut Request, res: &mut Response) {
         None => {
             res.status_code(StatusCode::NOT_FOUND);
         }
+    }
+}
+
+/// The student app: its page at `/`, its files under `/app/`.
+#[handler]
+async fn app_file(req: &mut Request, res: &mut Response) {
+    let path = req.param::<String>("path").unwrap_or_default();
+    let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path };
+    embedded(res, &format!("app/{path}"));
+}
+
+/// The student app's service worker and manifest, at the root so they cover the whole app.
+#[handler]
+async fn app_root_file(req: &mut Request, res: &mut Response) {
+    let name = req.uri().path().trim_start_matches('/').to_string();
+    embedded(res, &format!("app/{name}"));
+    if name == "sw.js" {
+        res.headers_mut().insert("service-worker-allowed", HeaderValue::from_static("/"));
     }
 }
 
@@ -171,6 +193,7 @@ fn mime_for(path: &str) -> &'static str {
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("json") => "application/json",
+        Some("webmanifest") => "application/manifest+json",
         _ => "application/octet-stream",
     }
 }
@@ -185,4 +208,8 @@ pub fn router() -> Router {
         .push(Router::with_path("readyz").get(readyz))
         .push(Router::with_path("metrics").get(metrics))
         .push(Router::with_path("admin/{**path}").get(static_file))
+        .push(Router::new().get(app_file))
+        .push(Router::with_path("app/{**path}").get(app_file))
+        .push(Router::with_path("sw.js").get(app_root_file))
+        .push(Router::with_path("manifest.webmanifest").get(app_root_file))
 }

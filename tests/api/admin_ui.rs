@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::support::spawn;
 
 /// chromedriver on a free port, killed on drop.
-struct Driver(Child, u16);
+pub(crate) struct Driver(Child, u16);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -20,7 +20,7 @@ impl Drop for Driver {
     }
 }
 
-fn chromedriver() -> Driver {
+pub(crate) fn chromedriver() -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let exe = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists());
     let exe = exe.expect("chromedriver is missing: tests/run.sh installs chromium and chromium-driver");
@@ -39,7 +39,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
 }
 
 /// Chromium with `extra` command-line switches (e.g. dark mode).
-async fn browser_with(driver: &Driver, profile: &std::path::Path, extra: &[&str]) -> Client {
+pub(crate) async fn browser_with(driver: &Driver, profile: &std::path::Path, extra: &[&str]) -> Client {
     let mut args: Vec<String> = [
         "--headless=new",
         "--no-sandbox",
@@ -63,7 +63,7 @@ async fn browser_with(driver: &Driver, profile: &std::path::Path, extra: &[&str]
 }
 
 /// Waits until the element's text satisfies `ok`; returns the text.
-async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Ok(e) = c.find(Locator::Css(css)).await
@@ -77,19 +77,22 @@ async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
     }
 }
 
-async fn fill(c: &Client, form: &str, fields: &[(&str, &str)]) {
+pub(crate) async fn fill(c: &Client, form: &str, fields: &[(&str, &str)]) {
     for (name, value) in fields {
         let input = c.find(Locator::Css(&format!("#{form} [name={name}]"))).await.unwrap();
         input.clear().await.unwrap();
         input.send_keys(value).await.unwrap();
     }
-    c.find(Locator::Css(&format!("#{form} button[type=submit]"))).await.unwrap().click().await.unwrap();
+    let submit = c.find(Locator::Css(&format!("#{form} button[type=submit]"))).await.unwrap();
+    // Centred first, as a person scrolls to it: a bar fixed at the bottom may cover it otherwise.
+    c.execute("arguments[0].scrollIntoView({ block: 'center' })", vec![serde_json::to_value(&submit).unwrap()]).await.unwrap();
+    submit.click().await.unwrap();
 }
 
 /// The admin's pages, as named in the address.
 const PAGES: [&str; 9] = ["dashboard", "users", "invites", "moderation", "announcements", "settings", "audit", "backups", "account"];
 
-fn shots_dir() -> std::path::PathBuf {
+pub(crate) fn shots_dir() -> std::path::PathBuf {
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     shots

@@ -32,6 +32,7 @@ mod settings;
 mod sign_in;
 mod social;
 mod storage;
+mod student_app;
 mod support;
 mod tls;
 mod two_factor;

@@ -1,0 +1,91 @@
+// The API client: the access token in memory only; the refresh token in localStorage so that a
+// reload does not sign the student out (the strict Content-Security-Policy allows no other
+// script to read it). Refreshes once on a 401; errors are problem documents made readable.
+import { t } from "./strings.js";
+
+export const base = "/api/v1";
+const KEY = "friend.refresh";
+let access = null;
+let user = null;
+let refreshing = null;
+let onSignedOut = () => {};
+
+export const me = () => user;
+export const signedIn = () => !!access;
+export function whenSignedOut(f) { onSignedOut = f; }
+
+/** Keeps an auth answer's tokens (null forgets them). */
+export function keep(auth) {
+  access = auth ? auth.access_token : null;
+  user = auth ? auth.user : null;
+  if (auth) localStorage.setItem(KEY, auth.refresh_token);
+  else localStorage.removeItem(KEY);
+}
+
+export function setMe(u) { user = u; }
+
+export class ApiError extends Error {
+  constructor(body, status) {
+    super(body && body.errors && body.errors.length ? body.errors.map((e) => `${e.field}: ${e.message}`).join("; ") : (body && body.detail) || t("error_generic", { status }));
+    this.code = body && body.code;
+    this.status = status;
+    this.fields = (body && body.errors) || [];
+  }
+}
+
+/** Exchanges the stored refresh token for a new pair; false when there is none or it is refused. */
+export function refresh() {
+  const token = localStorage.getItem(KEY);
+  if (!token) return Promise.resolve(false);
+  // One refresh at a time: parallel ones would present the same rotated token (reuse revokes it).
+  refreshing = refreshing || (async () => {
+    try {
+      const r = await fetch(`${base}/auth/refresh`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: token }) });
+      if (r.ok) { keep(await r.json()); return true; }
+      if (r.status === 401 || r.status === 403) keep(null);
+      return false;
+    } catch (_) {
+      return false;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+/** A request with the token; JSON in and out (null for an empty answer). */
+export async function call(method, path, body, opts) {
+  opts = opts || {};
+  const headers = {};
+  if (access) headers.authorization = `Bearer ${access}`;
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) { headers["content-type"] = "application/json"; payload = JSON.stringify(body); }
+  const res = await fetch(base + path, { method, headers, body: payload });
+  if (res.status === 401 && !opts.retried && localStorage.getItem(KEY)) {
+    if (await refresh()) return call(method, path, body, { ...opts, retried: true });
+    onSignedOut();
+  }
+  if (opts.raw) { if (!res.ok) throw new ApiError(await res.json().catch(() => null), res.status); return res; }
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new ApiError(data, res.status);
+  return data;
+}
+
+export const get = (p) => call("GET", p);
+export const post = (p, b) => call("POST", p, b === undefined ? {} : b);
+export const patch = (p, b) => call("PATCH", p, b);
+export const del = (p, b) => call("DELETE", p, b);
+
+/** Signs out this device (or every device) and forgets the tokens. */
+export async function signOut(everywhere) {
+  const token = localStorage.getItem(KEY);
+  try {
+    if (everywhere) await post("/auth/logout-all");
+    else if (token) await fetch(`${base}/auth/logout`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: token }) });
+  } catch (_) { /* signed out here anyway */ }
+  keep(null);
+  localStorage.removeItem("friend.outbox");
+  if ("caches" in window) await caches.delete("friend-data").catch(() => {});
+}

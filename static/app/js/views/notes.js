@@ -1,0 +1,98 @@
+// Notes: write Markdown with a preview, tags and visibility; the feed, my notes, search with the
+// server's highlighted matches, likes, and sharing a note to a chat.
+import { del, get, post } from "../api.js";
+import { t } from "../strings.js";
+import { field, formData, guard, h, render, toast } from "../ui.js";
+
+/** A small, safe Markdown preview: text nodes only (headings, lists, emphasis shown plainly). */
+function preview(md) {
+  return md.split(/\n{2,}/).map((block) => {
+    const line = block.trim();
+    if (line.startsWith("#")) return h("h3", null, line.replace(/^#+\s*/, ""));
+    if (/^[-*] /.test(line)) return h("ul", null, line.split("\n").map((l) => h("li", null, l.replace(/^[-*]\s*/, ""))));
+    return h("p", null, line.replace(/[*_`]/g, ""));
+  });
+}
+
+/** Highlighted text from the server: only `<b>`/`<mark>` tags are honoured, the rest is text. */
+function highlighted(fragment) {
+  const out = [];
+  const re = /<(b|mark|em)>(.*?)<\/\1>/gs;
+  let last = 0;
+  for (const m of fragment.matchAll(re)) {
+    out.push(decode(fragment.slice(last, m.index)), h("mark", null, decode(m[2])));
+    last = m.index + m[0].length;
+  }
+  out.push(decode(fragment.slice(last)));
+  return out;
+}
+
+function decode(s) {
+  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, "\"").replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+}
+
+function noteCard(n, highlights) {
+  const likes = h("button", { type: "button", class: "secondary", "aria-pressed": String(n.liked_by_me), onclick: (ev) => guard(async () => {
+    const r = n.liked_by_me ? await del(`/notes/${n.id}/like`) : await post(`/notes/${n.id}/like`);
+    n.liked_by_me = r.liked_by_me;
+    ev.target.textContent = `♥ ${r.likes_count}`;
+    ev.target.setAttribute("aria-pressed", String(r.liked_by_me));
+  }) }, `♥ ${n.likes_count}`);
+  const share = h("button", { type: "button", class: "secondary", onclick: () => guard(async () => {
+    const chats = await get("/chats?limit=100");
+    const names = chats.items.map((c, i) => `${i + 1}. ${c.name || c.members.map((m) => m.user.name).join(", ")}`).join("\n");
+    const pick = Number(prompt(`${t("share_to_chat")}\n${names}`));
+    if (pick && chats.items[pick - 1]) { await post(`/notes/${n.id}/share`, { chat_id: chats.items[pick - 1].id }); toast("✓"); }
+  }) }, t("share_to_chat"));
+  return h("article", { class: "card note", data: { id: n.id } },
+    h("h2", null, n.title || "…"),
+    h("p", { class: "hint" }, `${n.author ? n.author.name : ""} · ${n.tags.map((x) => `#${x}`).join(" ")}`),
+    highlights && highlights.length ? h("p", { class: "highlight" }, highlights.flatMap((f) => [...highlighted(f.snippet), " … "])) : h("div", null, preview(n.preview || n.content || "")),
+    h("div", { class: "row" }, likes, share));
+}
+
+function editor(done) {
+  const content = h("textarea", { name: "content", rows: 6, required: true, maxlength: 100000, "aria-label": t("note_content") });
+  const out = h("div", { class: "preview", "aria-live": "polite" });
+  content.addEventListener("input", () => out.replaceChildren(...preview(content.value)));
+  const form = h("form", { class: "card", id: "note-editor" },
+    field(t("note_title"), { name: "title", required: true, maxlength: 200 }),
+    h("label", null, t("note_content"), content),
+    h("details", null, h("summary", null, t("preview")), out),
+    field(t("note_tags"), { name: "tags", placeholder: "biology, exam" }),
+    h("label", null, t("note_visibility"), h("select", { name: "visibility" },
+      h("option", { value: "private" }, t("vis_private")), h("option", { value: "friends" }, t("vis_friends")), h("option", { value: "public" }, t("vis_public")))),
+    h("button", { type: "submit" }, t("save_note")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const d = formData(form);
+    d.tags = (d.tags || "").split(",").map((x) => x.trim()).filter(Boolean);
+    guard(async () => { await post("/notes", d); form.reset(); out.replaceChildren(); toast(t("note_saved")); done(); });
+  });
+  return form;
+}
+
+export async function show(tab) {
+  tab = tab || "feed";
+  const results = h("div", { id: "note-results" });
+  const load = async () => {
+    const page = tab === "mine" ? await get("/notes?author=me&limit=50") : await get("/notes/feed?limit=50");
+    results.replaceChildren(...(page.items.length ? page.items.map((n) => noteCard(n)) : [h("p", { class: "hint" }, t("no_notes"))]));
+  };
+  const search = h("form", { class: "search", role: "search", id: "note-search" },
+    h("input", { type: "search", name: "q", placeholder: t("search_notes"), "aria-label": t("search_notes") }), h("button", { type: "submit" }, "🔍"));
+  search.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = search.elements.q.value.trim();
+    if (!q) { guard(load); return; }
+    guard(async () => {
+      const page = await get(`/notes/search?q=${encodeURIComponent(q)}&limit=20`);
+      results.replaceChildren(...(page.items.length ? page.items.map((hit) => noteCard(hit.note || hit, hit.highlights)) : [h("p", { class: "hint" }, t("no_notes"))]));
+    });
+  });
+  const tabs = h("nav", { class: "tabs", "aria-label": t("notes_title") },
+    h("a", { href: "#/notes", "aria-current": tab === "feed" ? "page" : null }, t("feed")),
+    h("a", { href: "#/notes/mine", "aria-current": tab === "mine" ? "page" : null }, t("my_notes")));
+  render(t("notes_title"), tabs, search, h("details", { class: "card" }, h("summary", null, t("new_note")), editor(() => guard(load))), results);
+  await load();
+}

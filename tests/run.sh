@@ -11,6 +11,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || [ -x /usr/lib/chromium/chromedriver ] || need_apt+=(chromium-driver)
 # The power-cut test mounts a FUSE file system (fusermount from fuse3, libfuse.so.2 for fusepy).
 command -v fusermount >/dev/null 2>&1 || need_apt+=(fuse3)
+# Emoji as students' phones show them (the mood scale), for the screenshots the browser tests save.
+fc-list 2>/dev/null | grep -qi 'color emoji' || need_apt+=(fonts-noto-color-emoji)
 # npm fetches axe-core, the accessibility checker the student app's browser test runs.
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 ldconfig -p 2>/dev/null | grep -q 'libfuse.so.2' || need_apt+=(libfuse2)

@@ -13,12 +13,33 @@ import * as reports from "./views/reports.js";
 import * as settings from "./views/settings.js";
 import * as today from "./views/today.js";
 
-const NAV = [["today", "nav_today", "☀"], ["friends", "nav_friends", "👥"], ["chats", "nav_chats", "💬"], ["notes", "nav_notes", "📝"], ["reports", "nav_reports", "📈"], ["inbox", "nav_inbox", "🔔"], ["settings", "nav_settings", "⚙"]];
+/** Routes of the tab bar with their icons (24 × 24 SVG paths, drawn with the text colour). */
+const NAV = [
+  ["today", "nav_today", "M12 7a5 5 0 1 0 0 10 5 5 0 0 0 0-10zM12 1v3M12 20v3M1 12h3M20 12h3M4.2 4.2l2.1 2.1M17.7 17.7l2.1 2.1M4.2 19.8l2.1-2.1M17.7 6.3l2.1-2.1"],
+  ["friends", "nav_friends", "M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM1 21a8 8 0 0 1 16 0M17 3a4 4 0 0 1 0 8M23 21a8 8 0 0 0-5-7.4"],
+  ["chats", "nav_chats", "M21 12a8 8 0 0 1-11.6 7.1L3 21l1.9-6.4A8 8 0 1 1 21 12z"],
+  ["notes", "nav_notes", "M6 2h9l5 5v15H6zM14 2v6h6M9 13h8M9 17h8"],
+  ["reports", "nav_reports", "M3 3v18h18M7 16v-5M12 16V7M17 16v-8"],
+  ["inbox", "nav_inbox", "M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9M13.7 21a2 2 0 0 1-3.4 0"],
+  ["settings", "nav_settings", "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7 1.7 0 0 0-2.9 1.2V21a2 2 0 0 1-4 0v-.1A1.7 1.7 0 0 0 6.8 19.7l-.1.1a2 2 0 1 1-2.8-2.8l.1-.1A1.7 1.7 0 0 0 3 14H3a2 2 0 0 1 0-4h.1A1.7 1.7 0 0 0 4.3 6.8l-.1-.1a2 2 0 1 1 2.8-2.8l.1.1A1.7 1.7 0 0 0 10 3V3a2 2 0 0 1 4 0v.1a1.7 1.7 0 0 0 2.9 1.2l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1A1.7 1.7 0 0 0 21 10h.1a2 2 0 0 1 0 4H21a1.7 1.7 0 0 0-1.6 1z"],
+];
+
+function icon(d) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "icon");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", d);
+  svg.append(path);
+  return svg;
+}
 
 function drawNav() {
   // A tap on the screen already shown loads it again (what a student expects of a tab bar).
-  $("#nav").replaceChildren(...NAV.map(([name, key, icon]) => h("a", { href: `#/${name}`, data: { route: name }, onclick: () => { if (location.hash === `#/${name}`) route(); } },
-    h("span", { "aria-hidden": "true" }, icon), h("span", null, t(key)), name === "inbox" ? h("span", { class: "badge", id: "unread", hidden: true }) : null)));
+  $("#nav").replaceChildren(...NAV.map(([name, key, glyph]) => h("a", { href: `#/${name}`, data: { route: name }, onclick: () => { if (location.hash === `#/${name}`) route(); } },
+    icon(glyph), h("span", null, t(key)), name === "inbox" ? h("span", { class: "badge", id: "unread", hidden: true }) : null)));
 }
 
 async function badge() {
@@ -78,7 +99,7 @@ async function boot() {
   whenSignedOut(signedOut);
   window.addEventListener("hashchange", route);
   ws.on("connection", (f) => connectionBanner(f.open));
-  ws.on("notification.new", () => { badge(); toast(t("nav_inbox") + " +1"); });
+  ws.on("notification.new", () => { badge(); toast(t("new_notification")); });
   window.addEventListener("offline", () => { $("#offline").hidden = false; });
   window.addEventListener("online", () => { $("#offline").hidden = true; });
   $("#offline").hidden = navigator.onLine;

@@ -11,7 +11,7 @@ export const strings = {
   reset_login: "Username", reset_code: "Code", reset_password: "New password", reset_button: "Set my password", reset_done: "Password set. Sign in with it.",
   have_account: "Sign in", no_account: "Create an account", have_code: "I have a code",
   today_title: "Today", timer_subject: "Subject", timer_start: "Start studying", timer_stop: "Stop", timer_running: "Studying {subject} since {since}",
-  today_total: "Studied today: {minutes} min", streak: "Streak: {days} days", sleep: "Sleep last night (hours)", mood: "How do you feel?", save_day: "Save",
+  today_total: "Studied today: {minutes} min", streak: "Streak: {days} days", streak_one: "Streak: 1 day", sleep: "Sleep last night (hours)", mood: "How do you feel?", save_day: "Save",
   day_saved: "Saved.", goals: "Goals", no_goals: "No goals yet.", goal_line: "{title}: {percent}%",
   mood_1: "Awful", mood_2: "Low", mood_3: "OK", mood_4: "Good", mood_5: "Great",
   friends_title: "Friends", find_people: "Find people", search_people: "Name or username", add_friend: "Add friend", requested: "Requested",
@@ -31,6 +31,7 @@ export const strings = {
   sessions: "Signed-in devices", this_device: "this device", sign_out: "Sign out", sign_out_everywhere: "Sign out everywhere", export: "Download my data",
   delete_account: "Delete my account", delete_confirm: "Type your password to delete your account and its data.", saved: "Saved.",
   notifications: "Notifications", push_on: "Turn on push notifications", push_unavailable: "Push needs HTTPS; ask your school's IT team.", ntfy: "Android without Internet: ntfy topic",
+  new_notification: "New notification: see the inbox.",
   error_generic: "Something went wrong ({status}).",
 };
 

@@ -57,7 +57,7 @@ export async function show() {
   const minutes = log ? log.study_minutes : 0;
   const summary = h("section", { class: "card summary" },
     h("p", { class: "big", id: "today-total" }, t("today_total", { minutes })),
-    h("p", { id: "streak" }, t("streak", { days: week.streak_days })));
+    h("p", { id: "streak" }, week.streak_days === 1 ? t("streak_one") : t("streak", { days: week.streak_days })));
   const goalList = goals.items.length
     ? h("ul", { class: "goals" }, goals.items.map((g) => h("li", null, t("goal_line", { title: g.title, percent: Math.round(g.progress_ratio * 100) }),
       h("progress", { max: 1, value: Math.min(1, g.progress_ratio), "aria-label": g.title }))))

@@ -53,6 +53,7 @@ function signedOut() {
   ws.stop();
   keep(null);
   document.body.classList.remove("signed-in");
+  $("#offline").hidden = true;
   location.hash = "#/signin";
   route();
 }
@@ -88,8 +89,13 @@ async function route() {
   await guard(views[name] || views.today);
 }
 
+/** The offline banner: shown while the socket is down for more than a moment (or the browser
+ * says it is offline), hidden as soon as it is back. */
+let bannerTimer = null;
 function connectionBanner(open) {
-  $("#offline").hidden = open || navigator.onLine === true && open !== false ? open !== false : false;
+  clearTimeout(bannerTimer);
+  if (open) { $("#offline").hidden = true; return; }
+  bannerTimer = setTimeout(() => { if (!ws.isOpen() && signedIn()) $("#offline").hidden = false; }, 2000);
 }
 
 async function boot() {
@@ -100,9 +106,7 @@ async function boot() {
   window.addEventListener("hashchange", route);
   ws.on("connection", (f) => connectionBanner(f.open));
   ws.on("notification.new", () => { badge(); toast(t("new_notification")); });
-  window.addEventListener("offline", () => { $("#offline").hidden = false; });
-  window.addEventListener("online", () => { $("#offline").hidden = true; });
-  $("#offline").hidden = navigator.onLine;
+  window.addEventListener("offline", () => { if (signedIn()) $("#offline").hidden = false; });
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
   if (await refresh()) entered(); else route();
 }

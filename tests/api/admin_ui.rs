@@ -123,6 +123,17 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
+/// Waits until the image at `css` is loaded and drawn.
+async fn loaded_image(c: &Client, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let script = format!("const i = document.querySelector('{css}'); return !!i && i.complete && i.naturalWidth > 0");
+    while c.execute(&script, vec![]).await.unwrap() != true {
+        assert!(Instant::now() < deadline, "the image {css} did not load");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
 /// Decodes the QR code in a PNG screenshot with an independent decoder (rqrr).
 fn read_qr(png: &[u8]) -> String {
     let img = image::load_from_memory(png).unwrap().to_luma8();
@@ -180,8 +191,8 @@ async fn staff_run_the_school_from_the_web_admin() {
         open(&c, "invites").await;
         fill(&c, "new-invite", &[("code", "ROOM-7"), ("max_uses", "30")]).await;
         wait_text(&c, "#invites tbody", |t| t.contains("ROOM-7")).await;
-        let qr = c.find(Locator::Css("#invite-qr img")).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let qr = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#invite-qr img")).await.unwrap();
+        loaded_image(&c, "#invite-qr img").await;
         assert_eq!(read_qr(&qr.screenshot().await.unwrap()), format!("{}/join/ROOM-7", server.base));
         let (_, invites) = server.get("/api/v1/admin/invites", &admin).await;
         assert_eq!((&invites["items"][0]["code"], &invites["items"][0]["max_uses"]), (&json!("ROOM-7"), &json!(30)));
@@ -291,7 +302,7 @@ async fn staff_run_the_school_from_the_web_admin() {
         fill(&c, "tfa-setup", &[("password", "a long password")]).await;
         let secret = wait_text(&c, "#tfa-secret", |t| !t.is_empty()).await;
         let qr = c.find(Locator::Css("#tfa-qr img")).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        loaded_image(&c, "#tfa-qr img").await;
         assert!(read_qr(&qr.screenshot().await.unwrap()).starts_with("otpauth://totp/"), "an authenticator app reads the QR code");
         screenshots(&c, "account-setup", "").await;
         fill(&c, "tfa-confirm", &[("code", &crate::support::totp(&secret, unix_now()))]).await;

@@ -46,10 +46,11 @@ async fn nav(c: &Client, route: &str) {
 async fn click(c: &Client, css: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && e.click().await.is_ok()
-        {
-            return;
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            let _ = c.execute("arguments[0].scrollIntoView({ block: 'center' })", vec![serde_json::to_value(&e).unwrap()]).await;
+            if e.click().await.is_ok() {
+                return;
+            }
         }
         assert!(Instant::now() < deadline, "nothing to click at {css}");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -208,9 +209,22 @@ async fn two_students_use_the_app_in_their_browsers() {
         assert_eq!(drawn, true, "the report chart is drawn");
         screen(&a, "reports", "").await;
 
-        // Settings: dark mode, kept in the profile.
+        // Settings: which notifications come as a push, quiet hours, a profile photo.
         nav(&a, "settings").await;
+        el(&a, "#notification-settings").await;
         screen(&a, "settings", "").await;
+        click(&a, "#notification-settings [name='message.push']").await;
+        // Time inputs take what the locale shows; set them as a picker would.
+        a.execute("const f = document.getElementById('notification-settings'); f.elements.quiet_start.value = '22:00'; f.elements.quiet_end.value = '07:00';", vec![]).await.unwrap();
+        click(&a, "#notification-settings button[type=submit]").await;
+        wait_text(&a, "#toast", |t| t.contains("Saved")).await;
+        let me = s.login("ana", "ana-password-1").await;
+        let ns = s.get("/api/v1/me/notification-settings", &me.access).await.body;
+        assert_eq!((&ns["message"]["push"], &ns["quiet_hours"]["start"]), (&json!(false), &json!("22:00")), "{ns}");
+        let photo = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+        std::fs::write(photo.path(), crate::support::png(64, 64)).unwrap();
+        el(&a, "#avatar-file").await.send_keys(photo.path().to_str().unwrap()).await.unwrap();
+        el(&a, "#avatar-img").await;
         el(&a, "#theme").await.select_by_value("dark").await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while a.execute("return document.documentElement.dataset.theme || ''", vec![]).await.unwrap() != "dark" {
@@ -218,7 +232,6 @@ async fn two_students_use_the_app_in_their_browsers() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let me = s.login("ana", "ana-password-1").await;
         assert_eq!(s.get("/api/v1/me", &me.access).await.body["settings"]["theme"], "dark");
         for route in ["today", "friends", "chats", "notes", "reports", "inbox", "settings"] {
             nav(&a, route).await;

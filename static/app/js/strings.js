@@ -31,6 +31,13 @@ export const strings = {
   sessions: "Signed-in devices", this_device: "this device", sign_out: "Sign out", sign_out_everywhere: "Sign out everywhere", export: "Download my data",
   delete_account: "Delete my account", delete_confirm: "Type your password to delete your account and its data.", saved: "Saved.",
   notifications: "Notifications", push_on: "Turn on push notifications", push_unavailable: "Push needs HTTPS; ask your school's IT team.", ntfy: "Android without Internet: ntfy topic",
+  bio: "Bio", study_focus: "What I study", avatar: "Profile photo", avatar_saved: "Photo saved.",
+  notif_types: "What to tell me about", in_app: "Inbox", push: "Push", quiet_hours: "My quiet hours (no push)", quiet_from: "From", quiet_to: "To",
+  message_previews: "Show message text in push notifications", school_quiet: "School quiet hours: {start}–{end}",
+  type_message_n: "Messages", type_friend_request: "Friend requests", type_friend_accepted: "Accepted requests", type_goal_reminder: "Goal reminders",
+  type_goal_completed: "Goals reached", type_report_ready: "Reports ready", type_insight: "Insights", type_system: "School announcements",
+  attachments: "Attachments", shared_note: "Shared a note: {title}", open_note: "Open", goals_in_period: "Goals",
+  block_confirm: "Block {name}? They can no longer message you or find you.",
   new_notification: "New notification: see the inbox.",
   error_generic: "Something went wrong ({status}).",
 };

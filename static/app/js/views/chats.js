@@ -8,6 +8,12 @@ import * as ws from "../ws.js";
 
 let stopLive = [];
 
+/** An image is shown (its thumbnail when there is one); another file is a link. */
+function attachment(a) {
+  if (a.mime && a.mime.startsWith("image/")) return h("a", { href: a.url, target: "_blank", rel: "noopener" }, h("img", { src: a.thumbnail_url || a.url, alt: "", class: "attachment", loading: "lazy", width: a.width || null, height: a.height || null }));
+  return h("a", { href: a.url, target: "_blank", rel: "noopener", download: "" }, `📎 ${a.mime || "file"} (${Math.max(1, Math.round((a.size || 0) / 1024))} KB)`);
+}
+
 function stop() {
   for (const f of stopLive) f();
   stopLive = [];
@@ -60,7 +66,8 @@ export async function open(id) {
       chat.type === "group" && !mine ? h("span", { class: "from" }, names.get(m.from_user_id) || "") : null,
       quoted ? h("blockquote", null, quoted.deleted ? t("deleted_message") : quoted.content) : null,
       m.deleted ? h("em", null, t("deleted_message")) : h("span", { class: "text" }, m.content),
-      m.attachment ? h("a", { href: m.attachment.url, target: "_blank", rel: "noopener" }, m.attachment.mime || "file") : null,
+      m.attachment && !m.deleted ? attachment(m.attachment) : null,
+      m.kind === "note" && m.note_id && !m.deleted ? h("a", { href: `#/notes/${m.note_id}`, class: "shared-note" }, t("open_note")) : null,
       h("span", { class: "meta" }, time(m.created_at), m.edited_at && !m.deleted ? ` · ${t("edited")}` : "", mine ? h("span", { class: "tick", title: t(state), "aria-label": t(state) }, ` ${mark}`) : null),
       m.deleted ? null : h("span", { class: "msg-actions" },
         h("button", { type: "button", class: "link", onclick: () => { replyTo = m; replyLine.hidden = false; replyLine.textContent = t("replying_to", { text: m.content.slice(0, 60) }); input.focus(); } }, t("reply")),

@@ -51,7 +51,7 @@ export async function show() {
       h("button", { type: "button", class: "secondary", onclick: () => guard(async () => { await del(`/friend-requests/${r.id}`); again(); }) }, t("withdraw"))))) : null,
     h("section", { class: "card", id: "friends" }, h("h2", null, t("friends_title")), list(friends.items, t("no_friends"), (u) => person(u,
       h("button", { type: "button", data: { action: "message" }, onclick: () => guard(() => openChat(u.id)) }, t("message")),
-      h("button", { type: "button", class: "secondary", onclick: () => guard(async () => { if (confirm(`${t("block")} ${u.name}?`)) { await post("/blocks", { user_id: u.id }); again(); } }) }, t("block"))))),
+      h("button", { type: "button", class: "secondary", onclick: () => guard(async () => { if (confirm(t("block_confirm", { name: u.name }))) { await post("/blocks", { user_id: u.id }); again(); } }) }, t("block"))))),
     suggestions.items.length ? h("section", { class: "card" }, h("h2", null, t("suggestions")), list(suggestions.items, "", (u) => person(u,
       h("button", { type: "button", onclick: () => guard(async () => { await post("/friend-requests", { to_user_id: u.id }); again(); }) }, t("add_friend"))))) : null);
 }

@@ -1,6 +1,6 @@
 // Notes: write Markdown with a preview, tags and visibility; the feed, my notes, search with the
 // server's highlighted matches, likes, and sharing a note to a chat.
-import { del, get, post } from "../api.js";
+import { call, del, get, post } from "../api.js";
 import { t } from "../strings.js";
 import { field, formData, guard, h, render, toast } from "../ui.js";
 
@@ -60,19 +60,37 @@ function editor(done) {
     h("label", null, t("note_content"), content),
     h("details", null, h("summary", null, t("preview")), out),
     field(t("note_tags"), { name: "tags", placeholder: "biology, exam" }),
+    h("label", null, t("attachments"), h("input", { type: "file", name: "files", multiple: true })),
     h("label", null, t("note_visibility"), h("select", { name: "visibility" },
       h("option", { value: "private" }, t("vis_private")), h("option", { value: "friends" }, t("vis_friends")), h("option", { value: "public" }, t("vis_public")))),
     h("button", { type: "submit" }, t("save_note")));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const d = formData(form);
+    delete d.files;
     d.tags = (d.tags || "").split(",").map((x) => x.trim()).filter(Boolean);
-    guard(async () => { await post("/notes", d); form.reset(); out.replaceChildren(); toast(t("note_saved")); done(); });
+    guard(async () => {
+      d.attachment_ids = [];
+      for (const file of form.elements.files.files) {
+        const fd = new FormData();
+        fd.append("file", file);
+        d.attachment_ids.push((await call("POST", "/media", fd)).id);
+      }
+      await post("/notes", d); form.reset(); out.replaceChildren(); toast(t("note_saved")); done(); });
   });
   return form;
 }
 
+/** One note (`#/notes/{id}`), e.g. from a note shared in a chat. */
+async function single(id) {
+  const n = await get(`/notes/${id}`);
+  render(n.title || t("notes_title"), noteCard(n), h("div", { class: "card" }, h("pre", { class: "note-text" }, n.content)),
+    n.attachments && n.attachments.length ? h("section", { class: "card" }, h("h2", null, t("attachments")),
+      h("ul", null, n.attachments.map((a) => h("li", null, h("a", { href: a.url, target: "_blank", rel: "noopener" }, a.mime || "file"))))) : null);
+}
+
 export async function show(tab) {
+  if (tab && tab !== "mine") return single(tab);
   tab = tab || "feed";
   const results = h("div", { id: "note-results" });
   const load = async () => {

@@ -25,6 +25,8 @@ export async function show(period) {
       h("p", { class: "big", id: "report-total" }, `${report.study_minutes_total} min`),
       h("p", { class: "hint" }, t("vs_previous", { delta: delta > 0 ? `+${delta}` : delta })),
       h("img", { id: "report-chart", src: chart, alt: `${report.study_minutes_total} min`, class: "chart" })),
+    report.goals && report.goals.length ? h("section", { class: "card" }, h("h2", null, t("goals_in_period")), h("ul", { class: "goals" }, report.goals.map((g) =>
+      h("li", null, `${g.title}: ${Math.round(g.progress_ratio * 100)}% (${g.status})`, h("progress", { max: 1, value: Math.min(1, g.progress_ratio), "aria-label": g.title }))))) : null,
     h("section", { class: "card" }, h("h2", null, t("insights")),
       insights.items.length ? h("ul", { class: "insights" }, insights.items.map((i) => h("li", null, h("strong", null, i.title), h("p", null, i.body),
         h("details", null, h("summary", null, t("why")), h("pre", null, JSON.stringify(i.evidence, null, 2)))))) : h("p", { class: "hint" }, t("no_insights"))));

@@ -36,6 +36,33 @@ async function pushSection() {
   return box;
 }
 
+const TYPES = ["message", "friend_request", "friend_accepted", "goal_reminder", "goal_completed", "report_ready", "insight", "system"];
+
+/** Per type: in the inbox and as a push; the student's quiet hours; message previews. */
+async function notificationSettings() {
+  const s = await get("/me/notification-settings");
+  const rows = TYPES.map((type) => h("tr", null, h("th", { scope: "row" }, t(type === "message" ? "type_message_n" : `type_${type}`)),
+    h("td", null, h("input", { type: "checkbox", name: `${type}.in_app`, checked: s[type].in_app ? true : null, "aria-label": `${t(type === "message" ? "type_message_n" : `type_${type}`)}: ${t("in_app")}` })),
+    h("td", null, h("input", { type: "checkbox", name: `${type}.push`, checked: s[type].push ? true : null, "aria-label": `${t(type === "message" ? "type_message_n" : `type_${type}`)}: ${t("push")}` }))));
+  const form = h("form", { class: "card", id: "notification-settings" }, h("h2", null, t("notif_types")),
+    h("table", { class: "types" }, h("thead", null, h("tr", null, h("td"), h("th", { scope: "col" }, t("in_app")), h("th", { scope: "col" }, t("push")))), h("tbody", null, rows)),
+    h("fieldset", null, h("legend", null, t("quiet_hours")), h("div", { class: "row" },
+      field(t("quiet_from"), { name: "quiet_start", type: "time", value: s.quiet_hours ? s.quiet_hours.start : "" }),
+      field(t("quiet_to"), { name: "quiet_end", type: "time", value: s.quiet_hours ? s.quiet_hours.end : "" }))),
+    s.school_quiet_hours ? h("p", { class: "hint" }, t("school_quiet", s.school_quiet_hours)) : null,
+    check("message_previews", t("message_previews"), s.message_previews),
+    h("button", { type: "submit" }, t("save_profile")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const e = form.elements;
+    const body = { message_previews: e.message_previews.checked };
+    for (const type of TYPES) body[type] = { in_app: e[`${type}.in_app`].checked, push: e[`${type}.push`].checked };
+    body.quiet_hours = e.quiet_start.value && e.quiet_end.value ? { start: e.quiet_start.value, end: e.quiet_end.value } : null;
+    guard(async () => { await patch("/me/notification-settings", body); toast(t("saved")); });
+  });
+  return form;
+}
+
 export async function show(onSignedOut) {
   const [user, sessions] = await Promise.all([get("/me"), get("/auth/sessions")]);
   setMe(user);
@@ -43,8 +70,8 @@ export async function show(onSignedOut) {
   const profile = h("form", { class: "card", id: "profile" },
     h("h2", null, t("profile")),
     field(t("register_name"), { name: "name", value: user.name, required: true, maxlength: 100 }),
-    field("Bio", { name: "bio", value: user.bio, maxlength: 500 }),
-    field("Study focus", { name: "study_focus", value: user.study_focus, maxlength: 100 }),
+    field(t("bio"), { name: "bio", value: user.bio, maxlength: 500 }),
+    field(t("study_focus"), { name: "study_focus", value: user.study_focus, maxlength: 100 }),
     h("button", { type: "submit" }, t("save_profile")));
   profile.addEventListener("submit", (ev) => { ev.preventDefault(); guard(async () => { setMe(await patch("/me", formData(profile))); toast(t("saved")); }); });
 
@@ -86,9 +113,18 @@ export async function show(onSignedOut) {
     onSignedOut();
   }) }, t("delete_account"));
 
-  render(t("settings_title"), profile,
+  const photo = h("section", { class: "card avatar" }, h("h2", null, t("avatar")),
+    user.profile_photo_url ? h("img", { src: user.profile_photo_url, alt: t("avatar"), width: 96, height: 96, id: "avatar-img" }) : null,
+    h("input", { type: "file", accept: "image/*", "aria-label": t("avatar"), id: "avatar-file", onchange: (ev) => guard(async () => {
+      const fd = new FormData();
+      fd.append("file", ev.target.files[0]);
+      await call("PUT", "/me/avatar", fd);
+      toast(t("avatar_saved"));
+      await show(onSignedOut);
+    }) }));
+  render(t("settings_title"), profile, photo,
     h("section", { class: "card" }, h("h2", null, t("theme")), theme),
-    privacy, await pushSection(),
+    privacy, await notificationSettings(), await pushSection(),
     h("section", { class: "card" }, h("h2", null, t("sessions")), devices,
       h("div", { class: "row" },
         h("button", { type: "button", id: "sign-out", onclick: () => guard(async () => { await signOut(); onSignedOut(); }) }, t("sign_out")),

@@ -1,8 +1,7 @@
-// The student app's service worker: the app shell is cached so the app opens offline, and the
-// API's GET answers are kept (network first) so it shows what was last loaded. Signing out
-// deletes the kept answers. Nothing else is cached; writes always go to the network.
+// The student app's service worker: the app shell is cached so the app opens offline (the page
+// itself keeps its last API answers, see js/api.js), and Web Push notifications are shown.
 const SHELL = "friend-shell-v1";
-const DATA = "friend-data";
+const DATA = "friend-data"; // kept by the page: not an old shell version
 const FILES = [
   "/", "/app/app.css", "/app/icon.svg", "/manifest.webmanifest",
   "/app/js/app.js", "/app/js/api.js", "/app/js/ws.js", "/app/js/ui.js", "/app/js/strings.js",
@@ -21,15 +20,6 @@ self.addEventListener("activate", (ev) => {
 self.addEventListener("fetch", (ev) => {
   const url = new URL(ev.request.url);
   if (ev.request.method !== "GET" || url.origin !== location.origin) return;
-  if (url.pathname.startsWith("/api/v1/ws") || url.pathname.startsWith("/api/v1/media/")) return;
-  if (url.pathname.startsWith("/api/")) {
-    // Network first; the last answer when offline.
-    ev.respondWith(fetch(ev.request).then((res) => {
-      if (res.ok) { const copy = res.clone(); caches.open(DATA).then((c) => c.put(ev.request.url, copy)); }
-      return res;
-    }).catch(() => caches.open(DATA).then((c) => c.match(ev.request.url)).then((hit) => hit || Response.error())));
-    return;
-  }
   if (url.pathname !== "/" && !url.pathname.startsWith("/app/") && url.pathname !== "/manifest.webmanifest") return;
   // The shell: cache first, refreshed in the background so an upgrade shows on the next visit.
   ev.respondWith(caches.open(SHELL).then(async (c) => {

@@ -237,6 +237,21 @@ async fn two_students_use_the_app_in_their_browsers() {
             nav(&a, route).await;
             screen(&a, route, "-dark").await;
         }
+
+        // Offline, the app still opens (the service worker's shell) and shows what was last loaded.
+        nav(&a, "today").await;
+        wait_text(&a, "#today-total", |t| t.contains("25 min")).await;
+        offline(&a, true).await;
+        a.refresh().await.unwrap();
+        wait_text(&a, "#today-total", |t| t.contains("25 min")).await;
+        assert!(el(&a, "#offline").await.is_displayed().await.unwrap(), "the page says it is offline");
+        screen(&a, "today-offline", "-dark").await;
+        offline(&a, false).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while el(&a, "#offline").await.is_displayed().await.unwrap() {
+            assert!(Instant::now() < deadline, "back online, the banner goes");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     .await;
     a.close().await.unwrap();

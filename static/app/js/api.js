@@ -11,13 +11,18 @@ let refreshing = null;
 let onSignedOut = () => {};
 
 export const me = () => user;
-export const signedIn = () => !!access;
+let offlineSession = false;
+export const signedIn = () => !!access || offlineSession;
+
+/** Opens the app without a server: reads are answered by the service worker's last copies. */
+export function openOffline() { offlineSession = !!localStorage.getItem(KEY); return offlineSession; }
 export function whenSignedOut(f) { onSignedOut = f; }
 
 /** Keeps an auth answer's tokens (null forgets them). */
 export function keep(auth) {
   access = auth ? auth.access_token : null;
   user = auth ? auth.user : null;
+  offlineSession = false;
   if (auth) localStorage.setItem(KEY, auth.refresh_token);
   else localStorage.removeItem(KEY);
 }
@@ -33,7 +38,8 @@ export class ApiError extends Error {
   }
 }
 
-/** Exchanges the stored refresh token for a new pair; false when there is none or it is refused. */
+/** Exchanges the stored refresh token for a new pair: true, false when there is none or it is
+ * refused, or "offline" when the server cannot be reached (the app then shows what was last loaded). */
 export function refresh() {
   const token = localStorage.getItem(KEY);
   if (!token) return Promise.resolve(false);
@@ -45,12 +51,26 @@ export function refresh() {
       if (r.status === 401 || r.status === 403) keep(null);
       return false;
     } catch (_) {
-      return false;
+      return "offline";
     } finally {
       refreshing = null;
     }
   })();
   return refreshing;
+}
+
+const COPIES = "friend-data";
+
+/** Keeps the answer of a read, so the app can show it offline (deleted at sign-out). */
+function keepCopy(path, res) {
+  if (!("caches" in window)) return;
+  caches.open(COPIES).then((c) => c.put(base + path, res)).catch(() => {});
+}
+
+async function lastCopy(path) {
+  if (!("caches" in window)) return undefined;
+  const hit = await caches.open(COPIES).then((c) => c.match(base + path)).catch(() => null);
+  return hit ? hit.json() : undefined;
 }
 
 /** A request with the token; JSON in and out (null for an empty answer). */
@@ -61,10 +81,20 @@ export async function call(method, path, body, opts) {
   let payload;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) { headers["content-type"] = "application/json"; payload = JSON.stringify(body); }
-  const res = await fetch(base + path, { method, headers, body: payload });
+  let res;
+  try {
+    res = await fetch(base + path, { method, headers, body: payload });
+  } catch (e) {
+    // No network: a read answers with the last copy kept on this device, if there is one.
+    const kept = method === "GET" && !opts.raw ? await lastCopy(path) : undefined;
+    if (kept !== undefined) return kept;
+    throw e;
+  }
+  if (method === "GET" && res.ok && !opts.raw) keepCopy(path, res.clone());
   if (res.status === 401 && !opts.retried && localStorage.getItem(KEY)) {
-    if (await refresh()) return call(method, path, body, { ...opts, retried: true });
-    onSignedOut();
+    const renewed = await refresh();
+    if (renewed === true) return call(method, path, body, { ...opts, retried: true });
+    if (renewed === false) onSignedOut();
   }
   if (opts.raw) { if (!res.ok) throw new ApiError(await res.json().catch(() => null), res.status); return res; }
   const text = await res.text();
@@ -87,5 +117,5 @@ export async function signOut(everywhere) {
   } catch (_) { /* signed out here anyway */ }
   keep(null);
   localStorage.removeItem("friend.outbox");
-  if ("caches" in window) await caches.delete("friend-data").catch(() => {});
+  if ("caches" in window) await caches.delete(COPIES).catch(() => {});
 }

@@ -1,6 +1,6 @@
 // The student app's shell: restores the session from the refresh token, routes by the address's
 // #fragment, keeps the live connection and the unread badge, and registers the service worker.
-import { get, keep, me, refresh, signedIn, whenSignedOut } from "./api.js";
+import { get, keep, me, openOffline, refresh, setMe, signedIn, whenSignedOut } from "./api.js";
 import { t } from "./strings.js";
 import { $, guard, h, toast } from "./ui.js";
 import * as ws from "./ws.js";
@@ -108,7 +108,13 @@ async function boot() {
   ws.on("notification.new", () => { badge(); toast(t("new_notification")); });
   window.addEventListener("offline", () => { if (signedIn()) $("#offline").hidden = false; });
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
-  if (await refresh()) entered(); else route();
+  const session = await refresh();
+  if (session === true) entered();
+  else if (session === "offline" && openOffline()) {
+    // No server: the last copies the service worker kept; the socket retries in the background.
+    const cached = await get("/me").catch(() => null);
+    if (cached) { setMe(cached); $("#offline").hidden = false; entered(); } else route();
+  } else route();
 }
 
 boot();

@@ -185,6 +185,7 @@ async fn two_students_use_the_app_in_their_browsers() {
         nav(&a, "notes").await;
         click(&a, "main details.card summary").await;
         el(&a, "#note-editor [name=title]").await;
+        el(&a, "#note-editor [name=visibility]").await.select_by_value("friends").await.unwrap();
         fill(&a, "note-editor", &[("title", "Photosynthesis"), ("content", "Leaves turn light into sugar.\n\n- chlorophyll\n- water")])
             .await;
         wait_text(&a, "#toast", |t| t.contains("Note saved")).await;
@@ -193,6 +194,23 @@ async fn two_students_use_the_app_in_their_browsers() {
         click(&a, "#note-search button[type=submit]").await;
         assert!(wait_text(&a, "#note-results mark", |t| !t.is_empty()).await.to_lowercase().contains("chlorophyll"));
         screen(&a, "notes", "").await;
+        // Shared to the chat with Ben: it shows there as a note he can open.
+        click(&a, "#note-results article button:last-child").await;
+        el(&a, ".share-box select").await;
+        click(&a, ".share-box button").await;
+        wait_text(&a, "#toast", |t| t.contains("Shared")).await;
+        el(&b, "#messages a.shared-note").await;
+
+        // A group chat made in the app.
+        nav(&a, "chats").await;
+        click(&a, "main details.card summary").await;
+        el(&a, "#new-group [name=name]").await.send_keys("Biology revision").await.unwrap();
+        click(&a, "#new-group input[name=member]").await;
+        click(&a, "#new-group button[type=submit]").await;
+        el(&a, "#composer textarea").await.send_keys("revision at 5?").await.unwrap();
+        click(&a, "#composer button[type=submit]").await;
+        nav(&b, "chats").await;
+        wait_text(&b, "#chat-list", |t| t.contains("Biology revision") && t.contains("revision at 5?")).await;
 
         // The study timer: 25 minutes of biology, in today's total and the week's report.
         nav(&a, "today").await;

@@ -46,7 +46,7 @@ async function badge() {
   if (!signedIn()) return;
   const { count } = await get("/notifications/unread-count").catch(() => ({ count: 0 }));
   const b = $("#unread");
-  if (b) { b.textContent = String(count); b.hidden = !count; b.setAttribute("aria-label", `${count} unread`); }
+  if (b) { b.textContent = String(count); b.hidden = !count; b.setAttribute("aria-label", t("unread_count", { count })); }
 }
 
 function signedOut() {
@@ -100,6 +100,9 @@ function connectionBanner(open) {
 
 async function boot() {
   drawNav();
+  $(".skip").textContent = t("skip");
+  $("#offline").textContent = t("offline");
+  $("#nav").setAttribute("aria-label", t("app_name"));
   const invite = new URLSearchParams(location.search).get("invite");
   if (invite) { sessionStorage.setItem("friend.invite", invite); if (!location.hash) location.hash = "#/register"; }
   whenSignedOut(signedOut);

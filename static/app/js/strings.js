@@ -38,6 +38,8 @@ export const strings = {
   type_goal_completed: "Goals reached", type_report_ready: "Reports ready", type_insight: "Insights", type_system: "School announcements",
   attachments: "Attachments", shared_note: "Shared a note: {title}", open_note: "Open", goals_in_period: "Goals",
   block_confirm: "Block {name}? They can no longer message you or find you.",
+  skip: "Skip to content", new_group: "New group", group_name: "Group name", group_members: "Friends in it", create_group: "Create group",
+  pick_chat: "Chat", share: "Share", shared: "Shared.", unknown_device: "unknown device", unread_count: "{count} unread",
   new_notification: "New notification: see the inbox.",
   error_generic: "Something went wrong ({status}).",
 };

@@ -31,8 +31,23 @@ export async function list() {
   const items = chats.items.map((c) => h("li", null, h("a", { href: `#/chats/${c.id}`, class: "chat-row", data: { id: c.id } },
     h("strong", null, chatName(c)),
     h("span", { class: "last" }, c.last_message ? (c.last_message.deleted ? t("deleted_message") : c.last_message.content) : ""),
-    c.unread_count ? h("span", { class: "badge", "aria-label": `${c.unread_count} unread` }, String(c.unread_count)) : null)));
-  render(t("chats_title"), items.length ? h("ul", { class: "chats", id: "chat-list" }, items) : h("p", { class: "hint" }, t("no_chats")));
+    c.unread_count ? h("span", { class: "badge", "aria-label": t("unread_count", { count: c.unread_count }) }, String(c.unread_count)) : null)));
+  const friends = await get("/friends?limit=100").catch(() => ({ items: [] }));
+  const group = h("form", { id: "new-group" },
+    h("label", null, t("group_name"), h("input", { name: "name", required: true, maxlength: 100 })),
+    h("fieldset", null, h("legend", null, t("group_members")), friends.items.map((f) => h("label", { class: "check" },
+      h("input", { type: "checkbox", name: "member", value: f.id }), f.name))),
+    h("button", { type: "submit" }, t("create_group")));
+  group.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const member_ids = [...group.querySelectorAll("input[name=member]:checked")].map((c) => c.value);
+    guard(async () => {
+      const chat = await post("/chats", { type: "group", name: group.elements.name.value.trim(), member_ids });
+      location.hash = `#/chats/${chat.id}`;
+    });
+  });
+  render(t("chats_title"), items.length ? h("ul", { class: "chats", id: "chat-list" }, items) : h("p", { class: "hint" }, t("no_chats")),
+    friends.items.length ? h("details", { class: "card" }, h("summary", null, t("new_group")), group) : null);
   stopLive.push(ws.on("message.new", () => guard(list)));
 }
 

@@ -3,6 +3,20 @@
 import { del, get, post } from "../api.js";
 import { t } from "../strings.js";
 import { guard, h, render, toast } from "../ui.js";
+import * as ws from "../ws.js";
+
+// Presence and requests change the list while it is shown (at most one redraw a second).
+let live = null;
+let redraw = null;
+function follow() {
+  if (live) return;
+  const again = () => {
+    if (!location.hash.startsWith("#/friends")) return;
+    clearTimeout(redraw);
+    redraw = setTimeout(() => { if (location.hash.startsWith("#/friends")) guard(show); }, 1000);
+  };
+  live = [ws.on("presence", again), ws.on("friend_request.new", again), ws.on("friend_request.accepted", again)];
+}
 
 function presence(u) {
   if (u.studying_now) return t("studying", { subject: u.studying_now.subject });
@@ -22,6 +36,7 @@ function person(u, ...actions) {
 }
 
 export async function show() {
+  follow();
   const [friends, incoming, outgoing, suggestions] = await Promise.all([
     get("/friends?limit=100"), get("/friend-requests?direction=incoming"), get("/friend-requests?direction=outgoing"), get("/users/suggestions").catch(() => ({ items: [] })),
   ]);

@@ -38,11 +38,13 @@ function noteCard(n, highlights) {
     ev.target.textContent = `♥ ${r.likes_count}`;
     ev.target.setAttribute("aria-pressed", String(r.liked_by_me));
   }) }, `♥ ${n.likes_count}`);
-  const share = h("button", { type: "button", class: "secondary", onclick: () => guard(async () => {
+  const share = h("button", { type: "button", class: "secondary", onclick: (ev) => guard(async () => {
     const chats = await get("/chats?limit=100");
-    const names = chats.items.map((c, i) => `${i + 1}. ${c.name || c.members.map((m) => m.user.name).join(", ")}`).join("\n");
-    const pick = Number(prompt(`${t("share_to_chat")}\n${names}`));
-    if (pick && chats.items[pick - 1]) { await post(`/notes/${n.id}/share`, { chat_id: chats.items[pick - 1].id }); toast("✓"); }
+    const pick = h("select", { "aria-label": t("pick_chat") }, chats.items.map((c) => h("option", { value: c.id }, c.name || c.members.map((m) => m.user.name).join(", "))));
+    const go = h("button", { type: "button", onclick: () => guard(async () => { await post(`/notes/${n.id}/share`, { chat_id: pick.value }); toast(t("shared")); box.remove(); }) }, t("share"));
+    const box = h("div", { class: "row share-box" }, pick, go);
+    ev.target.closest("article").append(box);
+    pick.focus();
   }) }, t("share_to_chat"));
   return h("article", { class: "card note", data: { id: n.id } },
     h("h2", null, n.title || "…"),

@@ -97,7 +97,7 @@ export async function show(onSignedOut) {
     });
   });
 
-  const devices = h("ul", { class: "sessions" }, sessions.items.map((s) => h("li", null, `${s.device || "?"} · ${s.ip}${s.current ? ` (${t("this_device")})` : ""}`,
+  const devices = h("ul", { class: "sessions" }, sessions.items.map((s) => h("li", null, `${s.device || t("unknown_device")} · ${s.ip}${s.current ? ` (${t("this_device")})` : ""}`,
     s.current ? null : h("button", { type: "button", class: "link", onclick: () => guard(async () => { await del(`/auth/sessions/${s.id}`); await show(onSignedOut); }) }, t("sign_out")))));
 
   const exportButton = h("button", { type: "button", class: "secondary", onclick: () => guard(async () => {

@@ -115,6 +115,9 @@ async fn two_students_use_the_app_in_their_browsers() {
         a.goto(&s.base).await.unwrap();
         wait_text(&a, "#signin", |_| true).await;
         screen(&a, "signin", "").await;
+        a.goto(&format!("{}/?invite=CLASS-7B", s.base)).await.unwrap();
+        el(&a, "#register").await;
+        screen(&a, "register", "").await;
         register(&a, &s.base, "ana").await;
         register(&b, &s.base, "ben").await;
         screen(&a, "today", "").await;
@@ -186,8 +189,10 @@ async fn two_students_use_the_app_in_their_browsers() {
         click(&a, "main details.card summary").await;
         el(&a, "#note-editor [name=title]").await;
         el(&a, "#note-editor [name=visibility]").await.select_by_value("friends").await.unwrap();
-        fill(&a, "note-editor", &[("title", "Photosynthesis"), ("content", "Leaves turn light into sugar.\n\n- chlorophyll\n- water")])
-            .await;
+        el(&a, "#note-editor [name=content]").await.send_keys("# Light\n\nLeaves turn **light** into sugar.\n\n- chlorophyll\n- water").await.unwrap();
+        click(&a, "#note-editor details summary").await;
+        assert_eq!(wait_text(&a, "#note-editor .preview strong", |t| !t.is_empty()).await, "light", "the preview renders Markdown");
+        fill(&a, "note-editor", &[("title", "Photosynthesis")]).await;
         wait_text(&a, "#toast", |t| t.contains("Note saved")).await;
         let q = el(&a, "#note-search [name=q]").await;
         q.send_keys("chlorophyll").await.unwrap();
@@ -225,6 +230,10 @@ async fn two_students_use_the_app_in_their_browsers() {
         let drawn: Value =
             a.execute("const i = document.getElementById('report-chart'); return i.complete && i.naturalWidth > 0", vec![]).await.unwrap();
         assert_eq!(drawn, true, "the report chart is drawn");
+        // The same chart the page shows, as the server draws it for Ana.
+        let ana = s.login("ana", "ana-password-1").await;
+        let this_week = s.http.get(s.url(&format!("/api/v1/reports/weekly/chart.svg?week={}", s.clock.now().format("%G-W%V")))).bearer_auth(&ana.access).send().await.unwrap().text().await.unwrap();
+        assert!(this_week.contains("25 min studied"), "the minutes are in the chart");
         screen(&a, "reports", "").await;
 
         // Settings: which notifications come as a push, quiet hours, a profile photo.

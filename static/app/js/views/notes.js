@@ -4,13 +4,34 @@ import { call, del, get, post } from "../api.js";
 import { t } from "../strings.js";
 import { field, formData, guard, h, render, toast } from "../ui.js";
 
-/** A small, safe Markdown preview: text nodes only (headings, lists, emphasis shown plainly). */
+/** Inline Markdown as elements built from text (never HTML): **strong**, *em*, `code`, [links](url). */
+function inline(text) {
+  const out = [];
+  const re = /(\*\*([^*]+)\*\*|\*([^*]+)\*|_([^_]+)_|`([^`]+)`|\[([^\]]+)\]\((https?:\/\/[^)\s]+)\))/g;
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    out.push(text.slice(last, m.index));
+    if (m[2]) out.push(h("strong", null, m[2]));
+    else if (m[3] || m[4]) out.push(h("em", null, m[3] || m[4]));
+    else if (m[5]) out.push(h("code", null, m[5]));
+    else out.push(h("a", { href: m[7], target: "_blank", rel: "noopener noreferrer" }, m[6]));
+    last = m.index + m[0].length;
+  }
+  out.push(text.slice(last));
+  return out;
+}
+
+/** A safe Markdown preview: headings, lists, quotes, code blocks and paragraphs, from text only. */
 function preview(md) {
   return md.split(/\n{2,}/).map((block) => {
     const line = block.trim();
-    if (line.startsWith("#")) return h("h3", null, line.replace(/^#+\s*/, ""));
-    if (/^[-*] /.test(line)) return h("ul", null, line.split("\n").map((l) => h("li", null, l.replace(/^[-*]\s*/, ""))));
-    return h("p", null, line.replace(/[*_`]/g, ""));
+    if (line.startsWith("```")) return h("pre", null, h("code", null, line.replace(/^```\w*\n?|```$/g, "")));
+    const heading = line.match(/^(#{1,6})\s+(.*)$/s);
+    if (heading) return h(`h${Math.min(6, heading[1].length + 2)}`, null, inline(heading[2]));
+    if (/^[-*+] /.test(line)) return h("ul", null, line.split("\n").map((l) => h("li", null, inline(l.replace(/^[-*+]\s*/, "")))));
+    if (/^\d+[.)] /.test(line)) return h("ol", null, line.split("\n").map((l) => h("li", null, inline(l.replace(/^\d+[.)]\s*/, "")))));
+    if (line.startsWith(">")) return h("blockquote", null, inline(line.replace(/^>\s?/gm, "")));
+    return h("p", null, inline(line));
   });
 }
 

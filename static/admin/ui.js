@@ -1,5 +1,8 @@
 // Small DOM helpers. Everything user-provided goes in with textContent, never innerHTML.
 
+import { formData, h } from "/app/js/dom.js";
+
+export { formData, h };
 export const $ = (id) => document.getElementById(id);
 
 /** Shows a message at the top of the page (an error in red). */
@@ -13,20 +16,6 @@ export async function guard(f) {
   try { return await f(); } catch (e) { say(e.message, true); return undefined; }
 }
 
-/** Creates an element with attributes and children (strings become text). */
-export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") el.className = v;
-    else if (k === "data") for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = dv;
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
-  return el;
-}
-
 /** A table row of cells (strings or nodes). */
 export const row = (cells, attrs) => h("tr", attrs, ...cells.map((c) => h("td", null, c)));
 
@@ -34,13 +23,6 @@ export const row = (cells, attrs) => h("tr", attrs, ...cells.map((c) => h("td", 
 export function button(label, onClick, opts) {
   opts = opts || {};
   return h("button", { type: "button", class: opts.secondary === false ? null : "secondary", data: opts.action ? { action: opts.action } : undefined, onclick: onClick, "aria-label": opts.label }, label);
-}
-
-/** The fields of a form with a value ({ name: value }; numbers for number inputs). */
-export function formData(form) {
-  const out = {};
-  for (const [k, v] of new FormData(form)) if (v !== "") out[k] = form.elements[k].type === "number" ? Number(v) : v;
-  return out;
 }
 
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");

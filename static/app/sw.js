@@ -4,7 +4,7 @@ const SHELL = "friend-shell-v1";
 const DATA = "friend-data"; // kept by the page: not an old shell version
 const FILES = [
   "/", "/app/app.css", "/app/icon.svg", "/manifest.webmanifest",
-  "/app/js/app.js", "/app/js/api.js", "/app/js/ws.js", "/app/js/ui.js", "/app/js/strings.js",
+  "/app/js/app.js", "/app/js/api.js", "/app/js/ws.js", "/app/js/ui.js", "/app/js/dom.js", "/app/js/strings.js",
   "/app/js/views/auth.js", "/app/js/views/today.js", "/app/js/views/friends.js", "/app/js/views/chats.js",
   "/app/js/views/notes.js", "/app/js/views/reports.js", "/app/js/views/inbox.js", "/app/js/views/settings.js",
 ];

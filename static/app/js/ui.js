@@ -1,19 +1,8 @@
 // DOM helpers: user-provided text only ever goes in as text (never innerHTML).
-export const $ = (sel, root) => (root || document).querySelector(sel);
+import { formData, h } from "./dom.js";
 
-export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") el.className = v;
-    else if (k === "data") for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = dv;
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "value") el.value = v;
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
-  return el;
-}
+export { formData, h };
+export const $ = (sel, root) => (root || document).querySelector(sel);
 
 /** A labelled input: `field("Name", { name: "name", required: true })`. */
 export const field = (label, attrs, tag) => h("label", null, label, h(tag || "input", attrs));
@@ -29,12 +18,6 @@ export function toast(text, isError) {
 
 export async function guard(f) {
   try { return await f(); } catch (e) { toast(e.message, true); return undefined; }
-}
-
-export function formData(form) {
-  const out = {};
-  for (const [k, v] of new FormData(form)) if (typeof v === "string" && v !== "") out[k] = form.elements[k].type === "number" ? Number(v) : v;
-  return out;
 }
 
 export const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });

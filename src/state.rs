@@ -94,6 +94,8 @@ pub struct AppState {
     settings: std::sync::RwLock<Arc<crate::config::SchoolSettings>>,
     /// The database.
     pub store: Store,
+    /// New notes written together (see [`crate::store::batch`]).
+    pub new_notes: crate::store::batch::Batch<crate::store::notes::NoteRecord>,
     /// Dashboard counts not yet flushed (see [`crate::service::dashboard`]).
     pub tally: crate::infra::tally::Tally,
     /// Media files.
@@ -253,6 +255,7 @@ impl AppState {
             insight_refreshes: Throttle::new(config.insights.refresh_per_hour, 3600),
             store,
             tally: Default::default(),
+            new_notes: crate::store::batch::Batch::new(crate::store::notes::put_new),
             clock,
             config,
             base_url,

@@ -6,6 +6,7 @@ pub mod activity;
 pub mod announcements;
 pub mod audit;
 pub mod backup;
+pub mod batch;
 pub mod blobs;
 pub mod chat;
 pub mod codec;

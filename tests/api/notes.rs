@@ -406,3 +406,36 @@ async fn a_deleted_account_takes_its_notes_and_likes_along() {
     assert!(search_until(&s, &b, "q=glaciers%20", |ids| ids.is_empty()).await.body["items"].as_array().unwrap().is_empty());
     assert_eq!(s.get(&format!("/api/v1/notes/{mine}"), &b.access).await.body["likes_count"], 0, "their like is gone");
 }
+
+#[tokio::test]
+async fn notes_written_at_once_by_many_students_are_all_kept() {
+    let s = Server::start().await;
+    let mut students = Vec::new();
+    for _ in 0..4 {
+        students.push(s.register().await);
+    }
+    // 40 notes at once: they are stored in shared transactions; each answer is its own note.
+    let posts = (0..40).map(|i| {
+        let (s, u) = (&s, &students[i % 4]);
+        async move {
+            let body = json!({"title": format!("batch {i}"), "content": format!("note number {i}"), "visibility": "private"});
+            let r = s.post("/api/v1/notes", Some(&u.access), body).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            assert_eq!(r.body["title"], format!("batch {i}"));
+            r.body["id"].as_str().unwrap().to_string()
+        }
+    });
+    let ids: std::collections::HashSet<String> = futures_util::future::join_all(posts).await.into_iter().collect();
+    assert_eq!(ids.len(), 40);
+    for u in &students {
+        let mine = s.get("/api/v1/notes?author=me&limit=100", &u.access).await;
+        let titles: Vec<&str> = mine.body["items"].as_array().unwrap().iter().map(|n| n["title"].as_str().unwrap()).collect();
+        assert_eq!(titles.len(), 10, "each student's own ten: {titles:?}");
+    }
+    // Still there after a restart.
+    let first = students[0].clone();
+    let dir = s.stop().await;
+    let s = Server::start_in(dir, |_| {}).await;
+    let again = s.login(&first.username, &first.password).await;
+    assert_eq!(s.get("/api/v1/notes?author=me&limit=100", &again.access).await.body["items"].as_array().unwrap().len(), 10);
+}

@@ -194,7 +194,8 @@ pub async fn create(state: &AppState, me: Caller, input: NoteInput) -> AppResult
     };
     let n = apply(state, me.id(), blank, input)?;
     let stored = n.clone();
-    state.store.write(move |s| store::put(s, &stored, None)).await?;
+    state.new_notes.submit(&state.store, stored).await?;
+    state.store.durable().await?;
     crate::service::dashboard::counted(state, crate::infra::tally::Kind::Notes);
     index(state, &n)?;
     view(state, me.id(), &n)

@@ -96,7 +96,7 @@ pub struct AppState {
     pub store: Store,
     /// New notes written together (see [`crate::store::batch`]).
     pub new_notes: crate::store::batch::Batch<crate::store::notes::NoteRecord>,
-    /// Dashboard counts not yet flushed (see [`crate::service::dashboard`]).
+    /// Dashboard counts not yet flushed (see [`crate::infra::tally`]).
     pub tally: crate::infra::tally::Tally,
     /// Media files.
     pub blobs: Blobs,

@@ -39,7 +39,10 @@ async fn stats(depot: &mut Depot) -> Result<Json<Stats>, AppError> {
 async fn activity_chart(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), AppError> {
     staff(depot)?;
     let (theme, width) = super::reports::chart_options(req)?;
-    let days = req.query::<u32>("days").unwrap_or(svc::STATS_DAYS);
+    let days = match req.query::<String>("days") {
+        None => svc::STATS_DAYS,
+        Some(d) => d.parse().unwrap_or(0),
+    };
     if !(7..=crate::service::dashboard::MAX_DAYS).contains(&days) {
         return Err(AppError::field("days", "must be from 7 to 90"));
     }

@@ -496,6 +496,8 @@ fn account_counts(state: &AppState) -> AppResult<AccountCounts> {
 pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
     let backup = super::backups::status(state)?;
     let disk = super::ops::disk_free(state);
+    // `history` writes the pending counts first; `active_now` then reads them.
+    let activity = super::dashboard::history(state, STATS_DAYS)?;
     let (active_today, active_this_week) = super::dashboard::active_now(state)?;
     Ok(Stats {
         users: meta::count(&state.store, Counter::Users)?,
@@ -513,7 +515,7 @@ pub fn stats(state: &AppState, _staff: Staff) -> AppResult<Stats> {
         accounts: account_counts(state)?,
         active_today,
         active_this_week,
-        activity: super::dashboard::history(state, STATS_DAYS)?,
+        activity,
         uptime_secs: state.metrics.uptime_secs(),
     })
 }

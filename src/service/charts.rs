@@ -142,13 +142,13 @@ fn render(title: &str, p: &Period, logs: &[DailyLog], theme: &Theme, width: u32,
     let title = format!("{title} · {} studied", hours(total));
     let mut svg = String::new();
     draw(&mut svg, &title, &subjects, &days, theme, (width, 540)).map_err(AppError::internal)?;
-    Ok(accessible(svg, &title, &days))
+    let summary: Vec<String> = days.iter().map(|d| format!("{}: {}", d.label, hours(d.minutes.iter().sum()))).collect();
+    Ok(accessible(svg, &title, &summary))
 }
 
 /// Makes the image scale to its container and gives screen readers a title and a summary.
-fn accessible(svg: String, title: &str, days: &[Day]) -> String {
+fn accessible(svg: String, title: &str, summary: &[String]) -> String {
     let Some(end) = svg.find('>') else { return svg };
-    let summary: Vec<String> = days.iter().map(|d| format!("{}: {}", d.label, hours(d.minutes.iter().sum()))).collect();
     let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     format!(
         "{} role=\"img\" style=\"max-width:100%;height:auto\"><title>{}</title><desc>{}</desc>{}",
@@ -353,17 +353,9 @@ pub fn school_activity(days: &[super::dashboard::DayActivity], theme: &Theme, wi
     };
     let mut svg = String::new();
     draw_panels(&mut svg, &title, &labels, &panels, theme, width).map_err(AppError::internal)?;
-    let Some(end) = svg.find('>') else { return Ok(svg) };
     let summary: Vec<String> =
         days.iter().map(|d| format!("{}: {} active, {} messages, {} notes", d.date, d.active_users, d.messages, d.notes)).collect();
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    Ok(format!(
-        "{} role=\"img\" style=\"max-width:100%;height:auto\"><title>{}</title><desc>{}</desc>{}",
-        &svg[..end],
-        escape(&title),
-        escape(&summary.join("; ")),
-        &svg[end + 1..]
-    ))
+    Ok(accessible(svg, &title, &summary))
 }
 
 fn draw_panels(

@@ -76,9 +76,9 @@ pub fn history(state: &AppState, days: u32) -> AppResult<Vec<DayActivity>> {
         .collect()
 }
 
-/// Accounts active today and in the last 7 days (today included).
+/// Accounts active today and in the last 7 days (today included), as stored (after [`history`],
+/// which writes the pending counts first).
 pub fn active_now(state: &AppState) -> AppResult<(u64, u64)> {
-    flush(state)?;
     let today = school_today(state);
     let day = daily::active(&state.store, today, today)?.len() as u64;
     let week = daily::active(&state.store, today - chrono::Duration::days(6), today)?.len() as u64;

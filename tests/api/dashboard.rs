@@ -63,6 +63,7 @@ async fn stats_count_accounts_activity_and_writes_per_day_and_survive_a_restart(
     assert!(svg.contains("<title>School activity") && svg.contains("3 messages, 2 notes"), "{}", &svg[..300.min(svg.len())]);
     roxmltree::Document::parse(&svg).expect("well-formed SVG");
     assert_problem(&s.get("/api/v1/admin/stats/activity.svg?days=400", &admin.access).await, 422, "validation_failed");
+    assert_problem(&s.get("/api/v1/admin/stats/activity.svg?days=many", &admin.access).await, 422, "validation_failed");
     assert_problem(&s.get("/api/v1/admin/stats/activity.svg?theme=pink", &admin.access).await, 422, "validation_failed");
     let student = s.login(&a.username, &a.password).await;
     assert_problem(&s.get("/api/v1/admin/stats/activity.svg", &student.access).await, 403, "forbidden");

@@ -279,6 +279,19 @@ async fn two_students_use_the_app_in_their_browsers() {
             assert!(Instant::now() < deadline, "back online, the banner goes");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+
+        // Signing out leaves nothing of Ana's on this browser for the next student.
+        nav(&a, "settings").await;
+        click(&a, "#sign-out").await;
+        el(&a, "#signin").await;
+        let left: Value = a
+            .execute_async(
+                "const done = arguments[0]; caches.has('friend-data').then(kept => done([kept, Object.keys(localStorage)]))",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(left, json!([false, []]), "no kept answers, token or outbox after signing out");
     }
     .await;
     a.close().await.unwrap();

@@ -5,6 +5,8 @@ import { t } from "./strings.js";
 
 export const base = "/api/v1";
 const KEY = "friend.refresh";
+/** Whose answers are kept on this device (cleared with them when someone else signs in). */
+const OWNER = "friend.owner";
 let access = null;
 let user = null;
 let refreshing = null;
@@ -23,9 +25,16 @@ export function keep(auth) {
   access = auth ? auth.access_token : null;
   user = auth ? auth.user : null;
   offlineSession = false;
-  if (auth) localStorage.setItem(KEY, auth.refresh_token);
+  // Another student on this browser (or nobody) must not see the last one's kept answers.
+  if (localStorage.getItem(OWNER) !== (auth ? auth.user.id : null)) {
+    if ("caches" in window) caches.delete(COPIES).catch(() => {});
+  }
+  if (auth) { localStorage.setItem(KEY, auth.refresh_token); localStorage.setItem(OWNER, auth.user.id); }
   else localStorage.removeItem(KEY);
 }
+
+/** The outbox's storage key: each student's own, so one never sends another's messages. */
+export const outboxKey = () => `friend.outbox.${user ? user.id : "none"}`;
 
 export function setMe(u) { user = u; }
 
@@ -115,7 +124,8 @@ export async function signOut(everywhere) {
     if (everywhere) await post("/auth/logout-all");
     else if (token) await fetch(`${base}/auth/logout`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: token }) });
   } catch (_) { /* signed out here anyway */ }
+  localStorage.removeItem(outboxKey());
   keep(null);
-  localStorage.removeItem("friend.outbox");
+  localStorage.removeItem(OWNER);
   if ("caches" in window) await caches.delete(COPIES).catch(() => {});
 }

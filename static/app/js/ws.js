@@ -1,11 +1,10 @@
 // The live connection: a one-time ticket, then the socket. Frames go to listeners by `type`.
-// Messages are written to an outbox (kept across reloads) with their `client_id` and leave it only
+// Messages are written to the student's own outbox (kept across reloads) with their `client_id` and leave it only
 // when the server's `message.ack` says they are stored, so a message written offline is sent when
 // the connection returns, and never twice (the server answers a repeated `client_id` with the
 // stored message). After a reconnect, `sync` replays what was missed since the last `seq`.
-import { post } from "./api.js";
+import { outboxKey, post } from "./api.js";
 
-const OUTBOX = "friend.outbox";
 const listeners = new Map();
 let socket = null;
 let open = false;
@@ -28,10 +27,10 @@ function emit(frame) {
 }
 
 export function outbox() {
-  try { return JSON.parse(localStorage.getItem(OUTBOX) || "[]"); } catch (_) { return []; }
+  try { return JSON.parse(localStorage.getItem(outboxKey()) || "[]"); } catch (_) { return []; }
 }
 
-function saveOutbox(items) { localStorage.setItem(OUTBOX, JSON.stringify(items)); }
+function saveOutbox(items) { localStorage.setItem(outboxKey(), JSON.stringify(items)); }
 
 function send(frame) {
   if (open) socket.send(JSON.stringify(frame));
